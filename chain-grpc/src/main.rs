@@ -1,1 +1,86 @@
-fn main() {}
+//! chain-grpc: one hop of the chain over gRPC (`chain.v1.Hop/Call`).
+//!
+//! `chain-grpc` (or `chain-grpc serve`) runs the hop configured by the
+//! environment (see docs/chain.md); `chain-grpc call grpc://HOST:PORT -H
+//! fail=0.3` calls a chain from a terminal; `chain-grpc bench` loads one.
+
+mod bench;
+mod server;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "One hop of the chain over gRPC (configured by PORT, SERVICE_NAME, UPSTREAM, ...)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hop (the default).
+    Serve,
+    /// Call a chain once and print its answer.
+    Call {
+        /// grpc://host:port, or http(s)://... for an HTTP chain
+        target: String,
+        /// Request metadata, e.g. -H fail=0.3 -H x-dev-user=super-secret
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// Print the reply as JSON instead of the text.
+        #[arg(long)]
+        json: bool,
+        /// Give up after this long (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s", value_parser = hop::duration::parse)]
+        timeout: Duration,
+    },
+    /// Load a gRPC chain: N connections, one call in flight on each, for a
+    /// bounded time; prints requests/s and latency percentiles.
+    Bench {
+        /// grpc://host:port
+        target: String,
+        #[arg(short, long, default_value_t = 1)]
+        connections: usize,
+        #[arg(short, long, default_value = "10s", value_parser = hop::duration::parse)]
+        duration: Duration,
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => server::run().await,
+            Command::Call {
+                target,
+                headers,
+                json,
+                timeout,
+            } => hop::cli::call(&target, &headers, json, timeout).await,
+            Command::Bench {
+                target,
+                connections,
+                duration,
+                headers,
+            } => bench::run(&target, connections, duration, &headers).await,
+        }
+    });
+    std::process::exit(code);
+}

@@ -1,1 +1,67 @@
-fn main() {}
+//! chain-http: one hop of the chain over HTTP/1.1 and h2c.
+//!
+//! `chain-http` (or `chain-http serve`) runs the hop configured by the
+//! environment (see docs/chain.md); `chain-http call URL -H fail=0.3` calls a
+//! chain from a terminal.
+
+mod server;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "One hop of the chain over HTTP (configured by PORT, SERVICE_NAME, UPSTREAM, ...)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hop (the default).
+    Serve,
+    /// Call a chain once and print its answer.
+    Call {
+        /// http://host:port/, https://... or grpc://host:port
+        target: String,
+        /// A request header, e.g. -H fail=0.3 -H x-dev-user=super-secret
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// Print the JSON reply instead of the text.
+        #[arg(long)]
+        json: bool,
+        /// Give up after this long (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s", value_parser = hop::duration::parse)]
+        timeout: Duration,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => server::run().await,
+            Command::Call {
+                target,
+                headers,
+                json,
+                timeout,
+            } => hop::cli::call(&target, &headers, json, timeout).await,
+        }
+    });
+    std::process::exit(code);
+}

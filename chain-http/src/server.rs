@@ -1,0 +1,236 @@
+//! The HTTP server: `GET /` runs the hop, `GET /healthz` answers 200.
+//! HTTP/1.1 and h2c on the same port; SIGTERM drains, then exits 0.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hop::{Config, Hop, Outcome};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
+
+/// How long in-flight requests may take to finish after SIGTERM (Kubernetes
+/// gives 30 s before SIGKILL by default).
+const DRAIN: Duration = Duration::from_secs(20);
+
+pub async fn run() -> i32 {
+    let config = match Config::from_env(8080) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return 2;
+        }
+    };
+    let hop = match Hop::new(config) {
+        Ok(hop) => Arc::new(hop),
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return 2;
+        }
+    };
+    let metrics_addr = SocketAddr::from(([0, 0, 0, 0], hop.config.metrics_port));
+    if let Err(e) = hop.metrics.clone().serve(metrics_addr).await {
+        eprintln!("METRICS_PORT {}: {e}", hop.config.metrics_port);
+        return 1;
+    }
+    let addr = SocketAddr::from(([0, 0, 0, 0], hop.config.port));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("PORT {}: {e}", hop.config.port);
+            return 1;
+        }
+    };
+    eprintln!(
+        "{}-{} serving HTTP on {addr}, metrics on {metrics_addr}, upstreams: {:?}",
+        hop.config.service,
+        hop.config.version,
+        hop.config
+            .upstreams
+            .iter()
+            .map(|t| &t.raw)
+            .collect::<Vec<_>>()
+    );
+
+    let builder = connection_builder();
+    let graceful = GracefulShutdown::new();
+    let signal = hop::shutdown::signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        eprintln!("accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let hop = hop.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let hop = hop.clone();
+                    async move { Ok::<_, Infallible>(route(&hop, req).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // Connection errors (resets, malformed requests) are the client's business.
+                    let _ = connection.await;
+                });
+            }
+            _ = &mut signal => break,
+        }
+    }
+    // Stop accepting, let in-flight requests finish, then flush spans.
+    drop(listener);
+    eprintln!("SIGTERM: draining {} connection(s)", graceful.count());
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!("drain: gave up after {DRAIN:?}");
+    }
+    let hop2 = hop.clone();
+    let _ = tokio::task::spawn_blocking(move || hop2.telemetry.shutdown()).await;
+    0
+}
+
+/// HTTP/1.1 and h2c with bounded headers: hyper answers 431 (HTTP/1.1) or
+/// resets the stream (HTTP/2) rather than buffering anything a client sends.
+fn connection_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(64 * 1024)
+        .max_headers(100);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024)
+        .max_concurrent_streams(256);
+    builder
+}
+
+async fn route(hop: &Hop, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/") => serve_hop(hop, req).await,
+        (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
+        (_, "/" | "/healthz") => {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            response
+        }
+        _ => plain(
+            StatusCode::NOT_FOUND,
+            "not found: the hop answers GET / and GET /healthz\n",
+        ),
+    }
+}
+
+async fn serve_hop(hop: &Hop, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let start = Instant::now();
+    let headers = req.headers();
+    let parent = hop.telemetry.extract(headers);
+    let cx = hop.telemetry.start(&parent, "GET /", SpanKind::Server, || {
+        server_attributes(&req)
+    });
+
+    let response = match hop.handle(headers, &cx).await {
+        // Empty body, like the original: the status says it all.
+        Outcome::Fail(status) => {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() =
+                StatusCode::from_u16(status.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            response
+        }
+        Outcome::Reply(reply) if wants_json(headers) => with_type(
+            Response::new(Full::new(Bytes::from(reply.to_json()))),
+            "application/json",
+        ),
+        Outcome::Reply(reply) => with_type(
+            Response::new(Full::new(Bytes::from(reply.to_text()))),
+            "text/plain; charset=utf-8",
+        ),
+    };
+
+    let status = response.status();
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_attribute(KeyValue::new("error.type", status.as_u16().to_string()));
+        span.set_status(Status::error("fail dice"));
+    }
+    span.end();
+    hop.metrics
+        .request(status.as_u16().to_string().into(), start.elapsed());
+    response
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json"))
+}
+
+/// OpenTelemetry semantic conventions for an HTTP server span.
+fn server_attributes<B>(req: &Request<B>) -> Vec<KeyValue> {
+    let version = match req.version() {
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_10 => "1.0",
+        _ => "1.1",
+    };
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("http.route", "/"),
+        KeyValue::new("url.path", req.uri().path().to_string()),
+        KeyValue::new("url.scheme", "http"),
+        KeyValue::new("network.protocol.version", version),
+    ];
+    if let Some(agent) = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        attributes.push(KeyValue::new("user_agent.original", agent.to_string()));
+    }
+    attributes
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = with_type(
+        Response::new(Full::new(Bytes::from_static(body.as_bytes()))),
+        "text/plain; charset=utf-8",
+    );
+    *response.status_mut() = status;
+    response
+}
+
+fn with_type(
+    mut response: Response<Full<Bytes>>,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,68 @@
+//! One hop, protocol-free: roll the dice, do the work, call the upstreams,
+//! build the reply. The binaries translate requests in and outcomes out.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::HeaderMap;
+use opentelemetry::Context;
+
+use crate::config::Config;
+use crate::fail_status::FailStatus;
+use crate::headers;
+use crate::metrics::Metrics;
+use crate::reply::{self, Reply};
+use crate::telemetry::Telemetry;
+use crate::upstream::Upstreams;
+use crate::{dice, work};
+
+/// What the hop decided.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The dice said fail: answer this error, call no upstream.
+    Fail(FailStatus),
+    Reply(Reply),
+}
+
+/// Everything a hop needs, built once at start and shared by all requests.
+pub struct Hop {
+    pub config: Config,
+    pub telemetry: Telemetry,
+    pub metrics: Arc<Metrics>,
+    upstreams: Upstreams,
+}
+
+impl Hop {
+    /// Builds the upstream clients and telemetry; must run inside the Tokio runtime.
+    pub fn new(config: Config) -> Result<Hop, String> {
+        let telemetry = Telemetry::init(&config)?;
+        let metrics = Arc::new(Metrics::new(&config.service));
+        let upstreams = Upstreams::new(&config)?;
+        Ok(Hop { config, telemetry, metrics, upstreams })
+    }
+
+    /// Handles one request given its headers (HTTP headers or gRPC metadata)
+    /// and the context holding the server span.
+    pub async fn handle(&self, headers: &HeaderMap, cx: &Context) -> Outcome {
+        let start = Instant::now();
+        if dice::roll(dice::probability(headers::text(headers, "fail"))) {
+            return Outcome::Fail(FailStatus::parse(headers::text(headers, "fail-status")));
+        }
+        let work = match self.config.work {
+            true => Some(work::run(&self.telemetry, &self.metrics, cx).await),
+            false => None,
+        };
+        let upstreams = self.upstreams.call_all(headers, cx, &self.telemetry, &self.metrics).await;
+        // A terminal hop answers the time itself, so a chain works offline.
+        let body = self.upstreams.is_empty().then(|| reply::time_json(SystemTime::now()));
+        Outcome::Reply(Reply {
+            service: self.config.service.clone(),
+            version: self.config.version.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+            upstreams,
+            num: work.map(|w| w.num),
+            is_odd: work.map(|w| w.is_odd),
+            body,
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! HTTP/1.1 upstreams (http:// and https://) over one pooled hyper client.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, header};
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::{CallResult, describe};
+use crate::config::Target;
+use crate::metrics::Outcome;
+use crate::reply::{Answer, Reply};
+
+/// An upstream body larger than this is an error, not a memory problem.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// Cheap to clone: clones share the connection pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration) -> Result<HttpClient, String> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeout));
+        // Let the TLS layer see https:// URLs.
+        connector.enforce_http(false);
+        // rustls with ring and Mozilla's roots compiled in: no OpenSSL, no CA file.
+        let connector = HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(HttpClient { client })
+    }
+
+    /// GET the target, asking for JSON so that a hop upstream answers its
+    /// structured reply; anything else is kept as a plain body.
+    pub async fn get(&self, target: &Target, headers: HeaderMap) -> CallResult {
+        let mut request = Request::new(Empty::new());
+        *request.uri_mut() = target.uri.clone();
+        *request.headers_mut() = headers;
+        request
+            .headers_mut()
+            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        request
+            .headers_mut()
+            .insert(header::USER_AGENT, HeaderValue::from_static("chain-hop"));
+
+        let response = match self.client.request(request).await {
+            Ok(response) => response,
+            Err(e) => return CallResult::error(Outcome::Error, format!("RequestError: {}", describe(&e)), None),
+        };
+        let status = response.status();
+        let code = Some(i64::from(status.as_u16()));
+        let body = match Limited::new(response.into_body(), MAX_BODY).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(e) => {
+                return CallResult::error(Outcome::Error, format!("RequestError: body: {}", describe(&*e)), code);
+            }
+        };
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            return CallResult::error(Outcome::Status, format!("StatusCodeError: {} - {text:?}", status.as_u16()), code);
+        }
+        let answer = match Reply::from_json(&body) {
+            Some(reply) => Answer::Reply(Box::new(reply)),
+            None => Answer::Body(String::from_utf8_lossy(&body).into_owned()),
+        };
+        CallResult { answer, outcome: Outcome::Ok, code }
+    }
+}
