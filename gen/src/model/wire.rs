@@ -1,0 +1,120 @@
+//! Everything that differs between an HTTP chain and a gRPC chain, decided in one
+//! place so that no target or template makes a protocol choice of its own.
+
+use serde::Serialize;
+
+use super::Protocol;
+
+/// The protocol decisions of a chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wire {
+    pub protocol: Protocol,
+    /// Service port name and `appProtocol`: Istio detects the protocol from them, and
+    /// a gRPC port named `http` would be downgraded to HTTP/1.1.
+    pub port_name: &'static str,
+    /// Protocol of the ingress gateway server (`HTTP` or `GRPC`).
+    pub gateway_protocol: &'static str,
+    /// Port the Service exposes.
+    pub service_port: u16,
+    /// Port the hop listens on (its `PORT`).
+    pub container_port: u16,
+    /// Port of the hop's Prometheus metrics (its `METRICS_PORT`).
+    pub metrics_port: u16,
+    /// URL scheme of calls between the chain's services.
+    pub scheme: &'static str,
+    pub health: Health,
+    /// The hop program, also the image name.
+    pub binary: &'static str,
+    /// Envoy retry conditions. The hop fails with HTTP 500 or gRPC INTERNAL, so the
+    /// condition that retries the app's own failure must be there (`5xx` never
+    /// matches a gRPC error; `internal` is not retried by default), plus the
+    /// connection failures (for gRPC, `reset` stands in for what `5xx` covers on
+    /// HTTP: resets and per-try timeouts).
+    pub retry_on: &'static str,
+    /// Fault injection default status: HTTP status for HTTP, gRPC code for gRPC.
+    pub default_abort_http: u16,
+    pub default_abort_grpc: &'static str,
+}
+
+/// How an orchestrator checks a hop is alive and ready.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Health {
+    /// `GET path` answers 200.
+    Http { path: &'static str },
+    /// `grpc.health.v1.Health/Check` answers SERVING.
+    Grpc,
+}
+
+impl Wire {
+    pub fn for_protocol(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Http => Wire {
+                protocol,
+                port_name: "http",
+                gateway_protocol: "HTTP",
+                service_port: 80,
+                container_port: 8080,
+                metrics_port: 9464,
+                scheme: "http",
+                health: Health::Http { path: "/healthz" },
+                binary: "chain-http",
+                retry_on: "5xx,connect-failure,refused-stream",
+                default_abort_http: 503,
+                default_abort_grpc: "UNAVAILABLE",
+            },
+            Protocol::Grpc => Wire {
+                protocol,
+                port_name: "grpc",
+                gateway_protocol: "GRPC",
+                service_port: 50051,
+                container_port: 50051,
+                metrics_port: 9464,
+                scheme: "grpc",
+                health: Health::Grpc,
+                binary: "chain-grpc",
+                retry_on: "internal,unavailable,cancelled,reset,connect-failure,refused-stream",
+                default_abort_http: 503,
+                default_abort_grpc: "UNAVAILABLE",
+            },
+        }
+    }
+}
+
+/// gRPC status code names Istio accepts in `fault.abort.grpcStatus`.
+pub const GRPC_CODES: &[&str] = &[
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_cover_the_hop_failure_of_each_protocol() {
+        let http = Wire::for_protocol(Protocol::Http);
+        assert!(http.retry_on.split(',').any(|c| c == "5xx"));
+        let grpc = Wire::for_protocol(Protocol::Grpc);
+        assert!(grpc.retry_on.split(',').any(|c| c == "internal"));
+        assert!(!grpc.retry_on.contains("5xx"));
+        for w in [http, grpc] {
+            assert!(!w.retry_on.contains(' '));
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Reading the layers of a profile (extends chain, `-f` files, `--set` values) and
+//! merging them in order: later layers win.
+
+use std::path::{Path, PathBuf};
+
+use super::schema::{Merge, Profile};
+use super::source::{SourceId, SourceMap, Sourced, key_path_at, with_source};
+use crate::error::Diagnostic;
+
+/// What to load: the profile, then `-f` files, then `--set` values, in that order.
+#[derive(Debug, Default, Clone)]
+pub struct Layers {
+    pub profile: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub sets: Vec<String>,
+}
+
+/// The merged profile and the texts its values point into.
+#[derive(Debug)]
+pub struct Loaded {
+    pub profile: Profile,
+    pub sources: SourceMap,
+    /// The file named on the command line (where "missing key" errors point).
+    pub main: SourceId,
+}
+
+pub fn load(layers: &Layers) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut sources = SourceMap::default();
+    let mut parsed = Vec::new();
+    let mut main = None;
+    for path in std::iter::once(&layers.profile).chain(&layers.files) {
+        let mut chain = Vec::new();
+        let id = load_file(path, None, &mut sources, &mut chain, &mut parsed)?;
+        main.get_or_insert(id);
+    }
+    for set in &layers.sets {
+        parsed.push(parse_set(set, &mut sources)?);
+    }
+    let mut profile = Profile::default();
+    for layer in parsed {
+        profile.layer(layer);
+    }
+    Ok(Loaded {
+        profile,
+        sources,
+        main: main.expect("the profile itself is always loaded"),
+    })
+}
+
+/// Loads `path` after its `extends` chain (base first) into `out`; `chain` holds the
+/// files being loaded, to catch `extends` cycles.
+fn load_file(
+    path: &Path,
+    referrer: Option<(&SourceMap, &Sourced<String>)>,
+    sources: &mut SourceMap,
+    chain: &mut Vec<PathBuf>,
+    out: &mut Vec<Profile>,
+) -> Result<SourceId, Vec<Diagnostic>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let d = Diagnostic::new(format!("cannot read {shown}: {e}"));
+        vec![match referrer {
+            Some((sm, at)) => located(sm, at, d),
+            None => d,
+        }]
+    })?;
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if chain.contains(&canonical) {
+        let (sm, at) = referrer.expect("a cycle needs a referrer");
+        return Err(vec![located(
+            sm,
+            at,
+            Diagnostic::new(format!("`extends` cycle: {shown} is already being loaded")),
+        )]);
+    }
+    chain.push(canonical);
+    let id = sources.add(shown, text);
+    let profile = parse(sources, id)?;
+    if let Some(base) = &profile.extends {
+        let base_path = path
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join(base.get());
+        // The referrer's source map is needed for locating errors while `sources`
+        // is borrowed mutably, so locate with a snapshot (profiles are tiny).
+        let snapshot = sources.clone();
+        load_file(&base_path, Some((&snapshot, base)), sources, chain, out)?;
+    }
+    chain.pop();
+    out.push(profile);
+    Ok(id)
+}
+
+fn parse(sources: &SourceMap, id: SourceId) -> Result<Profile, Vec<Diagnostic>> {
+    let text = &sources.get(id).text;
+    with_source(id, || toml::from_str::<Profile>(text)).map_err(|e| {
+        let mut d = Diagnostic::new(e.message().trim_end().to_owned());
+        match e.span() {
+            Some(span) => {
+                d = d
+                    .at(sources.locate(id, span.start))
+                    .key(key_path_at(text, span.start));
+            }
+            None => d = d.in_file(sources.get(id).name.clone()),
+        }
+        vec![d]
+    })
+}
+
+/// `--set a.b=value` is parsed as the TOML line `a.b=value`, so values are typed like
+/// TOML (`true`, `5`, `"x"`, `["a", "b"]`) and columns match the argument. A value
+/// that is not valid TOML (`--set namespace=demo`) is taken as a string.
+fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Profile, Vec<Diagnostic>> {
+    let name = format!("--set {set}");
+    let Some((key, value)) = set.split_once('=') else {
+        return Err(vec![
+            Diagnostic::new("expected KEY=VALUE, e.g. --set istio.mtls=false").in_file(name),
+        ]);
+    };
+    let key = key.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    if key.is_empty() || !key.chars().all(bare) || key.split('.').any(str::is_empty) {
+        return Err(vec![
+            Diagnostic::new(format!(
+                "`{key}` is not a dotted key like routing.retries.attempts"
+            ))
+            .in_file(name),
+        ]);
+    }
+    let typed = format!("{key}={value}");
+    let text = if toml::de::DeTable::parse(&typed).is_ok() {
+        typed
+    } else {
+        let quoted: String = toml::Value::String(value.to_owned()).to_string();
+        format!("{key}={quoted}")
+    };
+    let id = sources.add(name, text);
+    parse(sources, id)
+}
+
+fn located<T>(sm: &SourceMap, at: &Sourced<T>, d: Diagnostic) -> Diagnostic {
+    let text = &sm.get(at.source).text;
+    d.at(sm.locate(at.source, at.span.start))
+        .key(key_path_at(text, at.span.start))
+}

@@ -1,0 +1,60 @@
+//! From a [`Model`] to files: templates fill in the Kubernetes view of the Model,
+//! and every document is re-emitted canonically.
+
+pub mod canonical;
+pub mod kube;
+pub mod templates;
+
+use std::path::Path;
+
+use minijinja::value::Serde;
+
+use crate::error::Diagnostic;
+use crate::model::Model;
+
+/// A file to write, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: String,
+    pub content: String,
+    /// Number of YAML documents in it.
+    pub documents: usize,
+}
+
+/// Renders every output; files without documents are not produced.
+pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, Vec<Diagnostic>> {
+    let env = templates::environment(template_dir)?;
+    let view = kube::view(model);
+    let ctx = minijinja::Value::from(Serde(&view));
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for out in templates::OUTPUTS {
+        let rendered = env
+            .get_template(out.template)
+            .and_then(|t| t.render(ctx.clone()));
+        match rendered {
+            Err(e) => errors.push(templates::template_error(out.template, &e)),
+            Ok(text) => match canonical::documents(&text) {
+                Err(e) => errors.push(Diagnostic::new(e).in_file(format!("template {}", out.template))),
+                Ok(docs) if docs.is_empty() => {}
+                Ok(docs) => files.push(File {
+                    path: out.path.to_owned(),
+                    content: canonical::file(&docs),
+                    documents: docs.len(),
+                }),
+            },
+        }
+    }
+    if errors.is_empty() { Ok(files) } else { Err(errors) }
+}
+
+/// One multi-document stream of everything `kubectl apply -f out` applies (the
+/// IstioOperator in `istio/` is for `istioctl`, not kubectl, so it is left out).
+pub fn stream(files: &[File]) -> String {
+    let mut s = String::from(canonical::HEADER);
+    for f in files.iter().filter(|f| !f.path.contains('/')) {
+        s.push_str(&format!("# {}\n", f.path));
+        s.push_str(f.content.strip_prefix(canonical::HEADER).unwrap_or(&f.content));
+    }
+    s
+}

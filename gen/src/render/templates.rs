@@ -1,0 +1,116 @@
+//! The templates: embedded in the binary, each overridable by a file of the same
+//! name in `--templates DIR`.
+
+use std::path::Path;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, syntax::SyntaxConfig};
+
+use crate::error::Diagnostic;
+
+/// One output file and the template that renders it.
+pub struct Output {
+    pub template: &'static str,
+    /// Path under the output directory.
+    pub path: &'static str,
+}
+
+macro_rules! templates {
+    ($($name:literal => $path:literal),* $(,)?; partials: $($partial:literal),* $(,)?) => {
+        /// Outputs in apply order (file names sort in apply order too).
+        pub const OUTPUTS: &[Output] = &[$(Output { template: $name, path: $path }),*];
+        const EMBEDDED: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!("../../templates/", $name))),)*
+            $(($partial, include_str!(concat!("../../templates/", $partial))),)*
+        ];
+    };
+}
+
+templates! {
+    "install.yaml.j2" => "istio/install.yaml",
+    "00-namespace.yaml.j2" => "00-namespace.yaml",
+    "01-jaeger.yaml.j2" => "01-jaeger.yaml",
+    "02-prometheus.yaml.j2" => "02-prometheus.yaml",
+    "03-grafana.yaml.j2" => "03-grafana.yaml",
+    "04-kiali.yaml.j2" => "04-kiali.yaml",
+    "05-telemetry.yaml.j2" => "05-telemetry.yaml",
+    "10-security.yaml.j2" => "10-security.yaml",
+    "20-workloads.yaml.j2" => "20-workloads.yaml",
+    "30-ingress.yaml.j2" => "30-ingress.yaml",
+    "40-egress.yaml.j2" => "40-egress.yaml",
+    "50-routing.yaml.j2" => "50-routing.yaml";
+    partials: "_dashboard.json.j2", "_routes.j2"
+}
+
+/// Builds the template environment; `dir` overrides embedded templates by name.
+pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Vec<Diagnostic>> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    let syntax = SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .build()
+        .expect("default delimiters are valid");
+    env.set_syntax(syntax);
+    let mut errors = Vec::new();
+    let mut sources: Vec<(String, String)> = EMBEDDED
+        .iter()
+        .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+        .collect();
+    if let Some(dir) = dir {
+        let shown = dir.display().to_string();
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            vec![Diagnostic::new(format!("cannot read templates directory: {e}")).in_file(shown.clone())]
+        })?;
+        let mut names: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        names.sort();
+        for path in names {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            if !name.ends_with(".j2") {
+                continue;
+            }
+            let known = EMBEDDED.iter().any(|(n, _)| *n == name);
+            if !known && !name.starts_with('_') {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "{name} is not a meshgen template (known: {}); name partials _*.j2",
+                        EMBEDDED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    ))
+                    .in_file(path.display().to_string()),
+                );
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    sources.retain(|(n, _)| n != name);
+                    sources.push((name.to_owned(), text));
+                }
+                Err(e) => errors.push(
+                    Diagnostic::new(format!("cannot read template: {e}")).in_file(path.display().to_string()),
+                ),
+            }
+        }
+    }
+    for (name, text) in sources {
+        if let Err(e) = env.add_template_owned(name.clone(), text) {
+            errors.push(template_error(&name, &e));
+        }
+    }
+    if errors.is_empty() { Ok(env) } else { Err(errors) }
+}
+
+/// `template NAME, line N: what went wrong`.
+pub fn template_error(name: &str, e: &minijinja::Error) -> Diagnostic {
+    let name = e.name().unwrap_or(name);
+    let at = match e.line() {
+        Some(line) => format!("{name}:{line}"),
+        None => name.to_owned(),
+    };
+    let mut msg = e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    Diagnostic::new(msg).in_file(format!("template {at}"))
+}
