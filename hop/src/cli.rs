@@ -25,7 +25,10 @@ pub async fn call(target: &str, headers: &[String], json: bool, timeout: Duratio
             eprintln!("-H {header}: expected name=value");
             return 2;
         };
-        match (HeaderName::try_from(name.trim().to_ascii_lowercase()), HeaderValue::try_from(value.trim())) {
+        match (
+            HeaderName::try_from(name.trim().to_ascii_lowercase()),
+            HeaderValue::try_from(value.trim()),
+        ) {
             (Ok(name), Ok(value)) => {
                 map.append(name, value);
             }

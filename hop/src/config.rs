@@ -87,13 +87,19 @@ impl Config {
         };
         let upstream_timeout = match get("UPSTREAM_TIMEOUT") {
             None => Duration::from_secs(2),
-            Some(v) => duration::parse(&v).map_err(|e| ConfigError(format!("UPSTREAM_TIMEOUT: {e}")))?,
+            Some(v) => {
+                duration::parse(&v).map_err(|e| ConfigError(format!("UPSTREAM_TIMEOUT: {e}")))?
+            }
         };
         let work = match get("WORK").map(|v| v.trim().to_ascii_lowercase()) {
             None => false,
             Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
             Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
-            Some(v) => return Err(ConfigError(format!("WORK: `{v}` is not true/false (or 1/0)"))),
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "WORK: `{v}` is not true/false (or 1/0)"
+                )));
+            }
         };
         Ok(Config {
             port: port("PORT", default_port)?,
@@ -118,7 +124,11 @@ impl Target {
             Some("http") => TargetScheme::Http,
             Some("https") => TargetScheme::Https,
             Some("grpc") => TargetScheme::Grpc,
-            _ => return Err(format!("`{raw}`: the scheme must be http://, https:// or grpc://")),
+            _ => {
+                return Err(format!(
+                    "`{raw}`: the scheme must be http://, https:// or grpc://"
+                ));
+            }
         };
         let Some(authority) = uri.authority() else {
             return Err(format!("`{raw}` has no host"));
@@ -134,11 +144,17 @@ impl Target {
                 if !matches!(uri.path(), "" | "/") {
                     return Err(format!("`{raw}`: a grpc:// target has no path"));
                 }
-                format!("http://{authority}").parse().map_err(|e| format!("`{raw}`: {e}"))?
+                format!("http://{authority}")
+                    .parse()
+                    .map_err(|e| format!("`{raw}`: {e}"))?
             }
             _ => uri,
         };
-        Ok(Target { raw: raw.to_string(), scheme, uri })
+        Ok(Target {
+            raw: raw.to_string(),
+            scheme,
+            uri,
+        })
     }
 }
 
@@ -148,8 +164,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(8080, |k| map.get(k).cloned())
     }
 
@@ -169,16 +187,25 @@ mod tests {
             ("PORT", "3000"),
             ("SERVICE_NAME", "middleware"),
             ("SERVICE_VERSION", "canary"),
-            ("UPSTREAM", "http://backend/, grpc://backend:50051,https://time.example/api"),
+            (
+                "UPSTREAM",
+                "http://backend/, grpc://backend:50051,https://time.example/api",
+            ),
             ("UPSTREAM_TIMEOUT", "500ms"),
             ("WORK", "1"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
         ])
         .unwrap();
         assert_eq!(c.port, 3000);
-        assert_eq!((c.service.as_str(), c.version.as_str()), ("middleware", "canary"));
+        assert_eq!(
+            (c.service.as_str(), c.version.as_str()),
+            ("middleware", "canary")
+        );
         let schemes: Vec<_> = c.upstreams.iter().map(|t| t.scheme).collect();
-        assert_eq!(schemes, [TargetScheme::Http, TargetScheme::Grpc, TargetScheme::Https]);
+        assert_eq!(
+            schemes,
+            [TargetScheme::Http, TargetScheme::Grpc, TargetScheme::Https]
+        );
         assert_eq!(c.upstreams[1].uri.to_string(), "http://backend:50051/");
         assert_eq!(c.upstreams[1].raw, "grpc://backend:50051");
         assert_eq!(c.upstream_timeout, Duration::from_millis(500));

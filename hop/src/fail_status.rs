@@ -18,7 +18,10 @@ impl Default for FailStatus {
     /// HTTP 500 and its gRPC counterpart INTERNAL: what Istio routes retry on
     /// with `retryOn: 5xx` and `retryOn: internal`.
     fn default() -> Self {
-        FailStatus { http: 500, grpc: Code::Internal }
+        FailStatus {
+            http: 500,
+            grpc: Code::Internal,
+        }
     }
 }
 
@@ -59,7 +62,10 @@ impl FailStatus {
         };
         if let Ok(http) = value.parse::<u16>() {
             if (400..=599).contains(&http) {
-                return FailStatus { http, grpc: grpc_from_http(http) };
+                return FailStatus {
+                    http,
+                    grpc: grpc_from_http(http),
+                };
             }
             return FailStatus::default();
         }
@@ -67,7 +73,10 @@ impl FailStatus {
         NAMES
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|&(_, grpc)| FailStatus { http: http_from_grpc(grpc), grpc })
+            .map(|&(_, grpc)| FailStatus {
+                http: http_from_grpc(grpc),
+                grpc,
+            })
             .unwrap_or_default()
     }
 }
@@ -106,21 +115,41 @@ mod tests {
 
     #[test]
     fn http_codes_map_to_grpc() {
-        assert_eq!(FailStatus::parse(Some("503")), FailStatus { http: 503, grpc: Code::Unavailable });
+        assert_eq!(
+            FailStatus::parse(Some("503")),
+            FailStatus {
+                http: 503,
+                grpc: Code::Unavailable
+            }
+        );
         assert_eq!(FailStatus::parse(Some("500")), FailStatus::default());
         assert_eq!(FailStatus::parse(Some("418")).grpc, Code::Unknown);
     }
 
     #[test]
     fn grpc_names_map_to_http() {
-        assert_eq!(FailStatus::parse(Some("UNAVAILABLE")), FailStatus { http: 503, grpc: Code::Unavailable });
+        assert_eq!(
+            FailStatus::parse(Some("UNAVAILABLE")),
+            FailStatus {
+                http: 503,
+                grpc: Code::Unavailable
+            }
+        );
         assert_eq!(FailStatus::parse(Some("deadline-exceeded")).http, 504);
         assert_eq!(FailStatus::parse(Some("internal")), FailStatus::default());
     }
 
     #[test]
     fn nonsense_gives_the_default() {
-        for bad in [None, Some(""), Some("200"), Some("OK"), Some("teapot"), Some("99999"), Some("-5")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("200"),
+            Some("OK"),
+            Some("teapot"),
+            Some("99999"),
+            Some("-5"),
+        ] {
             assert_eq!(FailStatus::parse(bad), FailStatus::default(), "{bad:?}");
         }
     }

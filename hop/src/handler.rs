@@ -38,7 +38,12 @@ impl Hop {
         let telemetry = Telemetry::init(&config)?;
         let metrics = Arc::new(Metrics::new(&config.service));
         let upstreams = Upstreams::new(&config)?;
-        Ok(Hop { config, telemetry, metrics, upstreams })
+        Ok(Hop {
+            config,
+            telemetry,
+            metrics,
+            upstreams,
+        })
     }
 
     /// Handles one request given its headers (HTTP headers or gRPC metadata)
@@ -52,9 +57,15 @@ impl Hop {
             true => Some(work::run(&self.telemetry, &self.metrics, cx).await),
             false => None,
         };
-        let upstreams = self.upstreams.call_all(headers, cx, &self.telemetry, &self.metrics).await;
+        let upstreams = self
+            .upstreams
+            .call_all(headers, cx, &self.telemetry, &self.metrics)
+            .await;
         // A terminal hop answers the time itself, so a chain works offline.
-        let body = self.upstreams.is_empty().then(|| reply::time_json(SystemTime::now()));
+        let body = self
+            .upstreams
+            .is_empty()
+            .then(|| reply::time_json(SystemTime::now()));
         Outcome::Reply(Reply {
             service: self.config.service.clone(),
             version: self.config.version.clone(),

@@ -24,7 +24,11 @@ pub const TRACE: [&str; 9] = [
 ];
 
 /// Trace context of other systems Envoy may use: always forwarded verbatim.
-pub const FOREIGN_TRACE: [&str; 3] = ["x-ot-span-context", "x-cloud-trace-context", "grpc-trace-bin"];
+pub const FOREIGN_TRACE: [&str; 3] = [
+    "x-ot-span-context",
+    "x-cloud-trace-context",
+    "grpc-trace-bin",
+];
 
 /// The headers to send upstream, taken from the incoming request.
 ///
@@ -58,7 +62,10 @@ mod tests {
             ("x-dev-user", "super-secret"),
             ("fail", "0.3"),
             ("fail-status", "503"),
-            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
             ("x-b3-traceid", "0af7651916cd43dd8448eb211c80319c"),
             ("x-ot-span-context", "abc"),
             ("authorization", "secret"),

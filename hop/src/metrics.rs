@@ -78,7 +78,11 @@ impl Metrics {
     pub fn new(service: &str) -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("chain_requests", "Requests served, by status", requests.clone());
+        registry.register(
+            "chain_requests",
+            "Requests served, by status",
+            requests.clone(),
+        );
         let request_duration = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register_with_unit(
             "chain_request_duration",
@@ -92,7 +96,8 @@ impl Metrics {
             "Calls to upstreams, by target and outcome (ok, status, timeout, error)",
             upstream_calls.clone(),
         );
-        let upstream_duration = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let upstream_duration =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register_with_unit(
             "chain_upstream_call_duration",
             "Duration of upstream calls, by target and outcome",
@@ -101,25 +106,45 @@ impl Metrics {
         );
         // The original's custom metric, tagged by service like it was.
         let fib_family = Family::<ServiceLabels, Counter>::default();
-        registry.register("fib_count", "Fibonacci calculations done by the in-app work", fib_family.clone());
+        registry.register(
+            "fib_count",
+            "Fibonacci calculations done by the in-app work",
+            fib_family.clone(),
+        );
         let fib = fib_family
-            .get_or_create(&ServiceLabels { service: Arc::new(service.to_string()) })
+            .get_or_create(&ServiceLabels {
+                service: Arc::new(service.to_string()),
+            })
             .clone();
-        Metrics { registry, requests, request_duration, upstream_calls, upstream_duration, fib }
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            upstream_calls,
+            upstream_duration,
+            fib,
+        }
     }
 
     /// One answered request.
     pub fn request(&self, status: Cow<'static, str>, elapsed: Duration) {
         let labels = RequestLabels { status };
         self.requests.get_or_create(&labels).inc();
-        self.request_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        self.request_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// One upstream call.
     pub fn upstream(&self, target: &Arc<String>, outcome: Outcome, elapsed: Duration) {
-        let labels = UpstreamLabels { target: target.clone(), outcome: outcome.as_str() };
+        let labels = UpstreamLabels {
+            target: target.clone(),
+            outcome: outcome.as_str(),
+        };
         self.upstream_calls.get_or_create(&labels).inc();
-        self.upstream_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        self.upstream_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// One Fibonacci calculation.
@@ -140,7 +165,9 @@ impl Metrics {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let metrics = self.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
@@ -176,13 +203,18 @@ impl Metrics {
                 classic_text(&self.encode()),
                 "text/plain; version=0.0.4; charset=utf-8",
             ),
-            _ => (StatusCode::NOT_FOUND, "see /metrics\n".into(), "text/plain; charset=utf-8"),
+            _ => (
+                StatusCode::NOT_FOUND,
+                "see /metrics\n".into(),
+                "text/plain; charset=utf-8",
+            ),
         };
         let mut response = Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = status;
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
         response
     }
 }
@@ -203,7 +235,9 @@ fn classic_text(openmetrics: &str) -> String {
         let rewritten = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
             let rest = line.strip_prefix(prefix)?;
             let (name, tail) = rest.split_once(' ')?;
-            counters.contains(&name).then(|| format!("{prefix}{name}_total {tail}"))
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
         });
         out.push_str(rewritten.as_deref().unwrap_or(line));
         out.push('\n');
@@ -219,7 +253,11 @@ mod tests {
     fn exposition_has_every_metric() {
         let m = Metrics::new("backend");
         m.request("200".into(), Duration::from_millis(1));
-        m.upstream(&Arc::new("http://b/".into()), Outcome::Timeout, Duration::from_secs(2));
+        m.upstream(
+            &Arc::new("http://b/".into()),
+            Outcome::Timeout,
+            Duration::from_secs(2),
+        );
         m.fib_count();
         let text = m.encode();
         for needle in [

@@ -56,7 +56,11 @@ impl Reply {
     }
 
     fn write_text(&self, out: &mut String) {
-        let _ = write!(out, "{}-{} - {:.3}secs", self.service, self.version, self.seconds);
+        let _ = write!(
+            out,
+            "{}-{} - {:.3}secs",
+            self.service, self.version, self.seconds
+        );
         if let (Some(num), Some(odd)) = (self.num, self.is_odd) {
             let _ = write!(out, " num={num} isOdd={odd}");
         }
@@ -143,7 +147,10 @@ impl From<UpstreamReply> for chain_proto::Upstream {
             Answer::Body(body) => P::Body(body),
             Answer::Error(error) => P::Error(error),
         };
-        chain_proto::Upstream { target: upstream.target, answer: Some(answer) }
+        chain_proto::Upstream {
+            target: upstream.target,
+            answer: Some(answer),
+        }
     }
 }
 
@@ -170,7 +177,10 @@ impl From<chain_proto::Upstream> for UpstreamReply {
             Some(P::Error(error)) => Answer::Error(error),
             None => Answer::Error("upstream answer missing".into()),
         };
-        UpstreamReply { target: upstream.target, answer }
+        UpstreamReply {
+            target: upstream.target,
+            answer,
+        }
     }
 }
 
@@ -197,7 +207,10 @@ mod tests {
                     target: "http://backend/".into(),
                     answer: Answer::Reply(Box::new(backend)),
                 },
-                UpstreamReply { target: "https://api/".into(), answer: Answer::Body("{}\n".into()) },
+                UpstreamReply {
+                    target: "https://api/".into(),
+                    answer: Answer::Body("{}\n".into()),
+                },
                 UpstreamReply {
                     target: "grpc://down:1".into(),
                     answer: Answer::Error("Status: UNAVAILABLE".into()),

@@ -8,13 +8,15 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_propagator_b3::{B3Encoding, Propagator as B3Propagator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
-use opentelemetry_propagator_b3::{B3Encoding, Propagator as B3Propagator};
 
 use crate::config::Config;
 
@@ -37,7 +39,9 @@ impl Telemetry {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .build()
-            .map_err(|e| format!("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP exporter: {e}"))?;
+            .map_err(|e| {
+                format!("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP exporter: {e}")
+            })?;
         let mut resource = Resource::builder();
         // OTEL_SERVICE_NAME wins when set (the SDK reads it); otherwise the hop's name.
         if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
@@ -60,11 +64,16 @@ impl Telemetry {
         // Order matters on extraction: later propagators win, so W3C (what
         // Envoy's OpenTelemetry provider sends) overrides B3 when both came.
         let propagator = TextMapCompositePropagator::new(vec![
-            Box::new(B3Propagator::with_encoding(B3Encoding::SingleAndMultiHeader)),
+            Box::new(B3Propagator::with_encoding(
+                B3Encoding::SingleAndMultiHeader,
+            )),
             Box::new(TraceContextPropagator::new()),
             Box::new(BaggagePropagator::new()),
         ]);
-        Telemetry { tracing: None, propagator }
+        Telemetry {
+            tracing: None,
+            propagator,
+        }
     }
 
     /// Whether spans are made (and trace headers rewritten from them).
@@ -113,7 +122,8 @@ impl Telemetry {
     /// outgoing headers. Nothing when tracing is off.
     pub fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
         if self.tracing.is_some() {
-            self.propagator.inject_context(cx, &mut HeaderInjector(headers));
+            self.propagator
+                .inject_context(cx, &mut HeaderInjector(headers));
         }
     }
 
@@ -143,7 +153,10 @@ struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             self.0.insert(name, value);
         }
     }
@@ -158,7 +171,12 @@ mod tests {
     fn off_does_nothing() {
         let t = Telemetry::off();
         let mut h = HeaderMap::new();
-        h.insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
+        h.insert(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                .parse()
+                .unwrap(),
+        );
         assert!(!t.extract(&h).span().span_context().is_valid());
         let mut out = HeaderMap::new();
         t.inject(&Context::new(), &mut out);
@@ -169,16 +187,39 @@ mod tests {
     fn propagators_read_w3c_and_b3_and_write_both() {
         let t = Telemetry::off();
         let mut h = HeaderMap::new();
-        h.insert("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".parse().unwrap());
+        h.insert(
+            "b3",
+            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"
+                .parse()
+                .unwrap(),
+        );
         let cx = t.propagator.extract(&HeaderExtractor(&h));
         let sc = cx.span().span_context().clone();
-        assert_eq!(sc.trace_id().to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
-        h.insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "80f198ee56343ba864fe8b2a57d3eff7"
+        );
+        h.insert(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                .parse()
+                .unwrap(),
+        );
         let cx = t.propagator.extract(&HeaderExtractor(&h));
-        assert_eq!(cx.span().span_context().trace_id().to_string(), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(
+            cx.span().span_context().trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
         let mut out = HeaderMap::new();
-        t.propagator.inject_context(&cx, &mut HeaderInjector(&mut out));
-        for name in ["traceparent", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-sampled"] {
+        t.propagator
+            .inject_context(&cx, &mut HeaderInjector(&mut out));
+        for name in [
+            "traceparent",
+            "b3",
+            "x-b3-traceid",
+            "x-b3-spanid",
+            "x-b3-sampled",
+        ] {
             assert!(out.contains_key(name), "{name} missing in {out:?}");
         }
     }

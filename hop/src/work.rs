@@ -31,23 +31,33 @@ pub async fn run(telemetry: &Telemetry, metrics: &Metrics, cx: &Context) -> Work
     // few ms for n = 29).
     let num = fib(n);
     metrics.fib_count();
-    calc.span().set_attribute(KeyValue::new("fib.n", i64::from(n)));
-    calc.span().set_attribute(KeyValue::new("fib.num", num as i64));
+    calc.span()
+        .set_attribute(KeyValue::new("fib.n", i64::from(n)));
+    calc.span()
+        .set_attribute(KeyValue::new("fib.num", num as i64));
     calc.span().end();
 
     let sleep = telemetry.child(&parent, "Sleep");
     tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
-    sleep.span().set_attribute(KeyValue::new("sleep.ms", sleep_ms as i64));
+    sleep
+        .span()
+        .set_attribute(KeyValue::new("sleep.ms", sleep_ms as i64));
     sleep.span().end();
 
     let is_odd = num % 2 == 1;
-    parent.span().set_attribute(KeyValue::new("fib.is_odd", is_odd));
+    parent
+        .span()
+        .set_attribute(KeyValue::new("fib.is_odd", is_odd));
     parent.span().end();
     Work { num, is_odd }
 }
 
 fn fib(n: u32) -> u64 {
-    if n < 2 { u64::from(n) } else { fib(n - 1) + fib(n - 2) }
+    if n < 2 {
+        u64::from(n)
+    } else {
+        fib(n - 1) + fib(n - 2)
+    }
 }
 
 #[cfg(test)]
@@ -56,7 +66,10 @@ mod tests {
 
     #[test]
     fn fibonacci() {
-        assert_eq!((0..10).map(fib).collect::<Vec<_>>(), [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
+        assert_eq!(
+            (0..10).map(fib).collect::<Vec<_>>(),
+            [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]
+        );
         assert_eq!(fib(29), 514_229);
     }
 }

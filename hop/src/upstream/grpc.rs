@@ -26,7 +26,9 @@ impl GrpcClient {
             .connect_timeout(timeout)
             .tcp_nodelay(true)
             .connect_lazy();
-        Ok(GrpcClient { client: HopClient::new(channel) })
+        Ok(GrpcClient {
+            client: HopClient::new(channel),
+        })
     }
 
     /// One unary call with the forwarded metadata and a gRPC deadline of
@@ -49,7 +51,11 @@ impl GrpcClient {
                     _ if std::error::Error::source(&status).is_some() => Outcome::Error,
                     _ => Outcome::Status,
                 };
-                let text = format!("Status: {} - {:?}", grpc_code_name(status.code()), status.message());
+                let text = format!(
+                    "Status: {} - {:?}",
+                    grpc_code_name(status.code()),
+                    status.message()
+                );
                 CallResult::error(outcome, text, Some(status.code() as i64))
             }
         }

@@ -59,24 +59,42 @@ impl HttpClient {
 
         let response = match self.client.request(request).await {
             Ok(response) => response,
-            Err(e) => return CallResult::error(Outcome::Error, format!("RequestError: {}", describe(&e)), None),
+            Err(e) => {
+                return CallResult::error(
+                    Outcome::Error,
+                    format!("RequestError: {}", describe(&e)),
+                    None,
+                );
+            }
         };
         let status = response.status();
         let code = Some(i64::from(status.as_u16()));
         let body = match Limited::new(response.into_body(), MAX_BODY).collect().await {
             Ok(body) => body.to_bytes(),
             Err(e) => {
-                return CallResult::error(Outcome::Error, format!("RequestError: body: {}", describe(&*e)), code);
+                return CallResult::error(
+                    Outcome::Error,
+                    format!("RequestError: body: {}", describe(&*e)),
+                    code,
+                );
             }
         };
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            return CallResult::error(Outcome::Status, format!("StatusCodeError: {} - {text:?}", status.as_u16()), code);
+            return CallResult::error(
+                Outcome::Status,
+                format!("StatusCodeError: {} - {text:?}", status.as_u16()),
+                code,
+            );
         }
         let answer = match Reply::from_json(&body) {
             Some(reply) => Answer::Reply(Box::new(reply)),
             None => Answer::Body(String::from_utf8_lossy(&body).into_owned()),
         };
-        CallResult { answer, outcome: Outcome::Ok, code }
+        CallResult {
+            answer,
+            outcome: Outcome::Ok,
+            code,
+        }
     }
 }

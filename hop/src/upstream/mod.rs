@@ -33,7 +33,11 @@ pub struct CallResult {
 
 impl CallResult {
     fn error(outcome: Outcome, text: String, code: Option<i64>) -> CallResult {
-        CallResult { answer: Answer::Error(text), outcome, code }
+        CallResult {
+            answer: Answer::Error(text),
+            outcome,
+            code,
+        }
     }
 }
 
@@ -73,7 +77,11 @@ impl Upstreams {
                 }
                 TargetScheme::Grpc => Client::Grpc(GrpcClient::new(target, timeout)?),
             };
-            upstreams.push(Upstream { label: Arc::new(target.raw.clone()), target: target.clone(), client });
+            upstreams.push(Upstream {
+                label: Arc::new(target.raw.clone()),
+                target: target.clone(),
+                client,
+            });
         }
         Ok(Upstreams { upstreams, timeout })
     }
@@ -93,8 +101,13 @@ impl Upstreams {
         let forwarded = headers::forwarded(incoming, telemetry.enabled());
         let mut replies = Vec::with_capacity(self.upstreams.len());
         for upstream in &self.upstreams {
-            let answer = self.call(upstream, &forwarded, cx, telemetry, metrics).await;
-            replies.push(UpstreamReply { target: upstream.target.raw.clone(), answer });
+            let answer = self
+                .call(upstream, &forwarded, cx, telemetry, metrics)
+                .await;
+            replies.push(UpstreamReply {
+                target: upstream.target.raw.clone(),
+                answer,
+            });
         }
         replies
     }
@@ -113,7 +126,9 @@ impl Upstreams {
             Client::Http(_) => ("GET", false),
             Client::Grpc(_) => ("chain.v1.Hop/Call", true),
         };
-        let ccx = telemetry.start(cx, name, SpanKind::Client, || client_attributes(target, is_grpc));
+        let ccx = telemetry.start(cx, name, SpanKind::Client, || {
+            client_attributes(target, is_grpc)
+        });
         let mut headers = forwarded.clone();
         telemetry.inject(&ccx, &mut headers);
 
@@ -123,18 +138,24 @@ impl Upstreams {
                 Client::Grpc(client) => client.call(headers, self.timeout).await,
             }
         };
-        let result = tokio::time::timeout(self.timeout, call).await.unwrap_or_else(|_| {
-            CallResult::error(
-                Outcome::Timeout,
-                format!("TimeoutError: no answer within {:?}", self.timeout),
-                None,
-            )
-        });
+        let result = tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                CallResult::error(
+                    Outcome::Timeout,
+                    format!("TimeoutError: no answer within {:?}", self.timeout),
+                    None,
+                )
+            });
 
         metrics.upstream(&upstream.label, result.outcome, start.elapsed());
         let span = ccx.span();
         if let Some(code) = result.code {
-            let key = if is_grpc { "rpc.grpc.status_code" } else { "http.response.status_code" };
+            let key = if is_grpc {
+                "rpc.grpc.status_code"
+            } else {
+                "http.response.status_code"
+            };
             span.set_attribute(KeyValue::new(key, code));
         }
         if result.outcome != Outcome::Ok {
@@ -192,11 +213,21 @@ fn describe(error: &dyn std::error::Error) -> String {
 
 /// One call to `target` outside of a hop (the binaries' `call` subcommand):
 /// same clients, same rules.
-pub async fn call_once(target: &Target, headers: HeaderMap, timeout: Duration) -> Result<CallResult, String> {
+pub async fn call_once(
+    target: &Target,
+    headers: HeaderMap,
+    timeout: Duration,
+) -> Result<CallResult, String> {
     let call = async {
         Ok(match target.scheme {
-            TargetScheme::Http | TargetScheme::Https => HttpClient::new(timeout)?.get(target, headers).await,
-            TargetScheme::Grpc => GrpcClient::new(target, timeout)?.call(headers, timeout).await,
+            TargetScheme::Http | TargetScheme::Https => {
+                HttpClient::new(timeout)?.get(target, headers).await
+            }
+            TargetScheme::Grpc => {
+                GrpcClient::new(target, timeout)?
+                    .call(headers, timeout)
+                    .await
+            }
         })
     };
     tokio::time::timeout(timeout, call)

@@ -1,0 +1,76 @@
+//! Helpers for the binaries' integration tests (feature `testkit`): real
+//! child processes on 127.0.0.1, a recording stub upstream, an OTLP/gRPC
+//! receiver, and small clients. Everything is bounded in time.
+
+mod client;
+mod otlp;
+mod process;
+mod stub;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use client::{grpc_call, grpc_serving, http_get, raw_http};
+pub use otlp::{OtlpReceiver, ReceivedSpan};
+pub use process::{HopProcess, Protocol};
+pub use stub::{Stub, StubMode};
+
+/// An outside program the tests need (grpcurl, promtool). Missing is a test
+/// failure that says how to get it, never a silent skip.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` is not on PATH: run the tests with scripts/test, which installs it \
+                 into .tools/bin and puts that on PATH"
+            )
+        })
+}
+
+/// A binary of another crate of the workspace, built next to the running
+/// test's own binaries (target/<profile>/): `cargo test --workspace` (what
+/// scripts/test runs) builds every binary before running any test.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current test executable");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let binary = dir.join(name);
+    assert!(
+        binary.is_file(),
+        "{} not found: build it first (`cargo build -p {name}`), or run the whole workspace's \
+         tests (`cargo test --workspace`, as scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// Polls `check` until it holds, for at most `limit`; panics naming `what`.
+pub async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = Instant::now() + limit;
+    while !check().await {
+        assert!(
+            Instant::now() < end,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

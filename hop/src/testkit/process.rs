@@ -1,0 +1,118 @@
+//! A hop binary running as a child process, killed when dropped.
+
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{free_port, grpc_serving, http_get};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Grpc,
+}
+
+pub struct HopProcess {
+    child: Child,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub metrics_port: u16,
+}
+
+impl HopProcess {
+    /// Starts `binary` with only the given environment (plus PORT and
+    /// METRICS_PORT on free ports) and waits until it answers its health check.
+    pub async fn start(binary: &Path, protocol: Protocol, env: &[(&str, &str)]) -> HopProcess {
+        let (port, metrics_port) = (free_port(), free_port());
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("METRICS_PORT", metrics_port.to_string())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut hop = HopProcess {
+            child,
+            protocol,
+            port,
+            metrics_port,
+        };
+        let end = Instant::now() + Duration::from_secs(20);
+        while !hop.healthy().await {
+            if let Ok(Some(status)) = hop.child.try_wait() {
+                panic!("{} exited early: {status}", binary.display());
+            }
+            assert!(
+                Instant::now() < end,
+                "{} on port {port} not healthy within 20s",
+                binary.display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        hop
+    }
+
+    async fn healthy(&self) -> bool {
+        match self.protocol {
+            Protocol::Http => matches!(http_get(self.port, "/healthz", &[]).await, Ok((200, _, _))),
+            Protocol::Grpc => grpc_serving(self.port, "").await,
+        }
+    }
+
+    /// How other hops and clients reach this one.
+    pub fn url(&self) -> String {
+        match self.protocol {
+            Protocol::Http => format!("http://127.0.0.1:{}/", self.port),
+            Protocol::Grpc => format!("grpc://127.0.0.1:{}", self.port),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM (without waiting).
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub async fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < end,
+                "the hop did not exit within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        self.sigterm();
+        self.wait(Duration::from_secs(30)).await
+    }
+
+    /// Whether the process still runs (it must survive bad input).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for HopProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
