@@ -23,19 +23,20 @@ pub struct File {
 
 /// Renders every output; files without documents are not produced.
 pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, Vec<Diagnostic>> {
-    let env = templates::environment(template_dir)?;
+    let t = templates::environment(template_dir)?;
     let view = kube::view(model);
     let ctx = minijinja::Value::from(Serde(&view));
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for out in templates::OUTPUTS {
-        let rendered = env
+        let rendered = t
+            .env
             .get_template(out.template)
             .and_then(|t| t.render(ctx.clone()));
         match rendered {
-            Err(e) => errors.push(templates::template_error(out.template, &e)),
+            Err(e) => errors.push(t.error(out.template, &e)),
             Ok(text) => match canonical::documents(&text) {
-                Err(e) => errors.push(Diagnostic::new(e).in_file(format!("template {}", out.template))),
+                Err(e) => errors.push(Diagnostic::new(e).in_file(format!("template {}", t.shown(out.template)))),
                 Ok(docs) if docs.is_empty() => {}
                 Ok(docs) => files.push(File {
                     path: out.path.to_owned(),

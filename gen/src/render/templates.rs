@@ -42,7 +42,27 @@ templates! {
 }
 
 /// Builds the template environment; `dir` overrides embedded templates by name.
-pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Vec<Diagnostic>> {
+/// The environment and, for overridden templates, the file each came from.
+pub struct Templates {
+    pub env: Environment<'static>,
+    overrides: Vec<(String, String)>,
+}
+
+impl Templates {
+    /// How to name a template in messages: its file when overridden.
+    pub fn shown(&self, name: &str) -> String {
+        self.overrides
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| name.to_owned(), |(_, p)| p.clone())
+    }
+
+    pub fn error(&self, name: &str, e: &minijinja::Error) -> Diagnostic {
+        template_error(&self.shown(e.name().unwrap_or(name)), e)
+    }
+}
+
+pub fn environment(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -53,6 +73,7 @@ pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Vec<Diagn
         .expect("default delimiters are valid");
     env.set_syntax(syntax);
     let mut errors = Vec::new();
+    let mut overrides = Vec::new();
     let mut sources: Vec<(String, String)> = EMBEDDED
         .iter()
         .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
@@ -84,6 +105,7 @@ pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Vec<Diagn
                 Ok(text) => {
                     sources.retain(|(n, _)| n != name);
                     sources.push((name.to_owned(), text));
+                    overrides.push((name.to_owned(), path.display().to_string()));
                 }
                 Err(e) => errors.push(
                     Diagnostic::new(format!("cannot read template: {e}")).in_file(path.display().to_string()),
@@ -91,17 +113,23 @@ pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Vec<Diagn
             }
         }
     }
+    let t = Templates { env, overrides };
+    let mut env = t.env;
     for (name, text) in sources {
         if let Err(e) = env.add_template_owned(name.clone(), text) {
-            errors.push(template_error(&name, &e));
+            let shown = t.overrides.iter().find(|(n, _)| *n == name).map_or(name.clone(), |(_, p)| p.clone());
+            errors.push(template_error(&shown, &e));
         }
     }
-    if errors.is_empty() { Ok(env) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Templates { env, overrides: t.overrides })
+    } else {
+        Err(errors)
+    }
 }
 
 /// `template NAME, line N: what went wrong`.
-pub fn template_error(name: &str, e: &minijinja::Error) -> Diagnostic {
-    let name = e.name().unwrap_or(name);
+fn template_error(name: &str, e: &minijinja::Error) -> Diagnostic {
     let at = match e.line() {
         Some(line) => format!("{name}:{line}"),
         None => name.to_owned(),

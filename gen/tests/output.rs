@@ -1,0 +1,118 @@
+//! Writing safely: atomic on failure, stale files removed, foreign files untouched,
+//! `--check`, and the freshness of the committed `out/`.
+
+mod common;
+
+use common::*;
+
+fn render_to(out: &std::path::Path, extra: &[&str]) -> Run {
+    let out_s = out.display().to_string();
+    let demo = profile("demo.toml");
+    let mut args = vec!["render", demo.as_str(), "-o", out_s.as_str()];
+    args.extend_from_slice(extra);
+    meshgen(&args)
+}
+
+#[test]
+fn committed_out_is_fresh() {
+    let r = meshgen(&["render", "profiles/demo.toml", "--check"]);
+    assert_eq!(
+        r.code, 0,
+        "out/ is stale; run `cargo run -p meshgen -- render profiles/demo.toml`:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn check_reports_differences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let r = render_to(&out, &["--check"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("missing: 20-workloads.yaml"), "{}", r.stderr);
+    assert!(!out.exists(), "--check writes nothing");
+
+    assert_eq!(render_to(&out, &[]).code, 0);
+    assert_eq!(render_to(&out, &["--check"]).code, 0);
+
+    std::fs::write(out.join("30-ingress.yaml"), "edited").unwrap();
+    let r = render_to(&out, &["--check", "--set", "istio.tracing=false"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("changed: 30-ingress.yaml"), "{}", r.stderr);
+    assert!(r.stderr.contains("stale: 01-jaeger.yaml"), "{}", r.stderr);
+    assert!(!r.stderr.contains("00-namespace.yaml"), "{}", r.stderr);
+}
+
+#[test]
+fn failed_render_leaves_the_old_output_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_eq!(render_to(&out, &[]).code, 0);
+    let before = snapshot(tmp.path());
+
+    // Bad input.
+    let r = render_to(&out, &["--set", "istio.mtls=3", "--set", "namespace=changed"]);
+    assert_eq!(r.code, 2);
+    // A template that fails at render time, after others rendered fine.
+    let tpl = tmp.path().join("tpl");
+    std::fs::create_dir(&tpl).unwrap();
+    std::fs::write(tpl.join("50-routing.yaml.j2"), "{{ nope.nope }}").unwrap();
+    let tpl_s = tpl.display().to_string();
+    let r = render_to(&out, &["--set", "namespace=changed", "--templates", &tpl_s]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    std::fs::remove_dir_all(&tpl).unwrap();
+
+    assert_eq!(snapshot(tmp.path()), before, "the old out/ must be untouched, with no leftovers");
+}
+
+#[test]
+fn stale_files_are_removed_and_foreign_files_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_eq!(render_to(&out, &[]).code, 0);
+    std::fs::write(out.join("99-mine.yaml"), "mine").unwrap();
+
+    let r = render_to(&out, &["--set", "istio.tracing=false", "--set", "istio.mtls=false"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("removed stale"), "{}", r.stderr);
+    for gone in ["01-jaeger.yaml", "05-telemetry.yaml", "10-security.yaml"] {
+        assert!(!out.join(gone).exists(), "{gone} should be removed");
+    }
+    assert_eq!(std::fs::read_to_string(out.join("99-mine.yaml")).unwrap(), "mine");
+    let manifest = std::fs::read_to_string(out.join(".meshgen-manifest")).unwrap();
+    assert!(!manifest.contains("01-jaeger.yaml") && manifest.contains("20-workloads.yaml"));
+    assert!(!manifest.contains("99-mine.yaml"));
+    // No staging directories left beside out/.
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers, vec![std::ffi::OsString::from("out")]);
+}
+
+#[test]
+fn refuses_to_overwrite_files_it_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("20-workloads.yaml"), "hand-written").unwrap();
+    let r = render_to(&out, &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("refusing to overwrite"), "{}", r.stderr);
+    assert!(r.stderr.contains("20-workloads.yaml"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(out.join("20-workloads.yaml")).unwrap(), "hand-written");
+    let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "nothing else written: {names:?}");
+
+    // A file listed in no manifest is never deleted, even if meshgen could produce it.
+    let other = tmp.path().join("other");
+    assert_eq!(render_to(&other, &[]).code, 0);
+    std::fs::write(other.join(".meshgen-manifest"), "# emptied by hand\n").unwrap();
+    let r = render_to(&other, &[]);
+    assert_eq!(r.code, 2);
+    assert!(other.join("01-jaeger.yaml").exists());
+}
+
+#[test]
+fn check_refuses_stdout() {
+    let r = meshgen(&["render", &profile("demo.toml"), "-o", "-", "--check"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--check needs a directory"));
+}
