@@ -42,7 +42,12 @@ enum Command {
         input: Input,
         /// Output directory, or `-` for one multi-document YAML stream on stdout
         /// (without istio/install.yaml, which is for `istioctl install -f`).
-        #[arg(short = 'o', long = "output", value_name = "DIR", default_value = "out")]
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_name = "DIR",
+            default_value = "out"
+        )]
         output: PathBuf,
         /// Directory of templates overriding the embedded ones (same file names,
         /// e.g. 20-workloads.yaml.j2; extra partials must be named _*.j2).

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Diagnostic;
 use crate::model::{
-    Abort, Caller, Delay, Duration, External, ExternalPort, Fault, GRPC_CODES, HeaderMatch,
-    Image, Ingress, Mesh, Model, Protocol, PullPolicy, Retries, Route, Service, Tracing,
-    Upstream, WeightedSubset, Wire, Workload,
+    Abort, Caller, Delay, Duration, External, ExternalPort, Fault, GRPC_CODES, HeaderMatch, Image,
+    Ingress, Mesh, Model, Protocol, PullPolicy, Retries, Route, Service, Tracing, Upstream,
+    WeightedSubset, Wire, Workload,
 };
 use crate::profile::Loaded;
 use crate::profile::schema::{self, Egress, Upstreams};
@@ -50,7 +50,12 @@ impl Cx<'_> {
         );
     }
 
-    fn required<'p, T>(&mut self, v: &'p Option<Sourced<T>>, key: &str, hint: &str) -> Option<&'p Sourced<T>> {
+    fn required<'p, T>(
+        &mut self,
+        v: &'p Option<Sourced<T>>,
+        key: &str,
+        hint: &str,
+    ) -> Option<&'p Sourced<T>> {
         if v.is_none() {
             self.missing(key, hint);
         }
@@ -59,7 +64,10 @@ impl Cx<'_> {
 
     fn percent(&mut self, v: &Sourced<f64>) -> f64 {
         if !(v.value.is_finite() && (0.0..=100.0).contains(&v.value)) {
-            self.err(v, format!("{} is not a percentage between 0 and 100", v.value));
+            self.err(
+                v,
+                format!("{} is not a percentage between 0 and 100", v.value),
+            );
         }
         v.value
     }
@@ -72,7 +80,9 @@ impl Cx<'_> {
     }
 
     fn model(&mut self, p: &schema::Profile) -> Option<Model> {
-        let name = self.required(&p.name, "name", "the demo's name, e.g. name = \"istio101\"").cloned();
+        let name = self
+            .required(&p.name, "name", "the demo's name, e.g. name = \"istio101\"")
+            .cloned();
         if let Some(n) = &name {
             self.label(n, "name");
         }
@@ -82,7 +92,13 @@ impl Cx<'_> {
         if let Some(ns) = &namespace {
             self.label(ns, "namespace");
             if ns.value == "istio-system" || ns.value.starts_with("kube-") {
-                self.err(ns, format!("\"{}\" is reserved; the chain needs a namespace of its own", ns.value));
+                self.err(
+                    ns,
+                    format!(
+                        "\"{}\" is reserved; the chain needs a namespace of its own",
+                        ns.value
+                    ),
+                );
             }
         }
         let protocol = val(&p.protocol, Protocol::Http);
@@ -95,9 +111,7 @@ impl Cx<'_> {
         }
         let default_subset_name = val(&p.routing.default_subset, "prod".to_owned());
 
-        let Some(services) = self.required(&p.service, "service", "at least one [[service]]") else {
-            return None;
-        };
+        let services = self.required(&p.service, "service", "at least one [[service]]")?;
         if services.value.is_empty() {
             self.err(services, "the chain needs at least one service");
             return None;
@@ -123,7 +137,12 @@ impl Cx<'_> {
         let retries = self.retries(&p.routing.retries, &wire);
         let versions_of: BTreeMap<&str, Vec<&str>> = specs
             .iter()
-            .map(|s| (s.name.value.as_str(), s.versions.iter().map(|v| v.value.as_str()).collect()))
+            .map(|s| {
+                (
+                    s.name.value.as_str(),
+                    s.versions.iter().map(|v| v.value.as_str()).collect(),
+                )
+            })
             .collect();
         let canaries = self.canaries(&p.routing.canary, &versions_of, &known_list);
         let weights = self.weights(&p.routing.weights, &versions_of, &known_list);
@@ -132,7 +151,10 @@ impl Cx<'_> {
         // Who calls whom.
         let mut callers: BTreeMap<String, BTreeSet<Caller>> = BTreeMap::new();
         if let Some(ing) = &ingress {
-            callers.entry(ing.service.clone()).or_default().insert(Caller::Ingress);
+            callers
+                .entry(ing.service.clone())
+                .or_default()
+                .insert(Caller::Ingress);
         }
         let mut externals: BTreeMap<String, BTreeSet<ExternalPort>> = BTreeMap::new();
         for (from, list) in &upstreams {
@@ -144,11 +166,16 @@ impl Cx<'_> {
                             .or_default()
                             .insert(Caller::Service { name: from.clone() });
                     }
-                    Upstream::External { host, port, tls, .. } => {
-                        externals.entry(host.clone()).or_default().insert(ExternalPort {
-                            number: *port,
-                            tls: *tls,
-                        });
+                    Upstream::External {
+                        host, port, tls, ..
+                    } => {
+                        externals
+                            .entry(host.clone())
+                            .or_default()
+                            .insert(ExternalPort {
+                                number: *port,
+                                tls: *tls,
+                            });
                     }
                 }
             }
@@ -188,7 +215,11 @@ impl Cx<'_> {
                         fault: faults.get(n).cloned(),
                     },
                     work: s.work,
-                    upstream_timeout: if upstreams[n].is_empty() { None } else { upstream_timeout },
+                    upstream_timeout: if upstreams[n].is_empty() {
+                        None
+                    } else {
+                        upstream_timeout
+                    },
                 }
             })
             .collect();
@@ -235,16 +266,26 @@ impl Cx<'_> {
         if let Some(r) = &i.registry {
             let ok = !r.value.is_empty()
                 && !r.value.ends_with('/')
-                && r.value.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c));
+                && r.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c));
             if !ok {
-                self.err(r, format!("\"{}\" is not an image registry/path like \"ghcr.io/meshgen\"", r.value));
+                self.err(
+                    r,
+                    format!(
+                        "\"{}\" is not an image registry/path like \"ghcr.io/meshgen\"",
+                        r.value
+                    ),
+                );
             }
         }
         if let Some(t) = &i.tag {
             let ok = !t.value.is_empty()
                 && t.value.len() <= 128
                 && !t.value.starts_with(['.', '-'])
-                && t.value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+                && t.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
             if !ok {
                 self.err(t, format!("\"{}\" is not an image tag", t.value));
             }
@@ -266,10 +307,16 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for s in list {
             if let Err(why) = dns1035_label(&s.name.value) {
-                self.err(&s.name, format!("\"{}\" is not a valid service name: {why}", s.name.value));
+                self.err(
+                    &s.name,
+                    format!("\"{}\" is not a valid service name: {why}", s.name.value),
+                );
             }
             if !seen.insert(s.name.value.clone()) {
-                self.err(&s.name, format!("service \"{}\" is defined twice", s.name.value));
+                self.err(
+                    &s.name,
+                    format!("service \"{}\" is defined twice", s.name.value),
+                );
             }
             let versions = match &s.versions {
                 Some(v) => {
@@ -370,7 +417,10 @@ impl Cx<'_> {
             Active,
             Done,
         }
-        let mut mark: BTreeMap<&str, Mark> = specs.iter().map(|s| (s.name.value.as_str(), Mark::New)).collect();
+        let mut mark: BTreeMap<&str, Mark> = specs
+            .iter()
+            .map(|s| (s.name.value.as_str(), Mark::New))
+            .collect();
         let mut reported = false;
         for start in specs {
             if mark[start.name.value.as_str()] != Mark::New || reported {
@@ -396,7 +446,10 @@ impl Cx<'_> {
                         stack.push((name.as_str(), 0));
                     }
                     Some(Mark::Active) => {
-                        let pos = stack.iter().position(|(n, _)| *n == name.as_str()).unwrap_or(0);
+                        let pos = stack
+                            .iter()
+                            .position(|(n, _)| *n == name.as_str())
+                            .unwrap_or(0);
                         let mut path: Vec<&str> = stack[pos..].iter().map(|(n, _)| *n).collect();
                         path.push(name.as_str());
                         self.err(at, format!("call cycle: {}", path.join(" -> ")));
@@ -419,7 +472,10 @@ impl Cx<'_> {
         let service = match &i.service {
             Some(s) => {
                 if !known.contains(&s.value.as_str()) {
-                    self.err(s, format!("\"{}\" names no service (known: {known_list})", s.value));
+                    self.err(
+                        s,
+                        format!("\"{}\" names no service (known: {known_list})", s.value),
+                    );
                     return None;
                 }
                 s.value.clone()
@@ -433,7 +489,10 @@ impl Cx<'_> {
                 }
                 for host in &h.value {
                     if let Err(why) = gateway_host(&host.value) {
-                        self.err(host, format!("\"{}\" is not a valid host: {why}", host.value));
+                        self.err(
+                            host,
+                            format!("\"{}\" is not a valid host: {why}", host.value),
+                        );
                     }
                 }
                 h.value.iter().map(|s| s.value.clone()).collect()
@@ -452,7 +511,10 @@ impl Cx<'_> {
         if let Some(a) = &r.attempts
             && a.value > 10
         {
-            self.err(a, "more than 10 retries per try would multiply the load; use at most 10");
+            self.err(
+                a,
+                "more than 10 retries per try would multiply the load; use at most 10",
+            );
         }
         (attempts > 0).then(|| Retries {
             attempts,
@@ -470,7 +532,10 @@ impl Cx<'_> {
     ) -> Option<&'v Vec<&'v str>> {
         let v = versions_of.get(key.value.as_str());
         if v.is_none() {
-            self.err(key, format!("\"{}\" names no service (known: {known_list})", key.value));
+            self.err(
+                key,
+                format!("\"{}\" names no service (known: {known_list})", key.value),
+            );
         }
         v
     }
@@ -504,9 +569,19 @@ impl Cx<'_> {
                 continue;
             };
             self.subset_of(subset, &svc.value, versions);
-            let token = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-            if header.value.is_empty() || !header.value.chars().all(token) || header.value.starts_with(':') {
-                self.err(header, format!("\"{}\" is not a lowercase header name like \"x-dev-user\"", header.value));
+            let token =
+                |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+            if header.value.is_empty()
+                || !header.value.chars().all(token)
+                || header.value.starts_with(':')
+            {
+                self.err(
+                    header,
+                    format!(
+                        "\"{}\" is not a lowercase header name like \"x-dev-user\"",
+                        header.value
+                    ),
+                );
             }
             if value.value.is_empty() {
                 self.err(value, "the header value to match cannot be empty");
@@ -525,7 +600,7 @@ impl Cx<'_> {
 
     fn weights(
         &mut self,
-        map: &BTreeMap<Sourced<String>, Sourced<BTreeMap<Sourced<String>, Sourced<u32>>>>,
+        map: &BTreeMap<Sourced<String>, Sourced<schema::Split>>,
         versions_of: &BTreeMap<&str, Vec<&str>>,
         known_list: &str,
     ) -> BTreeMap<String, Vec<WeightedSubset>> {
@@ -547,7 +622,10 @@ impl Cx<'_> {
                 }
             }
             if sum != 100 {
-                self.err(table, format!("weights of \"{}\" sum to {sum}, not 100", svc.value));
+                self.err(
+                    table,
+                    format!("weights of \"{}\" sum to {sum}, not 100", svc.value),
+                );
             }
             // Profile order is lost in the map; list by version order for stable output.
             split.sort_by_key(|s| versions.iter().position(|v| *v == s.subset));
@@ -581,12 +659,21 @@ impl Cx<'_> {
                 if let Some(h) = &a.http_status
                     && !(200..=599).contains(&h.value)
                 {
-                    self.err(h, format!("{} is not an HTTP status between 200 and 599", h.value));
+                    self.err(
+                        h,
+                        format!("{} is not an HTTP status between 200 and 599", h.value),
+                    );
                 }
                 if let Some(g) = &a.grpc_status
                     && !GRPC_CODES.contains(&g.value.as_str())
                 {
-                    self.err(g, format!("\"{}\" is not a gRPC code name (e.g. UNAVAILABLE, INTERNAL)", g.value));
+                    self.err(
+                        g,
+                        format!(
+                            "\"{}\" is not a gRPC code name (e.g. UNAVAILABLE, INTERNAL)",
+                            g.value
+                        ),
+                    );
                 }
                 Some(match wire.protocol {
                     Protocol::Http => Abort {
@@ -631,7 +718,10 @@ pub fn dns1123_label(s: &str) -> Result<(), &'static str> {
     if s.is_empty() || s.len() > 63 {
         return Err("must be 1 to 63 characters");
     }
-    if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err("only lowercase letters, digits and '-' are allowed");
     }
     if s.starts_with('-') || s.ends_with('-') {
@@ -654,7 +744,9 @@ fn dns_name(host: &str) -> Result<(), &'static str> {
         return Err("a host name is 1 to 253 characters");
     }
     for label in host.split('.') {
-        dns1123_label(label).map_err(|_| "each dot-separated part must be a DNS label (lowercase letters, digits, '-')")?;
+        dns1123_label(label).map_err(
+            |_| "each dot-separated part must be a DNS label (lowercase letters, digits, '-')",
+        )?;
     }
     Ok(())
 }
@@ -675,14 +767,19 @@ fn parse_url(url: &str) -> Result<Upstream, &'static str> {
     } else if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else {
-        return Err("external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)");
+        return Err(
+            "external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)",
+        );
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
         return Err("credentials in URLs are not supported");
     }
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or("bad port")?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>().ok().filter(|p| *p > 0).ok_or("bad port")?,
+        ),
         None => (authority, if tls { 443 } else { 80 }),
     };
     dns_name(host)?;
@@ -719,11 +816,19 @@ mod tests {
                 tls: false
             }
         );
-        let Upstream::External { port, tls, .. } = parse_url("https://api.example.com:8443/x").unwrap() else {
+        let Upstream::External { port, tls, .. } =
+            parse_url("https://api.example.com:8443/x").unwrap()
+        else {
             panic!()
         };
         assert_eq!((port, tls), (8443, true));
-        for bad in ["grpc://x:1", "http://", "http://Bad_Host/", "http://h:0/", "http://u@h/"] {
+        for bad in [
+            "grpc://x:1",
+            "http://",
+            "http://Bad_Host/",
+            "http://h:0/",
+            "http://u@h/",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
     }

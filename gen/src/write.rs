@@ -16,7 +16,8 @@ use crate::error::Error;
 use crate::render::File;
 
 pub const MANIFEST: &str = ".meshgen-manifest";
-const MANIFEST_HEADER: &str = "# Files written by meshgen in this directory; it only ever overwrites or deletes these.\n";
+const MANIFEST_HEADER: &str =
+    "# Files written by meshgen in this directory; it only ever overwrites or deletes these.\n";
 
 fn out_err(msg: String) -> Error {
     Error::Output(msg)
@@ -32,7 +33,10 @@ fn read_manifest(dir: &Path) -> Result<BTreeSet<String>, Error> {
             .map(str::to_owned)
             .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
-        Err(e) => Err(out_err(format!("cannot read {}: {e}", dir.join(MANIFEST).display()))),
+        Err(e) => Err(out_err(format!(
+            "cannot read {}: {e}",
+            dir.join(MANIFEST).display()
+        ))),
     }
 }
 
@@ -90,12 +94,20 @@ fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&parent).map_err(|e| out_err(format!("cannot create {}: {e}", parent.display())))?;
-    let base = dir.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    fs::create_dir_all(&parent)
+        .map_err(|e| out_err(format!("cannot create {}: {e}", parent.display())))?;
+    let base = dir
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{base}.meshgen-"))
         .tempdir_in(&parent)
-        .map_err(|e| out_err(format!("cannot create a staging directory in {}: {e}", parent.display())))?
+        .map_err(|e| {
+            out_err(format!(
+                "cannot create a staging directory in {}: {e}",
+                parent.display()
+            ))
+        })?
         .keep();
     let write_all = || -> std::io::Result<()> {
         for f in files {
@@ -113,13 +125,18 @@ fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
     };
     write_all().map_err(|e| {
         let _ = fs::remove_dir_all(&staging);
-        out_err(format!("cannot write staged output in {}: {e}", staging.display()))
+        out_err(format!(
+            "cannot write staged output in {}: {e}",
+            staging.display()
+        ))
     })?;
     Ok(staging)
 }
 
 fn commit(dir: &Path, staging: &Path, files: &[File], stale: &[String]) -> Result<(), Error> {
-    let io = |what: &str, p: &Path, e: std::io::Error| out_err(format!("cannot {what} {}: {e}", p.display()));
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        out_err(format!("cannot {what} {}: {e}", p.display()))
+    };
     fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
     for f in files {
         let target = dir.join(&f.path);
@@ -162,7 +179,8 @@ pub fn check(dir: &Path, files: &[File]) -> Result<Vec<String>, Error> {
             differing.push(format!("stale: {p}"));
         }
     }
-    if fs::read_to_string(dir.join(MANIFEST)).ok().as_deref() != Some(manifest_text(files).as_str()) {
+    if fs::read_to_string(dir.join(MANIFEST)).ok().as_deref() != Some(manifest_text(files).as_str())
+    {
         differing.push(format!("changed: {MANIFEST}"));
     }
     Ok(differing)

@@ -43,7 +43,11 @@ fn case(from: &str, to: &str, extra: &[&str], expected: &str) {
             args.extend_from_slice(&["-o", &out_s]);
         }
         let r = meshgen(&args);
-        assert_eq!(r.code, 2, "{cmd} {from:?} -> {to:?} should fail; stderr: {}", r.stderr);
+        assert_eq!(
+            r.code, 2,
+            "{cmd} {from:?} -> {to:?} should fail; stderr: {}",
+            r.stderr
+        );
         let expected = expected.replace("{p}", &p);
         assert!(
             r.stderr.contains(&expected),
@@ -71,7 +75,12 @@ fn unknown_key() {
         &[],
         "error: {p}:16:1: service[0].replica: unknown field `replica`, expected one of",
     );
-    case("[routing.retries]", "[routing.retry]", &[], "error: {p}:4:10: routing.retry: unknown field `retry`");
+    case(
+        "[routing.retries]",
+        "[routing.retry]",
+        &[],
+        "error: {p}:4:10: routing.retry: unknown field `retry`",
+    );
 }
 
 #[test]
@@ -194,12 +203,22 @@ fn bad_duration_or_probability() {
 
 #[test]
 fn toml_syntax_error() {
-    case("name = \"demo\"", "name = \"demo", &[], "error: {p}:1:13: invalid basic string");
+    case(
+        "name = \"demo\"",
+        "name = \"demo",
+        &[],
+        "error: {p}:1:13: invalid basic string",
+    );
 }
 
 #[test]
 fn missing_required_keys() {
-    case("namespace = \"demo\"\n", "", &[], "error: {p}: missing required key `namespace`");
+    case(
+        "namespace = \"demo\"\n",
+        "",
+        &[],
+        "error: {p}: missing required key `namespace`",
+    );
 }
 
 #[test]
@@ -216,7 +235,12 @@ fn bad_set_values_point_at_the_argument() {
         &["--set", "istio.mtsl=true"],
         "error: --set istio.mtsl=true:1:7: istio.mtsl: unknown field `mtsl`",
     );
-    case("name = \"demo\"", "name = \"demo\"", &["--set", "istio.mtls"], "expected KEY=VALUE");
+    case(
+        "name = \"demo\"",
+        "name = \"demo\"",
+        &["--set", "istio.mtls"],
+        "expected KEY=VALUE",
+    );
 }
 
 #[test]
@@ -231,27 +255,43 @@ fn errors_in_layers_point_at_their_own_file() {
     let r = meshgen(&["validate", &child]);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains(&format!("error: {child}:4:10: routing.canary.middleware.subset: \"gamma\"")),
+        r.stderr.contains(&format!(
+            "error: {child}:4:10: routing.canary.middleware.subset: \"gamma\""
+        )),
         "{}",
         r.stderr
     );
     // An -f layer's error names the -f file, not the profile.
     let layer = write_profile(tmp.path(), "layer.toml", "[istio]\nmtls = \"yes\"\n");
     let r = meshgen(&["validate", &base, "-f", &layer]);
-    assert!(r.stderr.contains(&format!("error: {layer}:2:8: istio.mtls: invalid type")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("error: {layer}:2:8: istio.mtls: invalid type")),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn unreadable_files() {
     let r = meshgen(&["validate", "/nonexistent/profile.toml"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot read /nonexistent/profile.toml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read /nonexistent/profile.toml"),
+        "{}",
+        r.stderr
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let p = write_profile(tmp.path(), "p.toml", "extends = \"missing.toml\"\n");
     let r = meshgen(&["validate", &p]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains(&format!("error: {p}:1:11: extends: cannot read")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("error: {p}:1:11: extends: cannot read")),
+        "{}",
+        r.stderr
+    );
 
     let a = write_profile(tmp.path(), "a.toml", "extends = \"b.toml\"\n");
     write_profile(tmp.path(), "b.toml", "extends = \"a.toml\"\n");
@@ -274,22 +314,59 @@ fn template_errors_name_the_template_and_line() {
     std::fs::write(&file, "apiVersion: v1\nkind: Namespace\n{% if %}\n").unwrap();
     let r = run();
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains(&format!("error: template {}:3: syntax error", file.display())), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "error: template {}:3: syntax error",
+            file.display()
+        )),
+        "{}",
+        r.stderr
+    );
 
-    std::fs::write(&file, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ model.nmespace }}\n").unwrap();
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ model.nmespace }}\n",
+    )
+    .unwrap();
     let r = run();
-    assert!(r.stderr.contains(&format!("template {}:4: undefined value", file.display())), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("template {}:4: undefined value", file.display())),
+        "{}",
+        r.stderr
+    );
 
     std::fs::write(&file, "apiVersion: v1\nkind: Namespace\nmetadata: [\n").unwrap();
     let r = run();
-    assert!(r.stderr.contains("rendered YAML is invalid at output line"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rendered YAML is invalid at output line"),
+        "{}",
+        r.stderr
+    );
 
     std::fs::remove_file(&file).unwrap();
     std::fs::write(tpl.join("20-workload.yaml.j2"), "").unwrap();
     let r = run();
-    assert!(r.stderr.contains("20-workload.yaml.j2 is not a meshgen template"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("20-workload.yaml.j2 is not a meshgen template"),
+        "{}",
+        r.stderr
+    );
 
-    let r = meshgen(&["render", &p, "--templates", "/nonexistent/tpl", "-o", &out_s]);
-    assert!(r.stderr.contains("/nonexistent/tpl: cannot read templates directory"), "{}", r.stderr);
+    let r = meshgen(&[
+        "render",
+        &p,
+        "--templates",
+        "/nonexistent/tpl",
+        "-o",
+        &out_s,
+    ]);
+    assert!(
+        r.stderr
+            .contains("/nonexistent/tpl: cannot read templates directory"),
+        "{}",
+        r.stderr
+    );
     assert!(!out.exists());
 }

@@ -29,7 +29,11 @@ fn check_reports_differences() {
     let out = tmp.path().join("out");
     let r = render_to(&out, &["--check"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("missing: 20-workloads.yaml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("missing: 20-workloads.yaml"),
+        "{}",
+        r.stderr
+    );
     assert!(!out.exists(), "--check writes nothing");
 
     assert_eq!(render_to(&out, &[]).code, 0);
@@ -38,7 +42,11 @@ fn check_reports_differences() {
     std::fs::write(out.join("30-ingress.yaml"), "edited").unwrap();
     let r = render_to(&out, &["--check", "--set", "istio.tracing=false"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("changed: 30-ingress.yaml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("changed: 30-ingress.yaml"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("stale: 01-jaeger.yaml"), "{}", r.stderr);
     assert!(!r.stderr.contains("00-namespace.yaml"), "{}", r.stderr);
 }
@@ -51,7 +59,10 @@ fn failed_render_leaves_the_old_output_intact() {
     let before = snapshot(tmp.path());
 
     // Bad input.
-    let r = render_to(&out, &["--set", "istio.mtls=3", "--set", "namespace=changed"]);
+    let r = render_to(
+        &out,
+        &["--set", "istio.mtls=3", "--set", "namespace=changed"],
+    );
     assert_eq!(r.code, 2);
     // A template that fails at render time, after others rendered fine.
     let tpl = tmp.path().join("tpl");
@@ -62,7 +73,11 @@ fn failed_render_leaves_the_old_output_intact() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     std::fs::remove_dir_all(&tpl).unwrap();
 
-    assert_eq!(snapshot(tmp.path()), before, "the old out/ must be untouched, with no leftovers");
+    assert_eq!(
+        snapshot(tmp.path()),
+        before,
+        "the old out/ must be untouched, with no leftovers"
+    );
 }
 
 #[test]
@@ -72,18 +87,27 @@ fn stale_files_are_removed_and_foreign_files_kept() {
     assert_eq!(render_to(&out, &[]).code, 0);
     std::fs::write(out.join("99-mine.yaml"), "mine").unwrap();
 
-    let r = render_to(&out, &["--set", "istio.tracing=false", "--set", "istio.mtls=false"]);
+    let r = render_to(
+        &out,
+        &["--set", "istio.tracing=false", "--set", "istio.mtls=false"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("removed stale"), "{}", r.stderr);
     for gone in ["01-jaeger.yaml", "05-telemetry.yaml", "10-security.yaml"] {
         assert!(!out.join(gone).exists(), "{gone} should be removed");
     }
-    assert_eq!(std::fs::read_to_string(out.join("99-mine.yaml")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(out.join("99-mine.yaml")).unwrap(),
+        "mine"
+    );
     let manifest = std::fs::read_to_string(out.join(".meshgen-manifest")).unwrap();
     assert!(!manifest.contains("01-jaeger.yaml") && manifest.contains("20-workloads.yaml"));
     assert!(!manifest.contains("99-mine.yaml"));
     // No staging directories left beside out/.
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, vec![std::ffi::OsString::from("out")]);
 }
 
@@ -97,8 +121,14 @@ fn refuses_to_overwrite_files_it_did_not_write() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("refusing to overwrite"), "{}", r.stderr);
     assert!(r.stderr.contains("20-workloads.yaml"), "{}", r.stderr);
-    assert_eq!(std::fs::read_to_string(out.join("20-workloads.yaml")).unwrap(), "hand-written");
-    let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(
+        std::fs::read_to_string(out.join("20-workloads.yaml")).unwrap(),
+        "hand-written"
+    );
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "nothing else written: {names:?}");
 
     // A file listed in no manifest is never deleted, even if meshgen could produce it.

@@ -22,21 +22,40 @@ fn http_demo_renders_the_original_demo_for_todays_istio() {
     let docs = documents(&out);
     for (file, d) in &docs {
         let labels = &d["metadata"]["labels"];
-        assert_eq!(labels["app.kubernetes.io/managed-by"].as_str(), Some("meshgen"), "{file}: {d:?}");
-        assert!(labels["app.kubernetes.io/part-of"].as_str().is_some(), "{file}");
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"].as_str(),
+            Some("meshgen"),
+            "{file}: {d:?}"
+        );
+        assert!(
+            labels["app.kubernetes.io/part-of"].as_str().is_some(),
+            "{file}"
+        );
         let api = d["apiVersion"].as_str().unwrap();
-        assert!(!api.contains("v1alpha3") && !api.contains("v1beta1"), "{file}: old API {api}");
+        assert!(
+            !api.contains("v1alpha3") && !api.contains("v1beta1"),
+            "{file}: old API {api}"
+        );
     }
     let op = find(&docs, "IstioOperator", "meshgen");
-    assert_eq!(op["spec"]["meshConfig"]["outboundTrafficPolicy"]["mode"].as_str(), Some("REGISTRY_ONLY"));
-    assert_eq!(op["spec"]["meshConfig"]["accessLogFile"].as_str(), Some("/dev/stdout"));
+    assert_eq!(
+        op["spec"]["meshConfig"]["outboundTrafficPolicy"]["mode"].as_str(),
+        Some("REGISTRY_ONLY")
+    );
+    assert_eq!(
+        op["spec"]["meshConfig"]["accessLogFile"].as_str(),
+        Some("/dev/stdout")
+    );
     assert_eq!(
         op["spec"]["meshConfig"]["extensionProviders"][0]["opentelemetry"]["port"].as_u64(),
         Some(4317)
     );
 
     let ns = find(&docs, "Namespace", "istio101");
-    assert_eq!(ns["metadata"]["labels"]["istio-injection"].as_str(), Some("enabled"));
+    assert_eq!(
+        ns["metadata"]["labels"]["istio-injection"].as_str(),
+        Some("enabled")
+    );
 
     // Four Deployments, as in the original.
     let deployments: Vec<&str> = docs
@@ -44,57 +63,113 @@ fn http_demo_renders_the_original_demo_for_todays_istio() {
         .filter(|(_, d)| d["kind"] == "Deployment" && d["metadata"]["namespace"] == "istio101")
         .map(|(_, d)| d["metadata"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(deployments, ["frontend-prod", "middleware-prod", "middleware-canary", "backend-prod"]);
+    assert_eq!(
+        deployments,
+        [
+            "frontend-prod",
+            "middleware-prod",
+            "middleware-canary",
+            "backend-prod"
+        ]
+    );
 
     let svc = find(&docs, "Service", "middleware");
     assert_eq!(svc["spec"]["ports"][0]["name"].as_str(), Some("http"));
-    assert_eq!(svc["spec"]["ports"][0]["appProtocol"].as_str(), Some("http"));
+    assert_eq!(
+        svc["spec"]["ports"][0]["appProtocol"].as_str(),
+        Some("http")
+    );
     assert_eq!(svc["spec"]["ports"][1]["port"].as_u64(), Some(9464));
 
     let canary = find(&docs, "Deployment", "middleware-canary");
     let pod = &canary["spec"]["template"];
-    assert_eq!(pod["metadata"]["labels"]["version"].as_str(), Some("canary"));
-    assert_eq!(pod["metadata"]["annotations"]["prometheus.io/scrape"].as_str(), Some("true"));
+    assert_eq!(
+        pod["metadata"]["labels"]["version"].as_str(),
+        Some("canary")
+    );
+    assert_eq!(
+        pod["metadata"]["annotations"]["prometheus.io/scrape"].as_str(),
+        Some("true")
+    );
     let c = &pod["spec"]["containers"][0];
-    assert_eq!(c["image"].as_str(), Some("ghcr.io/meshgen/chain-http:0.1.0"));
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"].as_str(), Some("/healthz"));
-    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(
+        c["image"].as_str(),
+        Some("ghcr.io/meshgen/chain-http:0.1.0")
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+        Some(true)
+    );
     assert!(c["resources"]["limits"]["memory"].is_string());
     assert_eq!(env_of(canary, "SERVICE_NAME"), "middleware");
     assert_eq!(env_of(canary, "SERVICE_VERSION"), "canary");
-    assert_eq!(env_of(canary, "UPSTREAM"), "http://backend.istio101.svc.cluster.local:80");
+    assert_eq!(
+        env_of(canary, "UPSTREAM"),
+        "http://backend.istio101.svc.cluster.local:80"
+    );
     assert_eq!(
         env_of(canary, "OTEL_EXPORTER_OTLP_ENDPOINT"),
         "http://jaeger-collector.istio-system.svc.cluster.local:4317"
     );
     // Long enough for 1 + 3 tries of 2s.
     assert_eq!(env_of(canary, "UPSTREAM_TIMEOUT"), "8s");
-    assert_eq!(env_of(find(&docs, "Deployment", "backend-prod"), "UPSTREAM"), "http://time.jsontest.com/");
+    assert_eq!(
+        env_of(find(&docs, "Deployment", "backend-prod"), "UPSTREAM"),
+        "http://time.jsontest.com/"
+    );
 
     // Canary by header, then prod; retries on the app's 500.
     let vs = find(&docs, "VirtualService", "middleware");
     let http = vs["spec"]["http"].as_sequence().unwrap();
-    assert_eq!(http[0]["match"][0]["headers"]["x-dev-user"]["exact"].as_str(), Some("super-secret"));
-    assert_eq!(http[0]["route"][0]["destination"]["subset"].as_str(), Some("canary"));
-    assert_eq!(http[1]["route"][0]["destination"]["subset"].as_str(), Some("prod"));
+    assert_eq!(
+        http[0]["match"][0]["headers"]["x-dev-user"]["exact"].as_str(),
+        Some("super-secret")
+    );
+    assert_eq!(
+        http[0]["route"][0]["destination"]["subset"].as_str(),
+        Some("canary")
+    );
+    assert_eq!(
+        http[1]["route"][0]["destination"]["subset"].as_str(),
+        Some("prod")
+    );
     for route in http {
-        assert_eq!(route["retries"]["retryOn"].as_str(), Some("5xx,connect-failure,refused-stream"));
+        assert_eq!(
+            route["retries"]["retryOn"].as_str(),
+            Some("5xx,connect-failure,refused-stream")
+        );
         assert_eq!(route["retries"]["attempts"].as_u64(), Some(3));
         assert_eq!(route["retries"]["perTryTimeout"].as_str(), Some("2s"));
     }
     let dr = find(&docs, "DestinationRule", "middleware");
-    assert_eq!(dr["spec"]["trafficPolicy"]["tls"]["mode"].as_str(), Some("ISTIO_MUTUAL"));
+    assert_eq!(
+        dr["spec"]["trafficPolicy"]["tls"]["mode"].as_str(),
+        Some("ISTIO_MUTUAL")
+    );
     assert_eq!(dr["spec"]["subsets"].as_sequence().unwrap().len(), 2);
 
     let gw = find(&docs, "Gateway", "frontend-gateway");
-    assert_eq!(gw["spec"]["servers"][0]["port"]["protocol"].as_str(), Some("HTTP"));
+    assert_eq!(
+        gw["spec"]["servers"][0]["port"]["protocol"].as_str(),
+        Some("HTTP")
+    );
     let ivs = find(&docs, "VirtualService", "frontend-ingress");
-    assert_eq!(ivs["spec"]["gateways"][0].as_str(), Some("frontend-gateway"));
+    assert_eq!(
+        ivs["spec"]["gateways"][0].as_str(),
+        Some("frontend-gateway")
+    );
 
     let se = find(&docs, "ServiceEntry", "time-jsontest-com");
     assert_eq!(se["spec"]["hosts"][0].as_str(), Some("time.jsontest.com"));
 
-    assert_eq!(find(&docs, "PeerAuthentication", "default")["spec"]["mtls"]["mode"].as_str(), Some("STRICT"));
+    assert_eq!(
+        find(&docs, "PeerAuthentication", "default")["spec"]["mtls"]["mode"].as_str(),
+        Some("STRICT")
+    );
     let ap = find(&docs, "AuthorizationPolicy", "backend");
     assert_eq!(
         ap["spec"]["rules"][0]["from"][0]["source"]["principals"][0].as_str(),
@@ -106,7 +181,10 @@ fn http_demo_renders_the_original_demo_for_todays_istio() {
         Some("cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account")
     );
     let tel = find(&docs, "Telemetry", "mesh-default");
-    assert_eq!(tel["spec"]["tracing"][0]["randomSamplingPercentage"].as_f64(), Some(100.0));
+    assert_eq!(
+        tel["spec"]["tracing"][0]["randomSamplingPercentage"].as_f64(),
+        Some(100.0)
+    );
 
     // Addons, named like Istio's samples.
     for (kind, name) in [
@@ -118,7 +196,10 @@ fn http_demo_renders_the_original_demo_for_todays_istio() {
         ("ConfigMap", "grafana-dashboards-meshgen"),
         ("Deployment", "kiali"),
     ] {
-        assert_eq!(find(&docs, kind, name)["metadata"]["namespace"].as_str(), Some("istio-system"));
+        assert_eq!(
+            find(&docs, kind, name)["metadata"]["namespace"].as_str(),
+            Some("istio-system")
+        );
     }
     let dash = find(&docs, "ConfigMap", "grafana-dashboards-meshgen")["data"]["chain.json"]
         .as_str()
@@ -128,7 +209,12 @@ fn http_demo_renders_the_original_demo_for_todays_istio() {
     // No DestinationRule forces mTLS outside the chain (addons have no sidecar).
     for (_, d) in &docs {
         if d["kind"] == "DestinationRule" {
-            assert!(d["spec"]["host"].as_str().unwrap().ends_with(".istio101.svc.cluster.local"));
+            assert!(
+                d["spec"]["host"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(".istio101.svc.cluster.local")
+            );
         }
     }
 }
@@ -138,29 +224,53 @@ fn grpc_demo_decides_every_protocol_detail_once() {
     let dir = render(&[&profile("demo-grpc.toml")]);
     let docs = documents(&dir.path().join("out"));
     let ns = "istio101-grpc";
-    assert_eq!(find(&docs, "Namespace", ns)["metadata"]["labels"]["app.kubernetes.io/part-of"].as_str(), Some(ns));
+    assert_eq!(
+        find(&docs, "Namespace", ns)["metadata"]["labels"]["app.kubernetes.io/part-of"].as_str(),
+        Some(ns)
+    );
     let svc = find(&docs, "Service", "backend");
     assert_eq!(svc["spec"]["ports"][0]["name"].as_str(), Some("grpc"));
-    assert_eq!(svc["spec"]["ports"][0]["appProtocol"].as_str(), Some("grpc"));
+    assert_eq!(
+        svc["spec"]["ports"][0]["appProtocol"].as_str(),
+        Some("grpc")
+    );
     let d = find(&docs, "Deployment", "middleware-prod");
     let c = &d["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(c["image"].as_str(), Some("ghcr.io/meshgen/chain-grpc:0.1.0"));
+    assert_eq!(
+        c["image"].as_str(),
+        Some("ghcr.io/meshgen/chain-grpc:0.1.0")
+    );
     assert_eq!(c["readinessProbe"]["grpc"]["port"].as_u64(), Some(50051));
     assert!(c["readinessProbe"]["httpGet"].is_null());
     assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(50051));
     assert_eq!(env_of(d, "PORT"), "50051");
-    assert_eq!(env_of(d, "UPSTREAM"), "grpc://backend.istio101-grpc.svc.cluster.local:50051");
+    assert_eq!(
+        env_of(d, "UPSTREAM"),
+        "grpc://backend.istio101-grpc.svc.cluster.local:50051"
+    );
     // The external hop stays HTTP in a gRPC chain.
-    assert_eq!(env_of(find(&docs, "Deployment", "backend-prod"), "UPSTREAM"), "http://time.jsontest.com/");
+    assert_eq!(
+        env_of(find(&docs, "Deployment", "backend-prod"), "UPSTREAM"),
+        "http://time.jsontest.com/"
+    );
     let gw = find(&docs, "Gateway", "frontend-gateway");
-    assert_eq!(gw["spec"]["servers"][0]["port"]["protocol"].as_str(), Some("GRPC"));
-    assert_eq!(gw["spec"]["servers"][0]["hosts"][0].as_str(), Some("grpc.istio101.local"));
+    assert_eq!(
+        gw["spec"]["servers"][0]["port"]["protocol"].as_str(),
+        Some("GRPC")
+    );
+    assert_eq!(
+        gw["spec"]["servers"][0]["hosts"][0].as_str(),
+        Some("grpc.istio101.local")
+    );
     let vs = find(&docs, "VirtualService", "middleware");
     for route in vs["spec"]["http"].as_sequence().unwrap() {
         let on = route["retries"]["retryOn"].as_str().unwrap();
         assert!(on.split(',').any(|c| c == "internal"), "{on}");
         assert!(!on.contains("5xx"), "{on}");
-        assert_eq!(route["route"][0]["destination"]["port"]["number"].as_u64(), Some(50051));
+        assert_eq!(
+            route["route"][0]["destination"]["port"]["number"].as_u64(),
+            Some(50051)
+        );
     }
 }
 
@@ -185,7 +295,11 @@ fn both_demos_share_identical_cluster_wide_objects() {
         let shared = d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "meshgen-addons";
         let ns = d["metadata"]["namespace"].as_str();
         let cluster_scoped_addon = ns.is_none() && d["kind"] != "Namespace";
-        assert_eq!(shared, ns == Some("istio-system") || cluster_scoped_addon, "{file}: {d:?}");
+        assert_eq!(
+            shared,
+            ns == Some("istio-system") || cluster_scoped_addon,
+            "{file}: {d:?}"
+        );
     }
 }
 
@@ -197,14 +311,21 @@ fn weights_and_faults_example() {
     let default = &vs["spec"]["http"][1];
     assert_eq!(default["route"][0]["weight"].as_u64(), Some(80));
     assert_eq!(default["route"][1]["weight"].as_u64(), Some(20));
-    assert_eq!(default["route"][1]["destination"]["subset"].as_str(), Some("canary"));
+    assert_eq!(
+        default["route"][1]["destination"]["subset"].as_str(),
+        Some("canary")
+    );
     let fault = &find(&docs, "VirtualService", "backend")["spec"]["http"][0]["fault"];
     assert_eq!(fault["abort"]["httpStatus"].as_u64(), Some(503));
     assert_eq!(fault["abort"]["percentage"]["value"].as_f64(), Some(10.0));
     assert_eq!(fault["delay"]["fixedDelay"].as_str(), Some("0.5s"));
 
     // Over gRPC the same profile aborts with a gRPC code.
-    let dir = render(&[&profile("canary-weights.toml"), "--set", "protocol=\"grpc\""]);
+    let dir = render(&[
+        &profile("canary-weights.toml"),
+        "--set",
+        "protocol=\"grpc\"",
+    ]);
     let docs = documents(&dir.path().join("out"));
     let fault = &find(&docs, "VirtualService", "backend")["spec"]["http"][0]["fault"];
     assert_eq!(fault["abort"]["grpcStatus"].as_str(), Some("UNAVAILABLE"));
@@ -236,13 +357,22 @@ fn layers_apply_in_order_and_later_wins() {
     let docs = documents(&out);
     let vs = find(&docs, "VirtualService", "backend");
     assert_eq!(vs["metadata"]["namespace"].as_str(), Some("from-file"));
-    assert_eq!(vs["spec"]["http"][0]["retries"]["attempts"].as_u64(), Some(4));
-    assert_eq!(vs["spec"]["http"][0]["retries"]["perTryTimeout"].as_str(), Some("0.5s"));
+    assert_eq!(
+        vs["spec"]["http"][0]["retries"]["attempts"].as_u64(),
+        Some(4)
+    );
+    assert_eq!(
+        vs["spec"]["http"][0]["retries"]["perTryTimeout"].as_str(),
+        Some("0.5s")
+    );
     // mtls off: no security objects, no ISTIO_MUTUAL.
     assert!(!out.join("10-security.yaml").exists());
     assert!(find(&docs, "DestinationRule", "backend")["spec"]["trafficPolicy"].is_null());
     // Everything else still comes from demo.toml.
-    assert_eq!(find(&docs, "Deployment", "middleware-canary")["kind"].as_str(), Some("Deployment"));
+    assert_eq!(
+        find(&docs, "Deployment", "middleware-canary")["kind"].as_str(),
+        Some("Deployment")
+    );
 }
 
 #[test]
@@ -258,12 +388,22 @@ fn extends_inherits_and_overrides() {
     let out = dir.path().join("out");
     assert!(!out.join("01-jaeger.yaml").exists());
     let docs = documents(&out);
-    assert_eq!(find(&docs, "Namespace", "child")["metadata"]["labels"]["app.kubernetes.io/part-of"], "istio101");
+    assert_eq!(
+        find(&docs, "Namespace", "child")["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        "istio101"
+    );
 }
 
 #[test]
 fn set_takes_non_toml_values_as_strings() {
-    let r = meshgen(&["render", &profile("demo.toml"), "--set", "namespace=plain", "-o", "-"]);
+    let r = meshgen(&[
+        "render",
+        &profile("demo.toml"),
+        "--set",
+        "namespace=plain",
+        "-o",
+        "-",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("namespace: plain"));
 }
@@ -284,16 +424,26 @@ fn stdout_stream_is_everything_kubectl_applies() {
         .collect();
     assert_eq!(stream.len(), files.len());
     assert!(stream.iter().all(|d| d["kind"] != "IstioOperator"));
-    assert_eq!(stream[0]["kind"].as_str(), Some("Namespace"), "namespace first");
+    assert_eq!(
+        stream[0]["kind"].as_str(),
+        Some("Namespace"),
+        "namespace first"
+    );
 }
 
 #[test]
 fn output_is_byte_stable() {
     let a = render(&[&profile("demo.toml")]);
     let b = render(&[&profile("demo.toml")]);
-    assert_eq!(snapshot(&a.path().join("out")), snapshot(&b.path().join("out")));
+    assert_eq!(
+        snapshot(&a.path().join("out")),
+        snapshot(&b.path().join("out"))
+    );
     // The same profile named by another path renders the same bytes.
-    let r = meshgen_in(&repo().join("profiles"), &["render", "./demo.toml", "-o", "-"]);
+    let r = meshgen_in(
+        &repo().join("profiles"),
+        &["render", "./demo.toml", "-o", "-"],
+    );
     let s = meshgen(&["render", "profiles/demo.toml", "-o", "-"]);
     assert_eq!(r.stdout, s.stdout);
 }
@@ -311,7 +461,10 @@ fn templates_can_be_overridden() {
     let tpl_s = tpl.display().to_string();
     let dir = render(&[&profile("demo.toml"), "--templates", &tpl_s]);
     let docs = documents(&dir.path().join("out"));
-    assert_eq!(find(&docs, "Namespace", "istio101")["metadata"]["annotations"]["team"].as_str(), Some("mine"));
+    assert_eq!(
+        find(&docs, "Namespace", "istio101")["metadata"]["annotations"]["team"].as_str(),
+        Some("mine")
+    );
 }
 
 #[test]
@@ -319,7 +472,17 @@ fn schema_describes_the_profile() {
     let r = meshgen(&["schema"]);
     assert_eq!(r.code, 0);
     let s: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    for key in ["name", "namespace", "protocol", "istio", "image", "ingress", "routing", "service", "extends"] {
+    for key in [
+        "name",
+        "namespace",
+        "protocol",
+        "istio",
+        "image",
+        "ingress",
+        "routing",
+        "service",
+        "extends",
+    ] {
         assert!(s["properties"][key].is_object(), "schema lacks {key}");
     }
     assert_eq!(s["additionalProperties"], serde_json::Value::Bool(false));
@@ -329,7 +492,11 @@ fn schema_describes_the_profile() {
 fn validate_prints_nothing_on_success() {
     for p in ["demo.toml", "demo-grpc.toml", "canary-weights.toml"] {
         let r = meshgen(&["validate", &profile(p)]);
-        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""), "{p}");
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (0, "", ""),
+            "{p}"
+        );
     }
 }
 
@@ -338,6 +505,10 @@ fn help_teaches_with_examples() {
     let r = meshgen(&["render", "--help"]);
     assert_eq!(r.code, 0);
     for needle in ["-o -", "--set", "--check", "--templates", "kubectl apply"] {
-        assert!(r.stdout.contains(needle), "help lacks {needle}:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(needle),
+            "help lacks {needle}:\n{}",
+            r.stdout
+        );
     }
 }

@@ -24,7 +24,9 @@ impl Duration {
     /// fraction. Must be at least 1ms (Istio rejects shorter timeouts).
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
-            format!("\"{text}\" is not a duration (expected e.g. \"2s\", \"500ms\", \"1.5s\", \"1m\")")
+            format!(
+                "\"{text}\" is not a duration (expected e.g. \"2s\", \"500ms\", \"1.5s\", \"1m\")"
+            )
         };
         let split = text
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -102,7 +104,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_durations() {
-        for bad in ["", "2", "s", "2 s", "-1s", "0s", "0.5ms", "2d", ".5s", "1.s", "2ss"] {
+        for bad in [
+            "", "2", "s", "2 s", "-1s", "0s", "0.5ms", "2d", ".5s", "1.s", "2ss",
+        ] {
             assert!(Duration::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -125,11 +125,14 @@ pub struct Routing {
     /// Traffic split by subset, keyed by service name; weights sum to 100. A later
     /// layer replaces a service's whole split.
     #[serde(default)]
-    pub weights: BTreeMap<Sourced<String>, Sourced<BTreeMap<Sourced<String>, Sourced<u32>>>>,
+    pub weights: BTreeMap<Sourced<String>, Sourced<Split>>,
     /// Fault injection, keyed by service name.
     #[serde(default)]
     pub fault: BTreeMap<Sourced<String>, Fault>,
 }
+
+/// Percent of traffic per subset of one service.
+pub type Split = BTreeMap<Sourced<String>, Sourced<u32>>;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

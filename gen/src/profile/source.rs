@@ -54,7 +54,11 @@ impl SourceMap {
     }
 
     /// A diagnostic pointing at `value`, naming its dotted key.
-    pub fn diag<T>(&self, value: &Sourced<T>, message: impl Into<String>) -> crate::error::Diagnostic {
+    pub fn diag<T>(
+        &self,
+        value: &Sourced<T>,
+        message: impl Into<String>,
+    ) -> crate::error::Diagnostic {
         let text = &self.sources[value.source].text;
         crate::error::Diagnostic::new(message)
             .at(self.locate(value.source, value.span.start))

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_norway::Value;
 
 /// Header of every written file.
-pub const HEADER: &str = "# Rendered by meshgen: edit the profile and render again, not this file.\n";
+pub const HEADER: &str =
+    "# Rendered by meshgen: edit the profile and render again, not this file.\n";
 
 /// Splits a rendered multi-document stream into canonical documents; empty
 /// documents (from `{% if %}`-ed out parts) are dropped.
@@ -33,7 +34,10 @@ pub fn documents(rendered: &str) -> Result<Vec<String>, String> {
 fn describe(e: &serde_norway::Error, rendered: &str) -> String {
     match e.location() {
         Some(loc) => {
-            let line = rendered.lines().nth(loc.line().saturating_sub(1)).unwrap_or("");
+            let line = rendered
+                .lines()
+                .nth(loc.line().saturating_sub(1))
+                .unwrap_or("");
             format!(
                 "rendered YAML is invalid at output line {}, column {}: {e}\n  | {line}",
                 loc.line(),
@@ -61,13 +65,22 @@ mod tests {
     #[test]
     fn normalizes_and_drops_empty_documents() {
         let docs = documents("---\n---\n{\"apiVersion\": \"v1\", \"kind\": \"X\", \"metadata\": {\"name\": \"a\"}}\n---\n").unwrap();
-        assert_eq!(docs, vec!["apiVersion: v1\nkind: X\nmetadata:\n  name: a\n".to_owned()]);
+        assert_eq!(
+            docs,
+            vec!["apiVersion: v1\nkind: X\nmetadata:\n  name: a\n".to_owned()]
+        );
     }
 
     #[test]
     fn keeps_strings_that_look_like_other_types() {
-        let docs = documents("apiVersion: v1\nkind: X\nmetadata: {\"a\": \"true\", \"b\": \"80\"}\n").unwrap();
-        assert!(docs[0].contains("a: 'true'") || docs[0].contains("a: \"true\""), "{}", docs[0]);
+        let docs =
+            documents("apiVersion: v1\nkind: X\nmetadata: {\"a\": \"true\", \"b\": \"80\"}\n")
+                .unwrap();
+        assert!(
+            docs[0].contains("a: 'true'") || docs[0].contains("a: \"true\""),
+            "{}",
+            docs[0]
+        );
     }
 
     #[test]

@@ -151,7 +151,12 @@ pub fn view(m: &Model) -> View<'_> {
                 .iter()
                 .map(|u| match u {
                     Upstream::Service { name } => {
-                        format!("{}://{}:{}", m.wire.scheme, host(name, ns), m.wire.service_port)
+                        format!(
+                            "{}://{}:{}",
+                            m.wire.scheme,
+                            host(name, ns),
+                            m.wire.service_port
+                        )
                     }
                     Upstream::External { url, .. } => url.clone(),
                 })
@@ -161,30 +166,64 @@ pub fn view(m: &Model) -> View<'_> {
                 .versions
                 .iter()
                 .map(|w| {
-                    let selector: Labels = [("app", s.name.clone()), ("version", w.version.clone())].into();
+                    let selector: Labels =
+                        [("app", s.name.clone()), ("version", w.version.clone())].into();
                     let mut pod_labels = svc_labels.clone();
                     pod_labels.extend(selector.clone());
-                    pod_labels.insert("app.kubernetes.io/instance", format!("{}-{}", s.name, w.version));
+                    pod_labels.insert(
+                        "app.kubernetes.io/instance",
+                        format!("{}-{}", s.name, w.version),
+                    );
                     let mut env = vec![
-                        EnvVar { name: "PORT", value: m.wire.container_port.to_string() },
-                        EnvVar { name: "SERVICE_NAME", value: s.name.clone() },
-                        EnvVar { name: "SERVICE_VERSION", value: w.version.clone() },
-                        EnvVar { name: "UPSTREAM", value: upstream.clone() },
-                        EnvVar { name: "METRICS_PORT", value: m.wire.metrics_port.to_string() },
-                        EnvVar { name: "WORK", value: s.work.to_string() },
+                        EnvVar {
+                            name: "PORT",
+                            value: m.wire.container_port.to_string(),
+                        },
+                        EnvVar {
+                            name: "SERVICE_NAME",
+                            value: s.name.clone(),
+                        },
+                        EnvVar {
+                            name: "SERVICE_VERSION",
+                            value: w.version.clone(),
+                        },
+                        EnvVar {
+                            name: "UPSTREAM",
+                            value: upstream.clone(),
+                        },
+                        EnvVar {
+                            name: "METRICS_PORT",
+                            value: m.wire.metrics_port.to_string(),
+                        },
+                        EnvVar {
+                            name: "WORK",
+                            value: s.work.to_string(),
+                        },
                     ];
                     if let Some(t) = s.upstream_timeout {
-                        env.push(EnvVar { name: "UPSTREAM_TIMEOUT", value: t.to_string() });
+                        env.push(EnvVar {
+                            name: "UPSTREAM_TIMEOUT",
+                            value: t.to_string(),
+                        });
                     }
-                    env.push(EnvVar { name: "OTEL_SERVICE_NAME", value: s.name.clone() });
+                    env.push(EnvVar {
+                        name: "OTEL_SERVICE_NAME",
+                        value: s.name.clone(),
+                    });
                     env.push(EnvVar {
                         name: "OTEL_RESOURCE_ATTRIBUTES",
                         value: format!("service.version={},service.namespace={ns}", w.version),
                     });
                     if let Some(t) = &tracing {
-                        env.push(EnvVar { name: "OTEL_EXPORTER_OTLP_ENDPOINT", value: t.otlp_endpoint.clone() });
+                        env.push(EnvVar {
+                            name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+                            value: t.otlp_endpoint.clone(),
+                        });
                         // Follow the sidecar's sampling decision carried in the request.
-                        env.push(EnvVar { name: "OTEL_TRACES_SAMPLER", value: "parentbased_always_on".into() });
+                        env.push(EnvVar {
+                            name: "OTEL_TRACES_SAMPLER",
+                            value: "parentbased_always_on".into(),
+                        });
                     }
                     KDeployment {
                         name: format!("{}-{}", s.name, w.version),

@@ -36,7 +36,9 @@ pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, V
         match rendered {
             Err(e) => errors.push(t.error(out.template, &e)),
             Ok(text) => match canonical::documents(&text) {
-                Err(e) => errors.push(Diagnostic::new(e).in_file(format!("template {}", t.shown(out.template)))),
+                Err(e) => errors.push(
+                    Diagnostic::new(e).in_file(format!("template {}", t.shown(out.template))),
+                ),
                 Ok(docs) if docs.is_empty() => {}
                 Ok(docs) => files.push(File {
                     path: out.path.to_owned(),
@@ -46,7 +48,11 @@ pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, V
             },
         }
     }
-    if errors.is_empty() { Ok(files) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
+    }
 }
 
 /// One multi-document stream of everything `kubectl apply -f out` applies (the
@@ -55,7 +61,11 @@ pub fn stream(files: &[File]) -> String {
     let mut s = String::from(canonical::HEADER);
     for f in files.iter().filter(|f| !f.path.contains('/')) {
         s.push_str(&format!("# {}\n", f.path));
-        s.push_str(f.content.strip_prefix(canonical::HEADER).unwrap_or(&f.content));
+        s.push_str(
+            f.content
+                .strip_prefix(canonical::HEADER)
+                .unwrap_or(&f.content),
+        );
     }
     s
 }

@@ -81,12 +81,17 @@ pub fn environment(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
     if let Some(dir) = dir {
         let shown = dir.display().to_string();
         let entries = std::fs::read_dir(dir).map_err(|e| {
-            vec![Diagnostic::new(format!("cannot read templates directory: {e}")).in_file(shown.clone())]
+            vec![
+                Diagnostic::new(format!("cannot read templates directory: {e}"))
+                    .in_file(shown.clone()),
+            ]
         })?;
         let mut names: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         names.sort();
         for path in names {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if !name.ends_with(".j2") {
                 continue;
             }
@@ -95,7 +100,11 @@ pub fn environment(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
                 errors.push(
                     Diagnostic::new(format!(
                         "{name} is not a meshgen template (known: {}); name partials _*.j2",
-                        EMBEDDED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        EMBEDDED
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                     .in_file(path.display().to_string()),
                 );
@@ -108,7 +117,8 @@ pub fn environment(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
                     overrides.push((name.to_owned(), path.display().to_string()));
                 }
                 Err(e) => errors.push(
-                    Diagnostic::new(format!("cannot read template: {e}")).in_file(path.display().to_string()),
+                    Diagnostic::new(format!("cannot read template: {e}"))
+                        .in_file(path.display().to_string()),
                 ),
             }
         }
@@ -117,12 +127,19 @@ pub fn environment(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
     let mut env = t.env;
     for (name, text) in sources {
         if let Err(e) = env.add_template_owned(name.clone(), text) {
-            let shown = t.overrides.iter().find(|(n, _)| *n == name).map_or(name.clone(), |(_, p)| p.clone());
+            let shown = t
+                .overrides
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(name.clone(), |(_, p)| p.clone());
             errors.push(template_error(&shown, &e));
         }
     }
     if errors.is_empty() {
-        Ok(Templates { env, overrides: t.overrides })
+        Ok(Templates {
+            env,
+            overrides: t.overrides,
+        })
     } else {
         Err(errors)
     }
@@ -134,7 +151,9 @@ fn template_error(name: &str, e: &minijinja::Error) -> Diagnostic {
         Some(line) => format!("{name}:{line}"),
         None => name.to_owned(),
     };
-    let mut msg = e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    let mut msg = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         msg.push_str(&format!(": {s}"));
