@@ -88,7 +88,9 @@ fn safe_relative(p: &str) -> bool {
 }
 
 /// Writes everything into a fresh directory beside `dir` (same filesystem, so the
-/// commit renames cannot fail half-way for lack of space).
+/// commit renames cannot fail half-way for lack of space). No fsync: the guarantee
+/// is against failed and killed renders, not power loss, and syncing a dozen files
+/// would cost more than the whole render.
 fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -115,13 +117,9 @@ fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
             if let Some(p) = path.parent() {
                 fs::create_dir_all(p)?;
             }
-            let mut file = fs::File::create(&path)?;
-            file.write_all(f.content.as_bytes())?;
-            file.sync_all()?;
+            fs::File::create(&path)?.write_all(f.content.as_bytes())?;
         }
-        let mut m = fs::File::create(staging.join(MANIFEST))?;
-        m.write_all(manifest_text(files).as_bytes())?;
-        m.sync_all()
+        fs::File::create(staging.join(MANIFEST))?.write_all(manifest_text(files).as_bytes())
     };
     write_all().map_err(|e| {
         let _ = fs::remove_dir_all(&staging);
