@@ -2,10 +2,15 @@
 //!
 //! Safety rules: the manifest (`.meshgen-manifest`) lists what meshgen wrote last
 //! time; meshgen never overwrites or deletes a file that is not in it, and removes
-//! the files in it that are no longer produced. Nothing in the output directory is
-//! touched until every file is rendered and staged on disk: a failed or killed
-//! render before that point leaves the directory as it was. The commit is then one
-//! rename per file (each file is replaced atomically) and the manifest last.
+//! the files in it that are no longer produced.
+//!
+//! Atomicity: everything is rendered in memory, then the complete new directory is
+//! staged beside the output. When the output holds only meshgen's files (the usual
+//! case) the staged directory replaces it in one step (`renameat2` with
+//! `RENAME_EXCHANGE` on Linux, a plain rename when there is no output yet), so a
+//! failed or killed render leaves either the old directory or the new one. When the
+//! output also holds foreign files, they must stay where they are, so the commit
+//! falls back to one atomic rename per file, the manifest last.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -72,9 +77,105 @@ pub fn write(dir: &Path, files: &[File]) -> Result<Vec<String>, Error> {
         .collect();
 
     let staging = stage(dir, files)?;
-    let result = commit(dir, &staging, files, &stale);
+    let result = swap(dir, &staging, &previous).and_then(|swapped| {
+        if swapped {
+            Ok(())
+        } else {
+            commit(dir, &staging, files, &stale)
+        }
+    });
+    // After a swap the staging path holds the old directory.
     let _ = fs::remove_dir_all(&staging);
     result.map(|()| stale)
+}
+
+/// Replaces `dir` by `staging` in one step when that loses nothing; `false` when the
+/// per-file commit must be used instead.
+fn swap(dir: &Path, staging: &Path, previous: &BTreeSet<String>) -> Result<bool, Error> {
+    match dir.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            set_dir_mode(staging, None);
+            fs::rename(staging, dir)
+                .map_err(|e| out_err(format!("cannot create {}: {e}", dir.display())))?;
+            // Leave an empty directory for the caller's cleanup to find.
+            let _ = fs::create_dir(staging);
+            Ok(true)
+        }
+        Err(e) => Err(out_err(format!("cannot read {}: {e}", dir.display()))),
+        // Swapping a symlink would replace the link, not what it points to.
+        Ok(m) if m.file_type().is_symlink() => Ok(false),
+        Ok(m) if !m.is_dir() => Err(out_err(format!("{} is not a directory", dir.display()))),
+        Ok(m) => {
+            if !only_ours(dir, dir, previous) {
+                return Ok(false);
+            }
+            set_dir_mode(staging, Some(m.permissions()));
+            Ok(exchange(staging, dir))
+        }
+    }
+}
+
+/// Whether everything under `dir` is a file meshgen wrote (or a directory of them).
+fn only_ours(base: &Path, dir: &Path, previous: &BTreeSet<String>) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).all(|e| {
+        let path = e.path();
+        let Ok(ft) = e.file_type() else { return false };
+        let rel = path
+            .strip_prefix(base)
+            .map(|p| p.to_string_lossy().into_owned());
+        match rel {
+            Ok(rel) if ft.is_dir() => !rel.is_empty() && only_ours(base, &path, previous),
+            Ok(rel) if ft.is_file() => rel == MANIFEST || previous.contains(&rel),
+            _ => false,
+        }
+    })
+}
+
+/// The staging directory is private (0700) when created; give it the old
+/// directory's mode, or the usual 0755 for a new one.
+fn set_dir_mode(dir: &Path, old: Option<fs::Permissions>) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = old.unwrap_or_else(|| fs::Permissions::from_mode(0o755));
+        let _ = fs::set_permissions(dir, perms);
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, old);
+}
+
+/// Atomically exchanges two directories; `false` if the system cannot.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> bool {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(a), Ok(b)) = (
+        CString::new(a.as_os_str().as_bytes()),
+        CString::new(b.as_os_str().as_bytes()),
+    ) else {
+        return false;
+    };
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call;
+    // renameat2 only reads them. The raw syscall works with glibc and musl alike.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    rc == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// A manifest entry is only ever a plain relative path; anything else is ignored

@@ -146,3 +146,48 @@ fn check_refuses_stdout() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--check needs a directory"));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_output_of_only_meshgen_files_is_swapped_in_whole() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_eq!(render_to(&out, &[]).code, 0);
+    let meta = std::fs::metadata(&out).unwrap();
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o755,
+        "a new out/ is not private"
+    );
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let before = std::fs::metadata(&out).unwrap().ino();
+
+    // Only meshgen's files: the whole directory is replaced in one step (new inode),
+    // keeping its mode.
+    assert_eq!(render_to(&out, &["--set", "istio.mtls=false"]).code, 0);
+    let after = std::fs::metadata(&out).unwrap();
+    assert_ne!(after.ino(), before);
+    assert_eq!(after.permissions().mode() & 0o777, 0o750);
+    assert!(!out.join("10-security.yaml").exists());
+
+    // A foreign file in it: files are replaced one by one, the directory stays.
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let before = after.ino();
+    assert_eq!(render_to(&out, &[]).code, 0);
+    assert_eq!(std::fs::metadata(&out).unwrap().ino(), before);
+    assert!(out.join("10-security.yaml").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    let names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("out")],
+        "no staging left behind"
+    );
+}
