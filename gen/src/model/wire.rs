@@ -117,4 +117,32 @@ mod tests {
             assert!(!w.retry_on.contains(' '));
         }
     }
+
+    #[test]
+    fn retry_conditions_are_ones_istio_accepts() {
+        // Istio's validation list (pkg/config/validation: supportedRetryOnPolicies).
+        const ISTIO: &[&str] = &[
+            "5xx",
+            "gateway-error",
+            "reset",
+            "reset-before-request",
+            "connect-failure",
+            "retriable-4xx",
+            "refused-stream",
+            "retriable-status-codes",
+            "retriable-headers",
+            "envoy-ratelimited",
+            "http3-post-connect-failure",
+            "cancelled",
+            "deadline-exceeded",
+            "internal",
+            "resource-exhausted",
+            "unavailable",
+        ];
+        for p in [Protocol::Http, Protocol::Grpc] {
+            for c in Wire::for_protocol(p).retry_on.split(',') {
+                assert!(ISTIO.contains(&c), "{c}");
+            }
+        }
+    }
 }
