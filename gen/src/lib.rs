@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod error;
+/// `meshgen up` / `compare`: the Envoy target and a local mesh on 127.0.0.1 (Linux).
+pub mod local;
 pub mod model;
 pub mod profile;
 pub mod render;

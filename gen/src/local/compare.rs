@@ -1,0 +1,207 @@
+//! `meshgen compare`: per profile, the local mesh under a bounded load with the
+//! `fail` header, with the profile's retries, without retries, and under Istio's
+//! default retry policy; one table (or JSON rows).
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use super::load::{self, Spec};
+use super::{Mesh, Options, RetryMode};
+use crate::model::{Model, Protocol};
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub fail: f64,
+    pub requests: usize,
+    pub concurrency: usize,
+    pub modes: Vec<RetryMode>,
+}
+
+/// One line of the table.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub profile: String,
+    pub protocol: Protocol,
+    pub retries: RetryMode,
+    pub fail: f64,
+    pub requests: usize,
+    pub success_ratio: f64,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    /// Retries Envoy made (sum of `upstream_rq_retry` over the outbound clusters).
+    pub envoy_retries: u64,
+    /// `service:version+version` for every service that answered.
+    pub versions: String,
+}
+
+/// Warm-up requests after each Envoy start (not counted): connections, pools.
+const WARMUP: usize = 20;
+
+/// Runs one profile in every mode. Await from the main future (spawns processes).
+pub async fn profile(
+    label: &str,
+    model: Model,
+    opts: &Options,
+    settings: &Settings,
+    bars: &MultiProgress,
+) -> Result<Vec<Row>, String> {
+    let protocol = model.wire.protocol;
+    let modes = settings.modes.clone();
+    let mut mesh = Mesh::start(
+        model,
+        &Options {
+            retry_mode: modes.first().copied(),
+            ..opts.clone()
+        },
+    )
+    .await?;
+    let mut rows = Vec::new();
+    for (i, mode) in modes.iter().enumerate() {
+        if i > 0 {
+            mesh.set_retry_mode(*mode).await?;
+        }
+        let warm = Spec {
+            requests: WARMUP,
+            concurrency: 1,
+            headers: vec![],
+            timeout: Duration::from_secs(30),
+        };
+        load::run(protocol, mesh.ingress_port(), &warm, None).await?;
+        let before = mesh.retries().await?;
+        let spec = Spec {
+            requests: settings.requests,
+            concurrency: settings.concurrency,
+            headers: vec![("fail".into(), settings.fail.to_string())],
+            timeout: Duration::from_secs(60),
+        };
+        let bar = bars.add(ProgressBar::new(settings.requests as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:<32} {bar:30} {pos}/{len} {per_sec}")
+                .expect("template"),
+        );
+        bar.set_prefix(format!(
+            "{label} ({}), retries {}",
+            protocol_name(protocol),
+            mode.as_str()
+        ));
+        let outcome = load::run(protocol, mesh.ingress_port(), &spec, Some(&bar)).await?;
+        bar.finish();
+        let retries = mesh.retries().await?.saturating_sub(before);
+        let versions = outcome
+            .versions()
+            .iter()
+            .map(|(s, v)| format!("{s}:{}", v.iter().cloned().collect::<Vec<_>>().join("+")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        rows.push(Row {
+            profile: label.to_owned(),
+            protocol,
+            retries: *mode,
+            fail: settings.fail,
+            requests: outcome.samples.len(),
+            success_ratio: outcome.success_ratio(),
+            requests_per_second: outcome.per_second(),
+            p50_ms: outcome.percentile_ms(50.0),
+            p90_ms: outcome.percentile_ms(90.0),
+            p99_ms: outcome.percentile_ms(99.0),
+            envoy_retries: retries,
+            versions,
+        });
+    }
+    mesh.stop();
+    Ok(rows)
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Http => "http",
+        Protocol::Grpc => "grpc",
+    }
+}
+
+/// A progress display on stderr when it is a terminal, hidden otherwise.
+pub fn progress() -> MultiProgress {
+    if std::io::stderr().is_terminal() {
+        MultiProgress::with_draw_target(ProgressDrawTarget::stderr())
+    } else {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    }
+}
+
+/// The table, aligned, one row per line.
+pub fn table(rows: &[Row]) -> String {
+    let head = [
+        "profile",
+        "protocol",
+        "retries",
+        "success",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "envoy retries",
+        "versions",
+    ];
+    let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+    for r in rows {
+        lines.push(vec![
+            r.profile.clone(),
+            protocol_name(r.protocol).into(),
+            r.retries.as_str().into(),
+            format!("{:.3}", r.success_ratio),
+            format!("{:.0}", r.requests_per_second),
+            format!("{:.2}", r.p50_ms),
+            format!("{:.2}", r.p90_ms),
+            format!("{:.2}", r.p99_ms),
+            r.envoy_retries.to_string(),
+            r.versions.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for l in lines {
+        let cells: Vec<String> = l
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_serialize_with_the_promised_keys() {
+        let row = Row {
+            profile: "demo".into(),
+            protocol: Protocol::Grpc,
+            retries: RetryMode::Default,
+            fail: 0.3,
+            requests: 10,
+            success_ratio: 0.5,
+            requests_per_second: 1.0,
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms: 3.0,
+            envoy_retries: 4,
+            versions: "a:prod".into(),
+        };
+        let v = serde_json::to_value(&row).unwrap();
+        assert_eq!(v["protocol"], "grpc");
+        assert_eq!(v["retries"], "default");
+        assert_eq!(v["success_ratio"], 0.5);
+        assert!(table(&[row]).lines().nth(1).unwrap().contains("default"));
+    }
+}

@@ -1,0 +1,672 @@
+//! The Envoy target: the resolved [`Model`] plus the local ports ([`Layout`]) in,
+//! one static Envoy bootstrap out, playing Istio's data plane on 127.0.0.1.
+//!
+//! Pure: no I/O. Every Istio-specific value mirrors the istiod function that
+//! produces it (names in the comments, details in docs/local.md):
+//! `retry.ConvertPolicy` / `retry.DefaultPolicy` / `parseRetryOn`,
+//! `route.TranslateRoute` / `TranslateFault` / `setTimeout`,
+//! `buildCatchAllVirtualHost` (REGISTRY_ONLY: HTTP 502), `getDefaultCircuitBreakerThresholds`,
+//! `setH2Options`, `defaultLBAlgorithm`, tracing `configureSampling` / `otelConfig`.
+//!
+//! Shape: one ingress listener (the gateway) with the entry service's routes; one
+//! outbound listener per service (its callers' sidecars) with `domains: ["*"]`, so
+//! the listener port names the destination and the hops' `UPSTREAM` points at it;
+//! one cluster per subset `outbound|PORT|SUBSET|HOST`; one listener per external
+//! host:port (ServiceEntry route, ALLOW_ANY passthrough or REGISTRY_ONLY `block_all`).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::model::{Egress, Fault, Model, Protocol, Retries, Route};
+
+/// Which retry policy the routes carry: a parameter of the target (`compare` runs all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryMode {
+    /// What the profile renders: its `retries` block, or, without one, Istio's
+    /// default policy (the VirtualService then has no `retries`).
+    On,
+    /// `retries: {attempts: 0}`: no retry policy at all.
+    Off,
+    /// Istio's default policy on every route, whatever the profile says.
+    Default,
+}
+
+impl RetryMode {
+    pub const ALL: [RetryMode; 3] = [RetryMode::On, RetryMode::Off, RetryMode::Default];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryMode::On => "on",
+            RetryMode::Off => "off",
+            RetryMode::Default => "default",
+        }
+    }
+}
+
+/// Where everything listens on 127.0.0.1, decided by `meshgen up` (see `ports.rs`).
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub admin: u16,
+    pub ingress: u16,
+    /// Per service (by name).
+    pub services: BTreeMap<String, ServicePorts>,
+    /// One per external host:port the chain calls.
+    pub externals: Vec<ExternalPlan>,
+    /// OTLP/gRPC collector, when the profile traces and an endpoint is given.
+    pub collector: Option<Collector>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServicePorts {
+    /// The outbound listener playing this service's callers' sidecars.
+    pub listener: u16,
+    /// Hop port per version (subset).
+    pub versions: BTreeMap<String, u16>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExternalPlan {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    /// The listener the calling hop's UPSTREAM is rewritten to.
+    pub listener: u16,
+    /// Whether the host is in the registry (a ServiceEntry, as `render` writes one
+    /// for every external URL); `up --without-service-entry HOST` clears it.
+    pub service_entry: bool,
+    pub upstream: ExternalUpstream,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternalUpstream {
+    /// The local stub on this port (`--stub-external`).
+    Stub(u16),
+    /// The real host, resolved by DNS (plain HTTP only: TLS externals need the stub).
+    Dns,
+}
+
+#[derive(Clone, Debug)]
+pub struct Collector {
+    pub host: String,
+    pub port: u16,
+}
+
+const UINT32_MAX: u64 = 4_294_967_295;
+/// Istio's default tracing collector name (cluster and authority).
+const COLLECTOR_HOST: &str = "jaeger-collector.istio-system.svc.cluster.local";
+
+/// The FQDN of a service, as `render` names it.
+pub fn service_host(model: &Model, service: &str) -> String {
+    format!("{service}.{}.svc.cluster.local", model.namespace)
+}
+
+/// `model.BuildSubsetKey(TrafficDirectionOutbound, subset, host, port)`.
+pub fn cluster_name(port: u16, subset: &str, host: &str) -> String {
+    format!("outbound|{port}|{subset}|{host}")
+}
+
+/// The name of the OTLP collector cluster (excluded from retry counts).
+pub fn collector_cluster() -> String {
+    cluster_name(4317, "", COLLECTOR_HOST)
+}
+
+/// Envoy's JSON form of a protobuf Duration.
+fn duration(millis: u64) -> String {
+    if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{}.{:03}s", millis / 1000, millis % 1000)
+    }
+}
+
+fn previous_hosts() -> Value {
+    json!({
+        "name": "envoy.retry_host_predicates.previous_hosts",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
+    })
+}
+
+/// `retry.DefaultPolicy()` (Istio >= 1.24: no retriable status codes, 503 is not retried).
+pub fn default_retry_policy() -> Value {
+    json!({
+        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+        "num_retries": 2,
+        "retry_host_predicate": [previous_hosts()],
+        "host_selection_retry_max_attempts": 5
+    })
+}
+
+/// `retry.parseRetryOn`: parts that are known HTTP status codes become
+/// `retriable_status_codes`; the rest stay in `retry_on`, and
+/// `retriable-status-codes` is appended when codes were found.
+pub fn parse_retry_on(text: &str) -> (String, Vec<u16>) {
+    let mut conditions = Vec::new();
+    let mut codes = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let known = part.parse::<u16>().ok().filter(|c| {
+            http::StatusCode::from_u16(*c)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .is_some()
+        });
+        match known {
+            Some(code) => codes.push(code),
+            None => conditions.push(part.to_owned()),
+        }
+    }
+    if !codes.is_empty() && !conditions.iter().any(|c| c == "retriable-status-codes") {
+        conditions.push("retriable-status-codes".into());
+    }
+    (conditions.join(","), codes)
+}
+
+/// `retry.ConvertPolicy(in, false)` for a VirtualService `retries` block
+/// (`attempts > 0` here: the Model has no block for zero attempts).
+pub fn convert_retries(r: &Retries) -> Option<Value> {
+    if r.attempts == 0 {
+        return None;
+    }
+    let mut policy = default_retry_policy();
+    policy["num_retries"] = json!(r.attempts);
+    if !r.retry_on.is_empty() {
+        let (retry_on, codes) = parse_retry_on(&r.retry_on);
+        policy["retry_on"] = json!(retry_on);
+        if !codes.is_empty() {
+            policy["retriable_status_codes"] = json!(codes);
+        }
+    }
+    policy["per_try_timeout"] = json!(duration(r.per_try_timeout.as_millis()));
+    Some(policy)
+}
+
+/// The retry policy of a route under `mode`.
+pub fn retry_policy(retries: Option<&Retries>, mode: RetryMode) -> Option<Value> {
+    match (mode, retries) {
+        (RetryMode::Off, _) => None,
+        (RetryMode::Default, _) | (RetryMode::On, None) => Some(default_retry_policy()),
+        (RetryMode::On, Some(r)) => convert_retries(r),
+    }
+}
+
+/// gRPC code name to number (`grpc.SupportedGRPCStatus`).
+pub fn grpc_code(name: &str) -> Option<u32> {
+    crate::model::GRPC_CODES
+        .iter()
+        .position(|c| *c == name)
+        .map(|i| i as u32)
+}
+
+fn percent(value: f64) -> Value {
+    json!({"numerator": (value * 10_000.0).round() as u64, "denominator": "MILLION"})
+}
+
+/// `route.TranslateFault`: the per-route config of `envoy.filters.http.fault`.
+pub fn fault(f: &Fault) -> Value {
+    let mut out =
+        json!({"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"});
+    if let Some(d) = &f.delay {
+        out["delay"] =
+            json!({"fixed_delay": duration(d.fixed.as_millis()), "percentage": percent(d.percent)});
+    }
+    if let Some(a) = &f.abort {
+        let mut abort = json!({"percentage": percent(a.percent)});
+        if let Some(s) = a.http_status {
+            abort["http_status"] = json!(s);
+        } else if let Some(code) = a.grpc_status.as_deref().and_then(grpc_code) {
+            abort["grpc_status"] = json!(code);
+        }
+        out["abort"] = abort;
+    }
+    out
+}
+
+/// `route.TranslateRoute` for one service's routes (VirtualService `http[]`):
+/// header matches first (one route each), then the default route with the split.
+pub fn routes(model: &Model, service: &str, route: &Route, mode: RetryMode) -> Vec<Value> {
+    let host = service_host(model, service);
+    let port = model.wire.service_port;
+    let action = |destinations: Vec<(&str, u32)>| {
+        let mut action = json!({"timeout": "0s", "max_grpc_timeout": "0s"});
+        let kept: Vec<_> = if destinations.len() == 1 {
+            destinations
+        } else {
+            destinations.into_iter().filter(|(_, w)| *w > 0).collect()
+        };
+        if kept.len() == 1 {
+            action["cluster"] = json!(cluster_name(port, kept[0].0, &host));
+        } else {
+            let clusters: Vec<Value> = kept
+                .iter()
+                .map(|(s, w)| json!({"name": cluster_name(port, s, &host), "weight": w}))
+                .collect();
+            action["weighted_clusters"] = json!({"clusters": clusters});
+        }
+        if let Some(p) = retry_policy(route.retries.as_ref(), mode) {
+            action["retry_policy"] = p;
+        }
+        action
+    };
+    let finish = |name: String, matcher: Value, action: Value| {
+        let mut r = json!({
+            "name": name,
+            "match": matcher,
+            "route": action,
+            "decorator": {"operation": format!("{host}:{port}/*")}
+        });
+        if let Some(f) = &route.fault {
+            r["typed_per_filter_config"] = json!({"envoy.filters.http.fault": fault(f)});
+        }
+        r
+    };
+    let mut out = Vec::new();
+    for m in &route.header_matches {
+        let matcher = json!({
+            "prefix": "/",
+            "case_sensitive": true,
+            "headers": [{"name": m.header, "string_match": {"exact": m.value}}]
+        });
+        out.push(finish(
+            format!("match-{}", m.header),
+            matcher,
+            action(vec![(m.subset.as_str(), 100)]),
+        ));
+    }
+    let split = route
+        .split
+        .iter()
+        .map(|w| (w.subset.as_str(), w.weight))
+        .collect();
+    out.push(finish(
+        "default".into(),
+        json!({"prefix": "/", "case_sensitive": true}),
+        action(split),
+    ));
+    out
+}
+
+fn address(host: &str, port: u16) -> Value {
+    json!({"socket_address": {"address": host, "port_value": port}})
+}
+
+fn h2_options() -> Value {
+    // setH2Options: Envoy's default of 100 concurrent streams is too low.
+    json!({"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        "explicit_http_config": {"http2_protocol_options": {"max_concurrent_streams": 1_073_741_824}}
+    }})
+}
+
+/// An outbound cluster: `connect_timeout` 10s (meshConfig default), LEAST_REQUEST
+/// (`defaultLBAlgorithm`), circuit breakers raised (`getDefaultCircuitBreakerThresholds`:
+/// Envoy's default `max_retries: 3` would trip under concurrent load).
+fn cluster(name: &str, endpoints: &[(String, u16)], h2: bool, dns: bool) -> Value {
+    let lb: Vec<Value> = endpoints
+        .iter()
+        .map(|(h, p)| json!({"endpoint": {"address": address(h, *p)}}))
+        .collect();
+    let mut c = json!({
+        "name": name,
+        "type": if dns { "STRICT_DNS" } else { "STATIC" },
+        "connect_timeout": "10s",
+        "lb_policy": "LEAST_REQUEST",
+        "circuit_breakers": {"thresholds": [{
+            "max_connections": UINT32_MAX, "max_pending_requests": UINT32_MAX,
+            "max_requests": UINT32_MAX, "max_retries": UINT32_MAX, "track_remaining": true
+        }]},
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": lb}]}
+    });
+    if dns {
+        c["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if h2 {
+        c["typed_extension_protocol_options"] = h2_options();
+    }
+    c
+}
+
+struct TracingConf {
+    sampling: f64,
+}
+
+/// An HTTP connection manager like the sidecars' (codec AUTO serves HTTP/1.1 and
+/// h2c gRPC on one port; fault filter before the router; `validate_clusters: false`).
+fn hcm(
+    stat_prefix: &str,
+    vhosts: Vec<Value>,
+    tracing: Option<&TracingConf>,
+    service_name: &str,
+    gateway: bool,
+) -> Value {
+    let mut cfg = json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": stat_prefix,
+        "codec_type": "AUTO",
+        "use_remote_address": gateway,
+        "stream_idle_timeout": "0s",
+        "normalize_path": true,
+        "request_id_extension": {"typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig",
+            "use_request_id_for_trace_sampling": true
+        }},
+        "route_config": {"name": stat_prefix, "virtual_hosts": vhosts, "validate_clusters": false},
+        "http_filters": [
+            {"name": "envoy.filters.http.fault", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}},
+            {"name": "envoy.filters.http.router", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+        ]
+    });
+    if let Some(t) = tracing {
+        // configureSampling + otelConfig.
+        let mut tr = json!({
+            "client_sampling": {"value": 100.0},
+            "overall_sampling": {"value": 100.0},
+            "random_sampling": {"value": t.sampling},
+            "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": collector_cluster(), "authority": COLLECTOR_HOST}},
+                "service_name": service_name
+            }}
+        });
+        if gateway {
+            tr["spawn_upstream_span"] = json!(true);
+        }
+        cfg["tracing"] = tr;
+    }
+    json!({"name": "envoy.filters.network.http_connection_manager", "typed_config": cfg})
+}
+
+fn listener(name: &str, port: u16, hcm: Value) -> Value {
+    json!({"name": name, "address": address("127.0.0.1", port), "filter_chains": [{"filters": [hcm]}]})
+}
+
+fn vhost(name: &str, routes: Vec<Value>) -> Value {
+    json!({"name": name, "domains": ["*"], "include_request_attempt_count": true, "routes": routes})
+}
+
+/// `buildCatchAllVirtualHost` under REGISTRY_ONLY: 502, empty body.
+fn block_all() -> Value {
+    json!({"name": "block_all", "domains": ["*"], "include_request_attempt_count": true,
+           "routes": [{"name": "block_all", "match": {"prefix": "/"}, "direct_response": {"status": 502}}]})
+}
+
+/// The sidecar name (`app.namespace`) playing a service's callers, for span service names.
+fn callers_of(model: &Model, service: &str) -> String {
+    let callers: Vec<&str> = model
+        .services
+        .iter()
+        .filter(|s| {
+            s.upstreams
+                .iter()
+                .any(|u| matches!(u, crate::model::Upstream::Service { name } if name == service))
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    let who = if callers.is_empty() {
+        "istio-ingressgateway".to_owned()
+    } else {
+        callers.join("+")
+    };
+    format!("{who}.{}", model.namespace)
+}
+
+fn external_callers(model: &Model, host: &str) -> String {
+    let callers: Vec<&str> = model
+        .services
+        .iter()
+        .filter(|s| {
+            s.upstreams
+                .iter()
+                .any(|u| matches!(u, crate::model::Upstream::External { host: h, .. } if h == host))
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    format!("{}.{}", callers.join("+"), model.namespace)
+}
+
+/// The whole bootstrap.
+pub fn bootstrap(model: &Model, layout: &Layout, mode: RetryMode) -> Value {
+    let h2 = model.wire.protocol == Protocol::Grpc;
+    let port = model.wire.service_port;
+    let mut clusters = Vec::new();
+    let mut listeners = Vec::new();
+
+    let tracing = match (&model.mesh.tracing, &layout.collector) {
+        (Some(t), Some(c)) => {
+            let dns = c.host.parse::<std::net::IpAddr>().is_err();
+            clusters.push(cluster(
+                &collector_cluster(),
+                &[(c.host.clone(), c.port)],
+                true,
+                dns,
+            ));
+            Some(TracingConf {
+                sampling: t.sampling_percent,
+            })
+        }
+        _ => None,
+    };
+
+    for s in &model.services {
+        let host = service_host(model, &s.name);
+        let Some(ports) = layout.services.get(&s.name) else {
+            continue;
+        };
+        for w in &s.versions {
+            if let Some(p) = ports.versions.get(&w.version) {
+                clusters.push(cluster(
+                    &cluster_name(port, &w.version, &host),
+                    &[("127.0.0.1".into(), *p)],
+                    h2,
+                    false,
+                ));
+            }
+        }
+        let vh = vhost(
+            &format!("{host}:{port}"),
+            routes(model, &s.name, &s.route, mode),
+        );
+        listeners.push(listener(
+            &format!("outbound_{}", s.name),
+            ports.listener,
+            hcm(
+                &format!("outbound_{port}_{}", s.name),
+                vec![vh],
+                tracing.as_ref(),
+                &callers_of(model, &s.name),
+                false,
+            ),
+        ));
+    }
+
+    // The ingress gateway: the gateway-bound VirtualService has the entry service's routes.
+    if let Some(entry) = model.service(&model.ingress.service) {
+        let vh = vhost("ingress", routes(model, &entry.name, &entry.route, mode));
+        listeners.push(listener(
+            "ingress",
+            layout.ingress,
+            hcm(
+                "ingress",
+                vec![vh],
+                tracing.as_ref(),
+                "istio-ingressgateway.istio-system",
+                true,
+            ),
+        ));
+    }
+
+    // Egress: one listener per external host:port.
+    for e in &layout.externals {
+        let allowed = e.service_entry || model.mesh.egress == Egress::AllowAny;
+        let vh = if allowed {
+            // A ServiceEntry gives `outbound|PORT||HOST` routed with the default
+            // outbound route (default retry policy); ALLOW_ANY without one goes
+            // through PassthroughCluster (no retries).
+            let name = if e.service_entry {
+                cluster_name(e.port, "", &e.host)
+            } else {
+                format!("PassthroughCluster|{}|{}", e.host, e.port)
+            };
+            let (endpoint, dns) = match e.upstream {
+                ExternalUpstream::Stub(p) => (("127.0.0.1".to_owned(), p), false),
+                ExternalUpstream::Dns => ((e.host.clone(), e.port), true),
+            };
+            clusters.push(cluster(&name, &[endpoint], false, dns));
+            let mut action = json!({"cluster": name, "timeout": "0s", "max_grpc_timeout": "0s",
+                                    "host_rewrite_literal": e.host});
+            if e.service_entry {
+                action["retry_policy"] = default_retry_policy();
+            }
+            vhost(
+                &format!("{}:{}", e.host, e.port),
+                vec![json!({"name": "default", "match": {"prefix": "/"}, "route": action})],
+            )
+        } else {
+            block_all()
+        };
+        listeners.push(listener(
+            &format!("egress_{}_{}", e.host, e.port),
+            e.listener,
+            hcm(
+                &format!("outbound_{}_{}", e.port, e.host),
+                vec![vh],
+                tracing.as_ref(),
+                &external_callers(model, &e.host),
+                false,
+            ),
+        ));
+    }
+
+    let mut boot = json!({
+        "node": {"id": format!("meshgen-local~{}", model.name), "cluster": model.name},
+        "admin": {"address": address("127.0.0.1", layout.admin)},
+        "static_resources": {"listeners": listeners, "clusters": clusters}
+    });
+    if tracing.is_some() {
+        // Export spans every second instead of every 5 s: a local run is watched live.
+        boot["layered_runtime"] = json!({"layers": [{"name": "static", "static_layer": {
+            "tracing.opentelemetry.flush_interval_ms": 1000}}]});
+    }
+    boot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Duration;
+
+    fn retries(attempts: u32, retry_on: &str) -> Retries {
+        Retries {
+            attempts,
+            per_try_timeout: Duration::from_millis(2000),
+            retry_on: retry_on.into(),
+        }
+    }
+
+    #[test]
+    fn parse_retry_on_like_istio_retry_test() {
+        // retry_test.go: "some,fake,5xx,404,conditions,503"
+        assert_eq!(
+            parse_retry_on("some,fake,5xx,404,conditions,503"),
+            (
+                "some,fake,5xx,conditions,retriable-status-codes".into(),
+                vec![404, 503]
+            )
+        );
+        // Not an HTTP status: kept verbatim.
+        assert_eq!(parse_retry_on("5xx,1000").0, "5xx,1000");
+        assert_eq!(
+            parse_retry_on(" 5xx , ,gateway-error").0,
+            "5xx,gateway-error"
+        );
+        assert_eq!(
+            parse_retry_on("retriable-status-codes,503"),
+            ("retriable-status-codes".into(), vec![503])
+        );
+    }
+
+    #[test]
+    fn default_policy_is_istio_1_24() {
+        let p = default_retry_policy();
+        assert_eq!(
+            p["retry_on"],
+            "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+        );
+        assert_eq!(p["num_retries"], 2);
+        assert_eq!(p["host_selection_retry_max_attempts"], 5);
+        assert!(p.get("retriable_status_codes").is_none());
+        assert!(p.get("per_try_timeout").is_none());
+        assert_eq!(
+            p["retry_host_predicate"][0]["name"],
+            "envoy.retry_host_predicates.previous_hosts"
+        );
+    }
+
+    #[test]
+    fn profile_retries_override_the_default() {
+        let p = convert_retries(&retries(3, "5xx,connect-failure,refused-stream")).unwrap();
+        assert_eq!(p["num_retries"], 3);
+        assert_eq!(p["retry_on"], "5xx,connect-failure,refused-stream");
+        assert_eq!(p["per_try_timeout"], "2s");
+        assert_eq!(p["host_selection_retry_max_attempts"], 5);
+        assert_eq!(p["retry_host_predicate"].as_array().unwrap().len(), 1);
+        assert!(convert_retries(&retries(0, "5xx")).is_none());
+    }
+
+    #[test]
+    fn retry_modes() {
+        let r = retries(3, "5xx");
+        assert_eq!(
+            retry_policy(Some(&r), RetryMode::On).unwrap()["num_retries"],
+            3
+        );
+        assert!(retry_policy(Some(&r), RetryMode::Off).is_none());
+        assert_eq!(
+            retry_policy(Some(&r), RetryMode::Default).unwrap(),
+            default_retry_policy()
+        );
+        // No retries block in the VirtualService: Istio applies its default.
+        assert_eq!(
+            retry_policy(None, RetryMode::On).unwrap(),
+            default_retry_policy()
+        );
+    }
+
+    #[test]
+    fn faults_and_codes() {
+        assert_eq!(grpc_code("UNAVAILABLE"), Some(14));
+        assert_eq!(grpc_code("INTERNAL"), Some(13));
+        assert_eq!(grpc_code("nope"), None);
+        let f = fault(&Fault {
+            abort: Some(crate::model::Abort {
+                percent: 10.0,
+                http_status: None,
+                grpc_status: Some("UNAVAILABLE".into()),
+            }),
+            delay: Some(crate::model::Delay {
+                fixed: Duration::from_millis(500),
+                percent: 5.0,
+            }),
+        });
+        assert_eq!(f["abort"]["grpc_status"], 14);
+        assert_eq!(f["abort"]["percentage"]["numerator"], 100_000);
+        assert_eq!(f["delay"]["fixed_delay"], "0.500s");
+        assert_eq!(f["delay"]["percentage"]["numerator"], 50_000);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            cluster_name(80, "canary", "middleware.ns.svc.cluster.local"),
+            "outbound|80|canary|middleware.ns.svc.cluster.local"
+        );
+        assert_eq!(
+            cluster_name(443, "", "api.example"),
+            "outbound|443||api.example"
+        );
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(1500), "1.500s");
+    }
+}

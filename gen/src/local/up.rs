@@ -1,0 +1,113 @@
+//! `meshgen up` and `meshgen compare` as commands: a Tokio runtime, signals, output.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::compare::{self, Row, Settings};
+use super::{Mesh, Options, check};
+use crate::model::{Model, Protocol};
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))
+}
+
+/// `meshgen up`: start, print `ingress: URL`, wait for Ctrl-C or SIGTERM, stop all.
+pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
+    for n in check(&model, opts)? {
+        eprintln!("note: {n}");
+    }
+    let rt = runtime()?;
+    // Everything runs in the block_on future, on this thread (see procs::Proc::spawn).
+    rt.block_on(async {
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let starting = Mesh::start(model, opts);
+        let mut mesh = tokio::select! {
+            m = starting => m?,
+            _ = term.recv() => return Ok(ExitCode::SUCCESS),
+            _ = int.recv() => return Ok(ExitCode::SUCCESS),
+        };
+        let url = mesh.ingress_url();
+        eprintln!(
+            "envoy admin: http://127.0.0.1:{} (retries: {}); {} hop processes",
+            mesh.layout.admin,
+            mesh.mode.as_str(),
+            mesh.pids().len() - 1
+        );
+        if mesh.protocol() == Protocol::Grpc {
+            eprintln!(
+                "try: grpcurl -plaintext 127.0.0.1:{} chain.v1.Hop/Call",
+                mesh.ingress_port()
+            );
+        } else {
+            eprintln!("try: curl {url}/");
+        }
+        println!("ingress: {url}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let code = loop {
+            tokio::select! {
+                _ = term.recv() => break ExitCode::SUCCESS,
+                _ = int.recv() => break ExitCode::SUCCESS,
+                _ = tick.tick() => {
+                    if let Some(why) = mesh.died() {
+                        eprintln!("error: {why}");
+                        break ExitCode::from(1);
+                    }
+                }
+            }
+        };
+        eprintln!("stopping");
+        mesh.stop();
+        Ok(code)
+    })
+}
+
+/// `meshgen compare`: every profile in every mode; the table on stdout (or JSON).
+pub fn compare(
+    profiles: Vec<(String, Model)>,
+    opts: &Options,
+    settings: &Settings,
+    json: bool,
+) -> Result<ExitCode, String> {
+    for (label, model) in &profiles {
+        for n in check(model, opts)? {
+            eprintln!("note: {label}: {n}");
+        }
+    }
+    let rt = runtime()?;
+    let rows: Vec<Row> = rt.block_on(async {
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let bars = compare::progress();
+        let mut rows = Vec::new();
+        for (label, model) in profiles {
+            // A signal drops the running profile's Mesh, which stops its processes.
+            let run = compare::profile(&label, model, opts, settings, &bars);
+            let more = tokio::select! {
+                r = run => r?,
+                _ = term.recv() => return Err("interrupted".to_string()),
+                _ = int.recv() => return Err("interrupted".to_string()),
+            };
+            rows.extend(more);
+        }
+        let _ = bars.clear();
+        Ok::<_, String>(rows)
+    })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("rows serialize")
+        );
+    } else {
+        print!("{}", compare::table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
