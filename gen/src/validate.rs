@@ -273,7 +273,7 @@ impl Cx<'_> {
                 self.err(
                     r,
                     format!(
-                        "\"{}\" is not an image registry/path like \"ghcr.io/meshgen\"",
+                        "\"{}\" is not an image registry/path like \"localhost/meshgen\"",
                         r.value
                     ),
                 );
@@ -291,7 +291,7 @@ impl Cx<'_> {
             }
         }
         Image {
-            registry: val(&i.registry, "ghcr.io/meshgen".to_owned()),
+            registry: val(&i.registry, "localhost/meshgen".to_owned()),
             tag: val(&i.tag, "latest".to_owned()),
             pull_policy: val(&i.pull_policy, PullPolicy::IfNotPresent),
         }

@@ -94,7 +94,7 @@ fn http_demo_renders_the_original_demo_for_todays_istio() {
     let c = &pod["spec"]["containers"][0];
     assert_eq!(
         c["image"].as_str(),
-        Some("ghcr.io/meshgen/chain-http:0.1.0")
+        Some("localhost/meshgen/chain-http:0.1.0")
     );
     assert_eq!(
         c["readinessProbe"]["httpGet"]["path"].as_str(),
@@ -238,7 +238,7 @@ fn grpc_demo_decides_every_protocol_detail_once() {
     let c = &d["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
         c["image"].as_str(),
-        Some("ghcr.io/meshgen/chain-grpc:0.1.0")
+        Some("localhost/meshgen/chain-grpc:0.1.0")
     );
     assert_eq!(c["readinessProbe"]["grpc"]["port"].as_u64(), Some(50051));
     assert!(c["readinessProbe"]["httpGet"].is_null());

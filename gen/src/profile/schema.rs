@@ -94,7 +94,7 @@ pub struct Istio {
 #[serde(deny_unknown_fields)]
 pub struct Image {
     /// Registry and path prefix of the chain images: `{registry}/chain-http:{tag}`
-    /// (default "ghcr.io/meshgen").
+    /// (default "localhost/meshgen", what scripts/build-images tags).
     pub registry: Option<Sourced<String>>,
     /// Image tag (default "latest").
     pub tag: Option<Sourced<String>>,
