@@ -1,0 +1,120 @@
+//! Shared by the local_* tests: the real programs (Envoy on PATH, the chain
+//! binaries built next to meshgen), profile variants, and the mesh itself.
+//! A missing program fails the test loudly; nothing is ever skipped.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use meshgen::local::{Mesh, Options, RetryMode, load};
+use meshgen::model::{Model, Protocol};
+use meshgen::profile::{Layers, load as load_profile};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn profile_path(name: &str) -> PathBuf {
+    repo()
+        .join("profiles")
+        .join(name)
+        .canonicalize()
+        .expect("profile exists")
+}
+
+/// Directory of meshgen, chain-http and chain-grpc.
+pub fn bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_meshgen"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    for b in ["chain-http", "chain-grpc"] {
+        assert!(
+            dir.join(b).is_file(),
+            "{b} not found in {}: run the tests with scripts/test (`cargo test --workspace` builds \
+             every binary), or `cargo build -p chain-http -p chain-grpc` first",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// Envoy on PATH (scripts/test puts .tools/bin there).
+pub fn envoy() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("envoy"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`envoy` is not on PATH: run the tests with scripts/test, which installs it into \
+                 .tools/bin and puts that on PATH"
+            )
+        })
+}
+
+pub fn demo(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Http => "demo.toml",
+        Protocol::Grpc => "demo-grpc.toml",
+    }
+}
+
+/// The profile `base` (in profiles/) with an optional TOML layer and `--set`s.
+pub fn model(base: &str, layer: Option<&str>, sets: &[&str]) -> Model {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut files = Vec::new();
+    if let Some(text) = layer {
+        let f = dir.path().join("layer.toml");
+        std::fs::write(&f, text).expect("write layer");
+        files.push(f);
+    }
+    let loaded = load_profile(&Layers {
+        profile: profile_path(base),
+        files,
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+    })
+    .unwrap_or_else(|e| panic!("profile {base}: {e:?}"));
+    meshgen::validate::resolve(&loaded).unwrap_or_else(|e| panic!("profile {base}: {e:?}"))
+}
+
+pub fn options() -> Options {
+    Options {
+        envoy: Some(envoy()),
+        bin_dir: Some(bin_dir()),
+        stub_external: true,
+        ..Options::default()
+    }
+}
+
+pub async fn start(model: Model, opts: &Options) -> Mesh {
+    Mesh::start(model, opts)
+        .await
+        .unwrap_or_else(|e| panic!("mesh did not start: {e}"))
+}
+
+pub async fn start_mode(model: Model, mode: RetryMode) -> Mesh {
+    start(
+        model,
+        &Options {
+            retry_mode: Some(mode),
+            ..options()
+        },
+    )
+    .await
+}
+
+/// `n` requests through the ingress with `headers`, 8 at a time.
+pub async fn drive(mesh: &Mesh, n: usize, headers: &[(&str, &str)]) -> load::Outcome {
+    let spec = load::Spec {
+        requests: n,
+        concurrency: 8,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        timeout: std::time::Duration::from_secs(60),
+    };
+    load::run(mesh.protocol(), mesh.ingress_port(), &spec, None)
+        .await
+        .expect("load")
+}
