@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chain_proto::CallRequest;
 use chain_proto::v1::hop_client::HopClient;
 use hop::Target;
-use tonic::transport::Endpoint;
+use hop::upstream::grpc_transport;
 
 pub async fn run(target: &str, connections: usize, duration: Duration, headers: &[String]) -> i32 {
     let target = match Target::parse(target) {
@@ -38,21 +38,16 @@ pub async fn run(target: &str, connections: usize, duration: Duration, headers: 
     let deadline = Instant::now() + duration;
     let mut workers = Vec::with_capacity(connections);
     for _ in 0..connections {
-        // One channel per worker: N HTTP/2 connections, like wrk's N sockets.
-        let channel = match Endpoint::from(target.uri.clone())
-            .tcp_nodelay(true)
-            .connect()
-            .await
-        {
-            Ok(channel) => channel,
-            Err(e) => {
-                eprintln!("bench: connect {}: {e}", target.raw);
-                return 1;
-            }
-        };
+        // One pool per worker: N HTTP/2 connections, like wrk's N sockets;
+        // the same transport as the hops' upstream client.
+        let mut client =
+            HopClient::with_origin(grpc_transport(Duration::from_secs(5)), target.uri.clone());
+        if let Err(status) = client.call(CallRequest {}).await {
+            eprintln!("bench: {}: {status}", target.raw);
+            return 1;
+        }
         let metadata = metadata.clone();
         workers.push(tokio::spawn(async move {
-            let mut client = HopClient::new(channel);
             let mut latencies = Vec::with_capacity(100_000);
             let mut errors = 0u64;
             while Instant::now() < deadline {

@@ -20,7 +20,7 @@ use crate::metrics::{Metrics, Outcome};
 use crate::reply::{Answer, UpstreamReply};
 use crate::telemetry::Telemetry;
 
-pub use self::grpc::GrpcClient;
+pub use self::grpc::{GrpcClient, Transport as GrpcTransport, transport as grpc_transport};
 pub use self::http::HttpClient;
 
 /// What one call produced.
