@@ -103,6 +103,10 @@ enum Command {
         /// Print the rows as a JSON list instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also run each chain without Envoy (hops calling each other directly), as a
+        /// `bare` row: the baseline for the latency Envoy adds.
+        #[arg(long)]
+        bare: bool,
         #[command(flatten)]
         local: LocalArgs,
     },
@@ -162,6 +166,7 @@ impl LocalArgs {
             stub_external: self.stub_external,
             without_service_entry: self.without_service_entry,
             otlp_endpoint: self.otlp_endpoint.filter(|e| !e.trim().is_empty()),
+            bare: false,
             retry_mode: retries.map(|r| match r {
                 "off" => crate::local::RetryMode::Off,
                 "default" => crate::local::RetryMode::Default,
@@ -220,6 +225,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             requests,
             concurrency,
             json,
+            bare,
             local,
         } => {
             if !(0.0..=1.0).contains(&fail) {
@@ -248,6 +254,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 requests,
                 concurrency,
                 modes: crate::local::RetryMode::ALL.to_vec(),
+                bare,
             };
             crate::local::up::compare(models, &local.options(None), &settings, json)
                 .map_err(local_error)

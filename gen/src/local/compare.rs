@@ -18,6 +18,8 @@ pub struct Settings {
     pub requests: usize,
     pub concurrency: usize,
     pub modes: Vec<RetryMode>,
+    /// Also run the chain without Envoy (a `retries: "bare"` row): the baseline.
+    pub bare: bool,
 }
 
 /// One line of the table.
@@ -25,7 +27,8 @@ pub struct Settings {
 pub struct Row {
     pub profile: String,
     pub protocol: Protocol,
-    pub retries: RetryMode,
+    /// `on`, `off`, `default`, or `bare` (no Envoy at all).
+    pub retries: String,
     pub fail: f64,
     pub requests: usize,
     pub success_ratio: f64,
@@ -61,10 +64,27 @@ pub async fn profile(
     )
     .await?;
     let mut rows = Vec::new();
-    for (i, mode) in modes.iter().enumerate() {
-        if i > 0 {
-            mesh.set_retry_mode(*mode).await?;
+    let mut runs: Vec<Option<RetryMode>> = modes.iter().copied().map(Some).collect();
+    if settings.bare {
+        runs.push(None);
+    }
+    for (i, mode) in runs.into_iter().enumerate() {
+        match mode {
+            Some(m) if i > 0 => mesh.set_retry_mode(m).await?,
+            Some(_) => {}
+            None => {
+                mesh.stop();
+                mesh = Mesh::start(
+                    mesh.model.clone(),
+                    &Options {
+                        bare: true,
+                        ..opts.clone()
+                    },
+                )
+                .await?;
+            }
         }
+        let label_mode = mode.map_or("bare", RetryMode::as_str);
         let warm = Spec {
             requests: WARMUP,
             concurrency: 1,
@@ -87,7 +107,7 @@ pub async fn profile(
         bar.set_prefix(format!(
             "{label} ({}), retries {}",
             protocol_name(protocol),
-            mode.as_str()
+            label_mode
         ));
         let outcome = load::run(protocol, mesh.ingress_port(), &spec, Some(&bar)).await?;
         bar.finish();
@@ -101,7 +121,7 @@ pub async fn profile(
         rows.push(Row {
             profile: label.to_owned(),
             protocol,
-            retries: *mode,
+            retries: label_mode.to_owned(),
             fail: settings.fail,
             requests: outcome.samples.len(),
             success_ratio: outcome.success_ratio(),
@@ -152,7 +172,7 @@ pub fn table(rows: &[Row]) -> String {
         lines.push(vec![
             r.profile.clone(),
             protocol_name(r.protocol).into(),
-            r.retries.as_str().into(),
+            r.retries.clone(),
             format!("{:.3}", r.success_ratio),
             format!("{:.0}", r.requests_per_second),
             format!("{:.2}", r.p50_ms),
@@ -187,7 +207,7 @@ mod tests {
         let row = Row {
             profile: "demo".into(),
             protocol: Protocol::Grpc,
-            retries: RetryMode::Default,
+            retries: "default".into(),
             fail: 0.3,
             requests: 10,
             success_ratio: 0.5,

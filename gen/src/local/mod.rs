@@ -41,6 +41,9 @@ pub struct Options {
     /// OTLP/gRPC collector for Envoy's and the hops' spans (when the profile traces).
     pub otlp_endpoint: Option<String>,
     pub retry_mode: Option<RetryMode>,
+    /// No Envoy: the hops call each other directly (default subsets) and the
+    /// entry hop is the "ingress". The baseline for Envoy's added latency.
+    pub bare: bool,
 }
 
 const READY_LIMIT: Duration = Duration::from_secs(30);
@@ -224,6 +227,8 @@ pub struct Mesh {
     pub layout: Layout,
     pub mode: RetryMode,
     pub notes: Vec<String>,
+    /// Without Envoy (see [`Options::bare`]).
+    pub bare: bool,
     dir: tempfile::TempDir,
     envoy_bin: PathBuf,
     envoy: Option<Proc>,
@@ -272,6 +277,7 @@ impl Mesh {
         let mut mesh = Mesh {
             mode: opts.retry_mode.unwrap_or(RetryMode::On),
             notes,
+            bare: opts.bare,
             dir,
             envoy_bin,
             envoy: None,
@@ -352,7 +358,10 @@ impl Mesh {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        mesh.start_envoy().await?;
+        mesh.bare = opts.bare;
+        if !mesh.bare {
+            mesh.start_envoy().await?;
+        }
         Ok(mesh)
     }
 
@@ -362,7 +371,11 @@ impl Mesh {
             .iter()
             .map(|u| match u {
                 Upstream::Service { name } => {
-                    let port = self.layout.services[name].listener;
+                    let port = if self.bare {
+                        self.direct_port(name)
+                    } else {
+                        self.layout.services[name].listener
+                    };
                     match self.model.wire.protocol {
                         Protocol::Http => format!("http://127.0.0.1:{port}/"),
                         Protocol::Grpc => format!("grpc://127.0.0.1:{port}"),
@@ -371,12 +384,19 @@ impl Mesh {
                 Upstream::External {
                     url, host, port, ..
                 } => {
-                    let listener = self
+                    let plan = self
                         .layout
                         .externals
                         .iter()
-                        .find(|e| &e.host == host && e.port == *port)
-                        .map_or(0, |e| e.listener);
+                        .find(|e| &e.host == host && e.port == *port);
+                    let listener = match plan {
+                        Some(e) if self.bare => match e.upstream {
+                            envoy::ExternalUpstream::Stub(p) => p,
+                            envoy::ExternalUpstream::Dns => return url.clone(),
+                        },
+                        Some(e) => e.listener,
+                        None => 0,
+                    };
                     let path = url
                         .parse::<http::Uri>()
                         .ok()
@@ -443,11 +463,27 @@ impl Mesh {
     }
 
     pub fn ingress_port(&self) -> u16 {
-        self.layout.ingress
+        if self.bare {
+            self.direct_port(&self.model.ingress.service)
+        } else {
+            self.layout.ingress
+        }
+    }
+
+    /// The hop of a service's default subset (the first of its split).
+    fn direct_port(&self, service: &str) -> u16 {
+        let ports = &self.layout.services[service];
+        self.model
+            .service(service)
+            .and_then(|s| s.route.split.first())
+            .and_then(|w| ports.versions.get(&w.subset))
+            .or_else(|| ports.versions.values().next())
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn ingress_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.layout.ingress)
+        format!("http://127.0.0.1:{}", self.ingress_port())
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -456,6 +492,9 @@ impl Mesh {
 
     /// Retries Envoy made so far (since its last start).
     pub async fn retries(&self) -> Result<u64, String> {
+        if self.bare {
+            return Ok(0);
+        }
         envoy_retries(self.layout.admin).await
     }
 
