@@ -50,20 +50,28 @@ enum Command {
         duration: Duration,
         #[arg(short = 'H', long = "header")]
         headers: Vec<String>,
+        /// Load generator threads (like wrk -t).
+        #[arg(short, long, default_value_t = 1)]
+        threads: usize,
     },
 }
 
 fn main() {
     let cli = Cli::parse();
-    // The load generator runs on one thread, like a wrk thread: spread over
-    // worker threads it costs more CPU than the hops it measures.
+    // The load generator runs on one thread unless told otherwise
+    // (--threads): spread over worker threads it costs more CPU than the
+    // hops it measures.
     let runtime = match &cli.command {
+        Some(Command::Bench { threads, .. }) if *threads > 1 => {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(*threads)
+                .enable_all()
+                .build()
+        }
         Some(Command::Bench { .. }) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
-        _ => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
+        _ => hop::runtime::build(),
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,
@@ -86,6 +94,7 @@ fn main() {
                 connections,
                 duration,
                 headers,
+                ..
             } => bench::run(&target, connections, duration, &headers).await,
         }
     });

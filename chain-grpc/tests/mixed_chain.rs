@@ -93,6 +93,8 @@ async fn one_trace_across_all_hops() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ("WORK", "true"),
+        // The single-threaded runtime (what the benchmark runs) must export too.
+        ("TOKIO_WORKER_THREADS", "1"),
     ];
     let mut hops = mixed_chain(&stub, &tracing).await;
 

@@ -14,6 +14,7 @@ pub mod handler;
 pub mod headers;
 pub mod metrics;
 pub mod reply;
+pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
 pub mod upstream;
