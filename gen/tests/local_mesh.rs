@@ -226,3 +226,38 @@ async fn http_tracing() {
 async fn grpc_tracing() {
     tracing(Protocol::Grpc).await;
 }
+
+/// canary-weights.toml: the backend route aborts 10% (HTTP 503 / gRPC UNAVAILABLE)
+/// and delays 5%; injected faults are never retried, even with the profile's retries.
+async fn fault(protocol: Protocol) {
+    let sets: &[&str] = match protocol {
+        Protocol::Http => &[],
+        Protocol::Grpc => &["protocol=\"grpc\""],
+    };
+    let mesh = start_mode(model("canary-weights.toml", None, sets), RetryMode::On).await;
+    let before = mesh.retries().await.unwrap();
+    let out = drive(&mesh, 600, &[]).await;
+    let retried = mesh.retries().await.unwrap() - before;
+    let ok = out.success_ratio();
+    // sd at 0.9 over 600: 0.012; +-0.06 is 5 sd.
+    assert!((0.84..=0.96).contains(&ok), "fault 10%: success {ok}");
+    assert_eq!(retried, 0, "injected faults are not retried");
+    let code = match protocol {
+        Protocol::Http => "503",
+        Protocol::Grpc => "UNAVAILABLE",
+    };
+    for s in out.samples.iter().filter(|s| !s.ok) {
+        let e = s.error.as_deref().unwrap_or_default();
+        assert!(e.contains("middleware") && e.contains(code), "{e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_fault() {
+    fault(Protocol::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_fault() {
+    fault(Protocol::Grpc).await;
+}
