@@ -507,17 +507,18 @@ impl Cx<'_> {
             .per_try_timeout
             .as_ref()
             .map_or(Duration::from_millis(2000), |d| self.duration(d));
-        let attempts = val(&r.attempts, 0);
-        if let Some(a) = &r.attempts
-            && a.value > 10
-        {
+        // No `attempts`: the route carries no `retries` block and Istio's default
+        // policy applies. `attempts = 0` must stay explicit: it is the only way to
+        // turn that default off.
+        let a = r.attempts.as_ref()?;
+        if a.value > 10 {
             self.err(
                 a,
                 "more than 10 retries per try would multiply the load; use at most 10",
             );
         }
-        (attempts > 0).then(|| Retries {
-            attempts,
+        Some(Retries {
+            attempts: a.value,
             per_try_timeout: per_try,
             retry_on: wire.retry_on.to_owned(),
         })

@@ -512,3 +512,28 @@ fn help_teaches_with_examples() {
         );
     }
 }
+
+#[test]
+fn zero_attempts_turn_retries_off_and_no_attempts_keep_istios_default() {
+    // `attempts = 0` must reach Istio as `retries: {attempts: 0}`: a route without a
+    // `retries` block gets Istio's default policy, which is not "no retries".
+    let dir = render(&[&profile("demo.toml"), "--set", "routing.retries.attempts=0"]);
+    let docs = documents(&dir.path().join("out"));
+    let retries = &find(&docs, "VirtualService", "middleware")["spec"]["http"][1]["retries"];
+    assert_eq!(retries["attempts"].as_u64(), Some(0));
+    assert!(retries["retryOn"].is_null() && retries["perTryTimeout"].is_null());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(profile("demo.toml")).unwrap();
+    let start = demo.find("[routing.retries]").unwrap();
+    let end = start + demo[start..].find("\n\n").unwrap();
+    let without = format!("{}{}", &demo[..start], &demo[end..]);
+    let p = write_profile(tmp.path(), "no-retries.toml", &without);
+    let dir = render(&[&p]);
+    let docs = documents(&dir.path().join("out"));
+    for (_, d) in docs.iter().filter(|(_, d)| d["kind"] == "VirtualService") {
+        for route in d["spec"]["http"].as_sequence().unwrap() {
+            assert!(route["retries"].is_null(), "{route:?}");
+        }
+    }
+}

@@ -163,7 +163,7 @@ pub fn parse_retry_on(text: &str) -> (String, Vec<u16>) {
 }
 
 /// `retry.ConvertPolicy(in, false)` for a VirtualService `retries` block
-/// (`attempts > 0` here: the Model has no block for zero attempts).
+/// (`attempts: 0` turns retries off: no policy at all).
 pub fn convert_retries(r: &Retries) -> Option<Value> {
     if r.attempts == 0 {
         return None;

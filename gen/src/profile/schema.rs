@@ -137,7 +137,8 @@ pub type Split = BTreeMap<Sourced<String>, Sourced<u32>>;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retries {
-    /// Number of retries (at most 1 + attempts tries); 0 disables retries (default 0).
+    /// Number of retries (at most 1 + attempts tries); 0 disables retries. Left out,
+    /// routes get Istio's default policy, which does not retry the app's 500/INTERNAL.
     pub attempts: Option<Sourced<u32>>,
     /// Timeout of each try, e.g. "2s", "500ms" (default "2s").
     pub per_try_timeout: Option<Sourced<String>>,
