@@ -13,6 +13,7 @@ pub mod fail_status;
 pub mod handler;
 pub mod headers;
 pub mod metrics;
+pub mod probe;
 pub mod reply;
 pub mod runtime;
 pub mod shutdown;

@@ -78,6 +78,32 @@ impl Reply {
         }
     }
 
+    /// The first failure anywhere below this hop, as
+    /// `<service>-<version> -> <target>: <error>`. A failed upstream does not
+    /// fail the hop that called it (it is embedded as text in a success), so a
+    /// chain answered fully only when this is `None`.
+    pub fn first_error(&self) -> Option<String> {
+        self.upstreams.iter().find_map(|u| match &u.answer {
+            Answer::Reply(r) => r.first_error(),
+            Answer::Body(_) => None,
+            Answer::Error(e) => Some(format!(
+                "{}-{} -> {}: {e}",
+                self.service, self.version, u.target
+            )),
+        })
+    }
+
+    /// Every hop that answered, depth first: `(service, version)`.
+    pub fn hops(&self) -> Vec<(String, String)> {
+        let mut out = vec![(self.service.clone(), self.version.clone())];
+        for u in &self.upstreams {
+            if let Answer::Reply(r) = &u.answer {
+                out.extend(r.hops());
+            }
+        }
+        out
+    }
+
     pub fn to_json(&self) -> String {
         // Serializing plain strings and numbers cannot fail; NaN seconds would
         // become null rather than a panic.
@@ -187,6 +213,49 @@ impl From<chain_proto::Upstream> for UpstreamReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hop(service: &str, upstreams: Vec<UpstreamReply>) -> Reply {
+        Reply {
+            service: service.into(),
+            version: "prod".into(),
+            seconds: 0.0,
+            upstreams,
+            num: None,
+            is_odd: None,
+            body: None,
+        }
+    }
+
+    #[test]
+    fn an_error_at_any_depth_fails_the_chain() {
+        let deep_error = hop(
+            "a",
+            vec![UpstreamReply {
+                target: "b".into(),
+                answer: Answer::Reply(Box::new(hop(
+                    "b",
+                    vec![UpstreamReply {
+                        target: "ext".into(),
+                        answer: Answer::Error("StatusCodeError: 502 - \"\"".into()),
+                    }],
+                ))),
+            }],
+        );
+        let error = deep_error.first_error().unwrap();
+        assert_eq!(error, "b-prod -> ext: StatusCodeError: 502 - \"\"");
+        let fine = hop(
+            "a",
+            vec![UpstreamReply {
+                target: "ext".into(),
+                answer: Answer::Body("{}".into()),
+            }],
+        );
+        assert_eq!(fine.first_error(), None);
+        assert_eq!(
+            deep_error.hops(),
+            [("a".into(), "prod".into()), ("b".into(), "prod".into())]
+        );
+    }
 
     fn chain() -> Reply {
         let backend = Reply {

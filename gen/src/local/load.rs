@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hop::upstream::{GrpcClient, HttpClient};
-use hop::{Answer, Reply, Target};
+use hop::{Answer, Target};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use indicatif::ProgressBar;
 
@@ -86,37 +86,6 @@ impl Outcome {
     }
 }
 
-/// Whether every hop below answered: no error at any depth (a failed upstream
-/// becomes an error text inside a 200 reply).
-pub fn chain_ok(reply: &Reply) -> bool {
-    reply.upstreams.iter().all(|u| match &u.answer {
-        Answer::Reply(r) => chain_ok(r),
-        Answer::Body(_) => true,
-        Answer::Error(_) => false,
-    })
-}
-
-/// The first error text in the chain.
-pub fn first_error(reply: &Reply) -> Option<String> {
-    reply.upstreams.iter().find_map(|u| match &u.answer {
-        Answer::Reply(r) => first_error(r),
-        Answer::Body(_) => None,
-        Answer::Error(e) => Some(format!(
-            "{}-{} -> {}: {e}",
-            reply.service, reply.version, u.target
-        )),
-    })
-}
-
-pub fn versions(reply: &Reply, out: &mut Vec<(String, String)>) {
-    out.push((reply.service.clone(), reply.version.clone()));
-    for u in &reply.upstreams {
-        if let Answer::Reply(r) = &u.answer {
-            versions(r, out);
-        }
-    }
-}
-
 enum Client {
     Http(HttpClient, Target),
     Grpc(GrpcClient),
@@ -154,9 +123,8 @@ impl Client {
             ),
             Ok(r) => match r.answer {
                 Answer::Reply(reply) => {
-                    let mut vs = Vec::new();
-                    versions(&reply, &mut vs);
-                    (chain_ok(&reply), vs, first_error(&reply))
+                    let error = reply.first_error();
+                    (error.is_none(), reply.hops(), error)
                 }
                 Answer::Body(b) => (
                     false,
@@ -225,52 +193,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hop::UpstreamReply;
-
-    fn reply(service: &str, upstreams: Vec<UpstreamReply>) -> Reply {
-        Reply {
-            service: service.into(),
-            version: "prod".into(),
-            seconds: 0.0,
-            upstreams,
-            num: None,
-            is_odd: None,
-            body: None,
-        }
-    }
-
-    #[test]
-    fn an_error_at_any_depth_fails_the_chain() {
-        let deep_error = reply(
-            "a",
-            vec![UpstreamReply {
-                target: "b".into(),
-                answer: Answer::Reply(Box::new(reply(
-                    "b",
-                    vec![UpstreamReply {
-                        target: "ext".into(),
-                        answer: Answer::Error("StatusCodeError: 502 - \"\"".into()),
-                    }],
-                ))),
-            }],
-        );
-        assert!(!chain_ok(&deep_error));
-        assert!(first_error(&deep_error).unwrap().contains("502"));
-        let fine = reply(
-            "a",
-            vec![UpstreamReply {
-                target: "ext".into(),
-                answer: Answer::Body("{}".into()),
-            }],
-        );
-        assert!(chain_ok(&fine));
-        let mut v = Vec::new();
-        versions(&deep_error, &mut v);
-        assert_eq!(
-            v,
-            [("a".into(), "prod".into()), ("b".into(), "prod".into())]
-        );
-    }
 
     #[test]
     fn percentiles() {

@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
-use hyper_util::rt::TokioIo;
+use hop::probe::{grpc_serving, http_get_within};
 
 pub use envoy::{Layout, RetryMode};
+
+/// How long one readiness or stats probe may take.
+const PROBE: Duration = Duration::from_secs(5);
 
 use crate::model::{Model, Protocol, Upstream};
 use procs::Proc;
@@ -143,63 +144,12 @@ pub fn find_envoy(given: Option<&Path>) -> Result<PathBuf, String> {
     }
 }
 
-/// GET `path` on 127.0.0.1:`port` over HTTP/1.1: (status, body). Bounded by 5 s.
-pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    let request = async {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let req = hyper::Request::get(path)
-            .header("host", format!("127.0.0.1:{port}"))
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    };
-    tokio::time::timeout(Duration::from_secs(5), request)
-        .await
-        .map_err(|_| "no answer within 5s".to_string())?
-}
-
-async fn grpc_serving(port: u16) -> bool {
-    use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let check = async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-            .ok()?
-            .connect()
-            .await
-            .ok()?;
-        let r = HealthClient::new(channel)
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .ok()?;
-        Some(r.into_inner().status == ServingStatus::Serving as i32)
-    };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), check).await,
-        Ok(Some(true))
-    )
-}
-
 /// Sum of `upstream_rq_retry` over the mesh's outbound clusters, from Envoy's
 /// admin `/stats`. The filter is an RE2 regex and cluster names contain `|`
 /// (alternation), so filter on the suffix only and match names here.
 pub async fn envoy_retries(admin: u16) -> Result<u64, String> {
-    let (status, body) = http_get(admin, "/stats?filter=upstream_rq_retry%24").await?;
+    let (status, _, body) =
+        http_get_within(admin, "/stats?filter=upstream_rq_retry%24", &[], PROBE).await?;
     if status != 200 {
         return Err(format!("envoy /stats answered {status}"));
     }
@@ -338,8 +288,11 @@ impl Mesh {
         for (i, port) in hop_ports.iter().enumerate() {
             loop {
                 let ok = match protocol {
-                    Protocol::Http => matches!(http_get(*port, "/healthz").await, Ok((200, _))),
-                    Protocol::Grpc => grpc_serving(*port).await,
+                    Protocol::Http => matches!(
+                        http_get_within(*port, "/healthz", &[], PROBE).await,
+                        Ok((200, _, _))
+                    ),
+                    Protocol::Grpc => grpc_serving(*port, "").await,
                 };
                 if ok {
                     break;
@@ -435,7 +388,8 @@ impl Mesh {
         let mut proc = Proc::spawn("envoy", cmd, &log)?;
         let end = Instant::now() + READY_LIMIT;
         loop {
-            if let Ok((200, _)) = http_get(self.layout.admin, "/ready").await {
+            if let Ok((200, _, _)) = http_get_within(self.layout.admin, "/ready", &[], PROBE).await
+            {
                 break;
             }
             if let Some(status) = proc.exited() {

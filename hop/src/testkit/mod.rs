@@ -11,7 +11,8 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use client::{grpc_call, grpc_serving, http_get, raw_http};
+pub use crate::probe::{grpc_serving, http_get};
+pub use client::{grpc_call, raw_http};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{HopProcess, Protocol};
 pub use stub::{Stub, StubMode};
