@@ -22,9 +22,11 @@ Examples:
   meshgen render profiles/demo.toml --check               exit 1 if out/ is not up to date
   meshgen validate profiles/demo.toml -f my-overrides.toml
   meshgen schema > meshgen.schema.json                    JSON Schema for editor completion
+  meshgen up profiles/demo.toml --stub-external           the mesh on 127.0.0.1 with a real Envoy
+  meshgen compare profiles/demo.toml profiles/demo-grpc.toml --stub-external --fail 0.3
 
 Exit codes: 0 success, 1 `--check` found differences, 2 bad input or output error.
-The profile format is described in docs/profile.md.";
+The profile format is described in docs/profile.md; up and compare in docs/local.md.";
 
 #[derive(Parser)]
 #[command(name = "meshgen", version, about = ABOUT, after_help = AFTER)]
@@ -75,8 +77,8 @@ enum Command {
         local: LocalArgs,
         /// Retry policy on the routes: the profile's (`on`), none (`off`), or Istio's
         /// default policy (`default`).
-        #[arg(long, value_name = "MODE", default_value = "on", value_parser = ["on", "off", "default"])]
-        retries: String,
+        #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::local::RetryMode::On)]
+        retries: crate::local::RetryMode,
     },
     /// Run each profile's mesh locally under a bounded load with the `fail` header,
     /// with the profile's retries, without, and with Istio's default policy; print a table.
@@ -159,7 +161,7 @@ struct LocalArgs {
 }
 
 impl LocalArgs {
-    fn options(self, retries: Option<&str>) -> crate::local::Options {
+    fn options(self, retry_mode: Option<crate::local::RetryMode>) -> crate::local::Options {
         crate::local::Options {
             envoy: self.envoy,
             bin_dir: self.bin_dir,
@@ -167,11 +169,7 @@ impl LocalArgs {
             without_service_entry: self.without_service_entry,
             otlp_endpoint: self.otlp_endpoint.filter(|e| !e.trim().is_empty()),
             bare: false,
-            retry_mode: retries.map(|r| match r {
-                "off" => crate::local::RetryMode::Off,
-                "default" => crate::local::RetryMode::Default,
-                _ => crate::local::RetryMode::On,
-            }),
+            retry_mode,
         }
     }
 }
@@ -215,7 +213,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             retries,
         } => {
             let model = input.model()?;
-            crate::local::up::up(model, &local.options(Some(&retries))).map_err(local_error)
+            crate::local::up::up(model, &local.options(Some(retries))).map_err(local_error)
         }
         Command::Compare {
             profiles,

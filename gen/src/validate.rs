@@ -517,6 +517,20 @@ impl Cx<'_> {
                 "more than 10 retries per try would multiply the load; use at most 10",
             );
         }
+        // Each hop waits for every try of its upstream call (`UPSTREAM_TIMEOUT`, see
+        // `resolve`); the hop refuses to start with more than its maximum.
+        let waits = per_try.saturating_mul(u64::from(a.value) + 1);
+        if u128::from(waits.as_millis()) > hop::duration::MAX.as_millis() {
+            let msg = format!(
+                "(attempts + 1) x per_try_timeout is {waits}, longer than the {}s a hop \
+                 waits for an upstream",
+                hop::duration::MAX.as_secs()
+            );
+            match &r.per_try_timeout {
+                Some(p) => self.err(p, msg),
+                None => self.err(a, msg),
+            }
+        }
         Some(Retries {
             attempts: a.value,
             per_try_timeout: per_try,

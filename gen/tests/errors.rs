@@ -187,6 +187,14 @@ fn bad_duration_or_probability() {
         &[],
         "error: {p}:6:19: routing.retries.per_try_timeout: \"2 seconds\" is not a duration",
     );
+    // Valid alone, but a hop would wait 4 x 20m for its upstream: more than it accepts.
+    case(
+        "per_try_timeout = \"2s\"",
+        "per_try_timeout = \"20m\"",
+        &[],
+        "error: {p}:6:19: routing.retries.per_try_timeout: (attempts + 1) x per_try_timeout is 4800s, \
+         longer than the 3600s a hop waits for an upstream",
+    );
     case(
         "[[service]]\nname = \"frontend\"",
         "[routing.fault.backend]\nabort = { percent = 150.0 }\n\n[[service]]\nname = \"frontend\"",

@@ -8,13 +8,14 @@ mod local_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use local_support::{demo, drive, model, options, start, start_mode};
+use local_support::{demo, drive, model, one_mesh_at_a_time, options, start, start_mode};
 use meshgen::local::{Options, RetryMode};
 use meshgen::model::Protocol;
 
 const CANARY: (&str, &str) = ("x-dev-user", "super-secret");
 
 async fn canary_and_weights(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
     let mut mesh = start_mode(model(demo(protocol), None, &[]), RetryMode::On).await;
     let with = drive(&mesh, 100, &[CANARY]).await;
     assert_eq!(with.successes(), 100, "{:?}", with.samples[0].error);
@@ -70,6 +71,7 @@ async fn ratio(mesh: &meshgen::local::Mesh, headers: &[(&str, &str)]) -> (f64, u
 }
 
 async fn retries(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
     let hops = 3; // frontend, middleware, backend each roll `fail`
     let expected_off = 0.7f64.powi(hops);
     // sd at 0.343 over 600 requests: 0.019; +-0.09 is about 4.7 sd.
@@ -135,6 +137,7 @@ async fn grpc_retries() {
 }
 
 async fn egress(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
     let locked = model(demo(protocol), None, &[]);
     assert_eq!(locked.mesh.egress, meshgen::model::Egress::RegistryOnly);
     let host = locked.externals[0].host.clone();
@@ -177,6 +180,7 @@ async fn grpc_egress() {
 }
 
 async fn tracing(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
     let receiver = hop::testkit::OtlpReceiver::start().await;
     let m = model(demo(protocol), None, &[]);
     assert!(m.mesh.tracing.is_some());
@@ -230,6 +234,7 @@ async fn grpc_tracing() {
 /// canary-weights.toml: the backend route aborts 10% (HTTP 503 / gRPC UNAVAILABLE)
 /// and delays 5%; injected faults are never retried, even with the profile's retries.
 async fn fault(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
     let sets: &[&str] = match protocol {
         Protocol::Http => &[],
         Protocol::Grpc => &["protocol=\"grpc\""],

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use local_support::{bin_dir, envoy, profile_path, repo};
+use local_support::{bin_dir, envoy, one_program_at_a_time, profile_path, repo};
 
 fn meshgen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meshgen"))
@@ -56,6 +56,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn up_serves_then_sigterm_leaves_nothing_behind() {
+    let _turn = one_program_at_a_time();
     let mut child = meshgen()
         .arg("up")
         .arg(profile_path("demo-grpc.toml"))
@@ -116,13 +117,8 @@ fn up_serves_then_sigterm_leaves_nothing_behind() {
     );
 
     // SIGTERM: exit 0, every child gone.
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) }, 0);
     let end = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -224,4 +220,43 @@ fn up_refuses_what_it_cannot_run() {
         "{e}"
     );
     let _ = repo();
+}
+
+#[test]
+fn compare_prints_one_row_per_protocol_and_retry_mode() {
+    let _turn = one_program_at_a_time();
+    let out = meshgen()
+        .arg("compare")
+        .arg(profile_path("demo.toml"))
+        .arg(profile_path("demo-grpc.toml"))
+        .args(["--stub-external", "--fail", "0.3", "--requests", "300"])
+        .args(["--concurrency", "4", "--bare", "--json", "--envoy"])
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("meshgen compare runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("--json");
+    let row = |protocol: &str, retries: &str| {
+        rows.iter()
+            .find(|r| r["protocol"] == protocol && r["retries"] == retries)
+            .unwrap_or_else(|| panic!("no {protocol}/{retries} row in {rows:?}"))
+    };
+    for protocol in ["http", "grpc"] {
+        // 3 hops each failing 30%: 0.343 without retries, 0.976 with 3 of them.
+        // 300 requests: bounds are more than 4 standard deviations wide.
+        let on = row(protocol, "on");
+        assert!(on["success_ratio"].as_f64().unwrap() > 0.9, "{on}");
+        assert!(on["envoy_retries"].as_u64().unwrap() > 0, "{on}");
+        for mode in ["off", "default", "bare"] {
+            let r = row(protocol, mode);
+            let ratio = r["success_ratio"].as_f64().unwrap();
+            assert!((0.22..0.47).contains(&ratio), "{r}");
+            assert_eq!(r["envoy_retries"].as_u64(), Some(0), "{r}");
+        }
+    }
+    assert_eq!(rows.len(), 8, "{rows:?}");
 }

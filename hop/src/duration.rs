@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The longest duration a hop accepts (e.g. for `UPSTREAM_TIMEOUT`).
+pub const MAX: Duration = Duration::from_secs(3600);
+
 /// Parses a duration string; a bare number means seconds.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -19,7 +22,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "m" => value * 60.0,
         other => return Err(format!("`{text}`: unknown unit `{other}` (use ms, s or m)")),
     };
-    if !seconds.is_finite() || seconds <= 0.0 || seconds > 3600.0 {
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > MAX.as_secs_f64() {
         return Err(format!("`{text}` must be more than 0 and at most 1h"));
     }
     Ok(Duration::from_secs_f64(seconds))

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::model::{Egress, Fault, Model, Protocol, Retries, Route};
 
 /// Which retry policy the routes carry: a parameter of the target (`compare` runs all three).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum RetryMode {
     /// What the profile renders: its `retries` block, or, without one, Istio's

@@ -24,7 +24,7 @@ pub use envoy::{Layout, RetryMode};
 /// How long one readiness or stats probe may take.
 const PROBE: Duration = Duration::from_secs(5);
 
-use crate::model::{Model, Protocol, Upstream};
+use crate::model::{Health, Model, Placement, Protocol, Upstream};
 use procs::Proc;
 use stub::ExternalStub;
 
@@ -243,39 +243,28 @@ impl Mesh {
             let sp = &mesh.layout.services[&s.name];
             for w in &s.versions {
                 let port = sp.versions[&w.version];
+                let otlp = match (&mesh.layout.collector, &opts.otlp_endpoint) {
+                    (Some(_), Some(e)) => Some(e.as_str()),
+                    _ => None,
+                };
+                let env = model.hop_env(
+                    s,
+                    w,
+                    &Placement {
+                        port,
+                        metrics_port: metrics_ports.next().unwrap_or(0),
+                        upstream: &upstream,
+                        otlp_endpoint: otlp,
+                    },
+                );
                 let mut cmd = Command::new(&hop_bin);
-                cmd.env_clear()
-                    .env("PORT", port.to_string())
-                    .env(
-                        "METRICS_PORT",
-                        metrics_ports.next().unwrap_or(0).to_string(),
-                    )
-                    .env("SERVICE_NAME", &s.name)
-                    .env("SERVICE_VERSION", &w.version)
-                    .env("UPSTREAM", &upstream)
-                    .env("WORK", s.work.to_string())
-                    .env("OTEL_SERVICE_NAME", &s.name)
-                    .env(
-                        "OTEL_RESOURCE_ATTRIBUTES",
-                        format!(
-                            "service.version={},service.namespace={}",
-                            w.version, model.namespace
-                        ),
-                    );
-                if let Some(t) = s.upstream_timeout {
-                    cmd.env("UPSTREAM_TIMEOUT", t.to_string());
-                }
-                if let (Some(_), Some(e)) = (&mesh.layout.collector, &opts.otlp_endpoint) {
-                    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", e)
-                        .env("OTEL_TRACES_SAMPLER", "parentbased_always_on");
-                }
+                cmd.env_clear().envs(env);
                 let name = format!("{}-{}", s.name, w.version);
                 let log = mesh.dir.path().join(format!("{name}.log"));
                 mesh.hops.push(Proc::spawn(&name, cmd, &log)?);
             }
         }
         // Every hop healthy.
-        let protocol = model.wire.protocol;
         let hop_ports: Vec<u16> = model
             .services
             .iter()
@@ -287,12 +276,12 @@ impl Mesh {
         let end = Instant::now() + READY_LIMIT;
         for (i, port) in hop_ports.iter().enumerate() {
             loop {
-                let ok = match protocol {
-                    Protocol::Http => matches!(
-                        http_get_within(*port, "/healthz", &[], PROBE).await,
+                let ok = match &model.wire.health {
+                    Health::Http { path } => matches!(
+                        http_get_within(*port, path, &[], PROBE).await,
                         Ok((200, _, _))
                     ),
-                    Protocol::Grpc => grpc_serving(*port, "").await,
+                    Health::Grpc => grpc_serving(*port, "").await,
                 };
                 if ok {
                     break;
@@ -329,10 +318,7 @@ impl Mesh {
                     } else {
                         self.layout.services[name].listener
                     };
-                    match self.model.wire.protocol {
-                        Protocol::Http => format!("http://127.0.0.1:{port}/"),
-                        Protocol::Grpc => format!("grpc://127.0.0.1:{port}"),
-                    }
+                    format!("{}://127.0.0.1:{port}", self.model.wire.scheme)
                 }
                 Upstream::External {
                     url, host, port, ..

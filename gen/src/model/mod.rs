@@ -12,13 +12,15 @@
 //! template or target ever chooses retry conditions.
 
 mod duration;
+mod hop_env;
 mod wire;
 
 use serde::Serialize;
 
 pub use crate::profile::schema::{Egress, Protocol, PullPolicy};
 pub use duration::Duration;
-pub use wire::{GRPC_CODES, Wire};
+pub use hop_env::Placement;
+pub use wire::{GRPC_CODES, Health, Wire};
 
 /// The whole demo.
 #[derive(Debug, Clone, Serialize)]

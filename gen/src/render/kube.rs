@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{Caller, Model, Route, Upstream};
+use crate::model::{Caller, Model, Placement, Route, Upstream};
 
 /// Namespace of Istio's control plane, its ingress gateway and the addons.
 pub const ISTIO_NAMESPACE: &str = "istio-system";
@@ -174,57 +174,20 @@ pub fn view(m: &Model) -> View<'_> {
                         "app.kubernetes.io/instance",
                         format!("{}-{}", s.name, w.version),
                     );
-                    let mut env = vec![
-                        EnvVar {
-                            name: "PORT",
-                            value: m.wire.container_port.to_string(),
-                        },
-                        EnvVar {
-                            name: "SERVICE_NAME",
-                            value: s.name.clone(),
-                        },
-                        EnvVar {
-                            name: "SERVICE_VERSION",
-                            value: w.version.clone(),
-                        },
-                        EnvVar {
-                            name: "UPSTREAM",
-                            value: upstream.clone(),
-                        },
-                        EnvVar {
-                            name: "METRICS_PORT",
-                            value: m.wire.metrics_port.to_string(),
-                        },
-                        EnvVar {
-                            name: "WORK",
-                            value: s.work.to_string(),
-                        },
-                    ];
-                    if let Some(t) = s.upstream_timeout {
-                        env.push(EnvVar {
-                            name: "UPSTREAM_TIMEOUT",
-                            value: t.to_string(),
-                        });
-                    }
-                    env.push(EnvVar {
-                        name: "OTEL_SERVICE_NAME",
-                        value: s.name.clone(),
-                    });
-                    env.push(EnvVar {
-                        name: "OTEL_RESOURCE_ATTRIBUTES",
-                        value: format!("service.version={},service.namespace={ns}", w.version),
-                    });
-                    if let Some(t) = &tracing {
-                        env.push(EnvVar {
-                            name: "OTEL_EXPORTER_OTLP_ENDPOINT",
-                            value: t.otlp_endpoint.clone(),
-                        });
-                        // Follow the sidecar's sampling decision carried in the request.
-                        env.push(EnvVar {
-                            name: "OTEL_TRACES_SAMPLER",
-                            value: "parentbased_always_on".into(),
-                        });
-                    }
+                    let env = m
+                        .hop_env(
+                            s,
+                            w,
+                            &Placement {
+                                port: m.wire.container_port,
+                                metrics_port: m.wire.metrics_port,
+                                upstream: &upstream,
+                                otlp_endpoint: tracing.as_ref().map(|t| t.otlp_endpoint.as_str()),
+                            },
+                        )
+                        .into_iter()
+                        .map(|(name, value)| EnvVar { name, value })
+                        .collect();
                     KDeployment {
                         name: format!("{}-{}", s.name, w.version),
                         version: w.version.clone(),

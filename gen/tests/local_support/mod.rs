@@ -86,6 +86,20 @@ pub fn options() -> Options {
     }
 }
 
+/// Meshes of one test binary take turns: each takes a dozen free ports and frees
+/// some between Envoy restarts, so meshes started side by side could race for one.
+pub async fn one_mesh_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
+/// [`one_mesh_at_a_time`] for tests that run `meshgen up` / `compare` as programs.
+pub fn one_program_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed test poisons the lock; the next one may still run.
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub async fn start(model: Model, opts: &Options) -> Mesh {
     Mesh::start(model, opts)
         .await

@@ -76,11 +76,13 @@ impl HopProcess {
 
     /// Sends SIGTERM (without waiting).
     pub fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success(), "kill -TERM failed");
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+        assert_eq!(
+            unsafe { libc::kill(pid, libc::SIGTERM) },
+            0,
+            "kill -TERM {pid}"
+        );
     }
 
     /// Waits for the process to exit, at most `limit`.
