@@ -26,19 +26,7 @@ enum Command {
     /// Run the hop (the default).
     Serve,
     /// Call a chain once and print its answer.
-    Call {
-        /// grpc://host:port, or http(s)://... for an HTTP chain
-        target: String,
-        /// Request metadata, e.g. -H fail=0.3 -H x-dev-user=super-secret
-        #[arg(short = 'H', long = "header")]
-        headers: Vec<String>,
-        /// Print the reply as JSON instead of the text.
-        #[arg(long)]
-        json: bool,
-        /// Give up after this long (e.g. 5s, 500ms).
-        #[arg(long, default_value = "5s", value_parser = hop::duration::parse)]
-        timeout: Duration,
-    },
+    Call(hop::cli::CallArgs),
     /// Load a gRPC chain: N connections, one call in flight on each, for a
     /// bounded time; prints requests/s and latency percentiles.
     Bench {
@@ -83,12 +71,7 @@ fn main() {
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => server::run().await,
-            Command::Call {
-                target,
-                headers,
-                json,
-                timeout,
-            } => hop::cli::call(&target, &headers, json, timeout).await,
+            Command::Call(args) => args.run().await,
             Command::Bench {
                 target,
                 connections,

@@ -6,8 +6,6 @@
 
 mod server;
 
-use std::time::Duration;
-
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -25,19 +23,7 @@ enum Command {
     /// Run the hop (the default).
     Serve,
     /// Call a chain once and print its answer.
-    Call {
-        /// http://host:port/, https://... or grpc://host:port
-        target: String,
-        /// A request header, e.g. -H fail=0.3 -H x-dev-user=super-secret
-        #[arg(short = 'H', long = "header")]
-        headers: Vec<String>,
-        /// Print the JSON reply instead of the text.
-        #[arg(long)]
-        json: bool,
-        /// Give up after this long (e.g. 5s, 500ms).
-        #[arg(long, default_value = "5s", value_parser = hop::duration::parse)]
-        timeout: Duration,
-    },
+    Call(hop::cli::CallArgs),
 }
 
 fn main() {
@@ -52,12 +38,7 @@ fn main() {
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => server::run().await,
-            Command::Call {
-                target,
-                headers,
-                json,
-                timeout,
-            } => hop::cli::call(&target, &headers, json, timeout).await,
+            Command::Call(args) => args.run().await,
         }
     });
     std::process::exit(code);

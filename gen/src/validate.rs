@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Diagnostic;
 use crate::model::{
-    Abort, Caller, Delay, Duration, External, ExternalPort, Fault, GRPC_CODES, HeaderMatch, Image,
-    Ingress, Mesh, Model, Protocol, PullPolicy, Retries, Route, Service, Tracing, Upstream,
-    WeightedSubset, Wire, Workload,
+    Abort, Caller, Delay, Duration, External, ExternalPort, Fault, HeaderMatch, Image, Ingress,
+    Mesh, Model, Protocol, PullPolicy, Retries, Route, Service, Tracing, Upstream, WeightedSubset,
+    Wire, Workload,
 };
 use crate::profile::Loaded;
 use crate::profile::schema::{self, Egress, Upstreams};
@@ -680,7 +680,7 @@ impl Cx<'_> {
                     );
                 }
                 if let Some(g) = &a.grpc_status
-                    && !GRPC_CODES.contains(&g.value.as_str())
+                    && hop::fail_status::grpc_code_by_name(&g.value).is_none()
                 {
                     self.err(
                         g,

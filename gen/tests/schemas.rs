@@ -15,23 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use hop::testkit::tool;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 const HOW: &str =
     "run scripts/test (it installs the test tools into .tools/ via scripts/install-test-tools)";
-
-/// `name` on PATH, else in the repository's .tools/bin.
-fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([repo().join(".tools/bin")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`{name}` is needed by this test and is not on PATH nor in .tools/bin: {HOW}")
-        })
-}
 
 fn node_path() -> String {
     let np = std::env::var("NODE_PATH")

@@ -9,6 +9,29 @@ use crate::config::Target;
 use crate::reply::Answer;
 use crate::upstream;
 
+/// `chain-http call` / `chain-grpc call`: one call to a chain, whatever its protocol.
+#[derive(clap::Args, Debug)]
+pub struct CallArgs {
+    /// http://host:port/, https://... or grpc://host:port
+    pub target: String,
+    /// A request header (gRPC metadata), e.g. -H fail=0.3 -H x-dev-user=super-secret
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Print the reply as JSON instead of the text.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this long (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
+    pub timeout: Duration,
+}
+
+impl CallArgs {
+    /// Makes the call; returns the process exit code.
+    pub async fn run(&self) -> i32 {
+        call(&self.target, &self.headers, self.json, self.timeout).await
+    }
+}
+
 /// Calls `target` with `headers` given as `name=value` (or `name: value`);
 /// prints the reply's text (or JSON) and returns the process exit code.
 pub async fn call(target: &str, headers: &[String], json: bool, timeout: Duration) -> i32 {

@@ -44,6 +44,15 @@ const NAMES: [(&str, Code); 16] = [
     ("UNAUTHENTICATED", Code::Unauthenticated),
 ];
 
+/// The gRPC code of an upper-case name (`UNAVAILABLE`), as Istio's
+/// `fault.abort.grpcStatus` and Envoy name them.
+pub fn grpc_code_by_name(name: &str) -> Option<Code> {
+    if name == "OK" {
+        return Some(Code::Ok);
+    }
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+}
+
 /// The canonical upper-case name of a gRPC code (`UNAVAILABLE`), for metrics and spans.
 pub fn grpc_code_name(code: Code) -> &'static str {
     NAMES

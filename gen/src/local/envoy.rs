@@ -192,10 +192,7 @@ pub fn retry_policy(retries: Option<&Retries>, mode: RetryMode) -> Option<Value>
 
 /// gRPC code name to number (`grpc.SupportedGRPCStatus`).
 pub fn grpc_code(name: &str) -> Option<u32> {
-    crate::model::GRPC_CODES
-        .iter()
-        .position(|c| *c == name)
-        .map(|i| i as u32)
+    hop::fail_status::grpc_code_by_name(name).map(|c| c as u32)
 }
 
 fn percent(value: f64) -> Value {

@@ -176,7 +176,6 @@ pub struct Mesh {
     pub model: Model,
     pub layout: Layout,
     pub mode: RetryMode,
-    pub notes: Vec<String>,
     /// Without Envoy (see [`Options::bare`]).
     pub bare: bool,
     dir: tempfile::TempDir,
@@ -190,7 +189,7 @@ impl Mesh {
     /// Starts everything and waits until it is ready. Await it directly from the
     /// main future (not from a spawned task): see [`Proc::spawn`].
     pub async fn start(model: Model, opts: &Options) -> Result<Mesh, String> {
-        let notes = check(&model, opts)?;
+        check(&model, opts)?;
         let envoy_bin = find_envoy(opts.envoy.as_deref())?;
         let hop_bin = find_binary(model.wire.binary, opts.bin_dir.as_deref())?;
         let collector = match (&model.mesh.tracing, &opts.otlp_endpoint) {
@@ -226,7 +225,6 @@ impl Mesh {
             .map_err(|e| format!("temporary directory: {e}"))?;
         let mut mesh = Mesh {
             mode: opts.retry_mode.unwrap_or(RetryMode::On),
-            notes,
             bare: opts.bare,
             dir,
             envoy_bin,
@@ -300,7 +298,6 @@ impl Mesh {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        mesh.bare = opts.bare;
         if !mesh.bare {
             mesh.start_envoy().await?;
         }
@@ -457,13 +454,18 @@ impl Mesh {
         None
     }
 
-    /// Stops everything (also done on drop).
+    /// Stops everything (also done on drop): Envoy first, so no new request
+    /// reaches a hop, then every hop at once.
     pub fn stop(&mut self) {
+        const GRACE: Duration = Duration::from_secs(5);
         if let Some(mut e) = self.envoy.take() {
-            e.stop(Duration::from_secs(5));
+            e.stop(GRACE);
+        }
+        for h in &self.hops {
+            h.terminate();
         }
         for mut h in self.hops.drain(..) {
-            h.stop(Duration::from_secs(5));
+            h.stop(GRACE);
         }
     }
 }

@@ -67,6 +67,14 @@ impl Proc {
         lines[start..].join("\n")
     }
 
+    /// SIGTERM to the process group, without waiting (see [`Proc::stop`]).
+    pub fn terminate(&self) {
+        if !self.stopped {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM) };
+        }
+    }
+
     /// SIGTERM to the process group, up to `grace` to exit, then SIGKILL; reaps it.
     pub fn stop(&mut self, grace: Duration) {
         if self.stopped {

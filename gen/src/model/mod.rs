@@ -20,7 +20,7 @@ use serde::Serialize;
 pub use crate::profile::schema::{Egress, Protocol, PullPolicy};
 pub use duration::Duration;
 pub use hop_env::Placement;
-pub use wire::{GRPC_CODES, Health, Wire};
+pub use wire::{Health, Wire};
 
 /// The whole demo.
 #[derive(Debug, Clone, Serialize)]

@@ -38,18 +38,9 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
-/// Envoy on PATH (scripts/test puts .tools/bin there).
+/// Envoy (scripts/test installs it into .tools/bin and puts that on PATH).
 pub fn envoy() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("envoy"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`envoy` is not on PATH: run the tests with scripts/test, which installs it into \
-                 .tools/bin and puts that on PATH"
-            )
-        })
+    hop::testkit::tool("envoy")
 }
 
 pub fn demo(protocol: Protocol) -> &'static str {

@@ -17,17 +17,20 @@ pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{HopProcess, Protocol};
 pub use stub::{Stub, StubMode};
 
-/// An outside program the tests need (grpcurl, promtool). Missing is a test
-/// failure that says how to get it, never a silent skip.
+/// An outside program the tests need (grpcurl, promtool, envoy, ...): on PATH,
+/// else in the workspace's .tools/bin where scripts/install-test-tools puts it.
+/// Missing is a test failure that says how to get it, never a silent skip.
 pub fn tool(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin");
     std::env::split_paths(&path)
+        .chain([installed])
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| {
             panic!(
-                "`{name}` is not on PATH: run the tests with scripts/test, which installs it \
-                 into .tools/bin and puts that on PATH"
+                "`{name}` is not on PATH nor in .tools/bin: run the tests with scripts/test, \
+                 which installs it there and puts it on PATH"
             )
         })
 }
