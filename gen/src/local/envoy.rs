@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::model::{Egress, Fault, Model, Protocol, Retries, Route};
+use crate::render::kube;
 
 /// Which retry policy the routes carry: a parameter of the target (`compare` runs all three).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -94,12 +95,9 @@ pub struct Collector {
 }
 
 const UINT32_MAX: u64 = 4_294_967_295;
-/// Istio's default tracing collector name (cluster and authority).
-const COLLECTOR_HOST: &str = "jaeger-collector.istio-system.svc.cluster.local";
-
 /// The FQDN of a service, as `render` names it.
 pub fn service_host(model: &Model, service: &str) -> String {
-    format!("{service}.{}.svc.cluster.local", model.namespace)
+    kube::host(service, &model.namespace)
 }
 
 /// `model.BuildSubsetKey(TrafficDirectionOutbound, subset, host, port)`.
@@ -107,18 +105,14 @@ pub fn cluster_name(port: u16, subset: &str, host: &str) -> String {
     format!("outbound|{port}|{subset}|{host}")
 }
 
-/// The name of the OTLP collector cluster (excluded from retry counts).
-pub fn collector_cluster() -> String {
-    cluster_name(4317, "", COLLECTOR_HOST)
+/// Istio's tracing collector host (cluster name and authority).
+fn collector_host() -> String {
+    kube::host(kube::COLLECTOR_SERVICE, kube::ISTIO_NAMESPACE)
 }
 
-/// Envoy's JSON form of a protobuf Duration.
-fn duration(millis: u64) -> String {
-    if millis.is_multiple_of(1000) {
-        format!("{}s", millis / 1000)
-    } else {
-        format!("{}.{:03}s", millis / 1000, millis % 1000)
-    }
+/// The name of the OTLP collector cluster (excluded from retry counts).
+pub fn collector_cluster() -> String {
+    cluster_name(kube::COLLECTOR_PORT, "", &collector_host())
 }
 
 fn previous_hosts() -> Value {
@@ -177,7 +171,7 @@ pub fn convert_retries(r: &Retries) -> Option<Value> {
             policy["retriable_status_codes"] = json!(codes);
         }
     }
-    policy["per_try_timeout"] = json!(duration(r.per_try_timeout.as_millis()));
+    policy["per_try_timeout"] = json!(r.per_try_timeout.to_string());
     Some(policy)
 }
 
@@ -205,7 +199,7 @@ pub fn fault(f: &Fault) -> Value {
         json!({"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"});
     if let Some(d) = &f.delay {
         out["delay"] =
-            json!({"fixed_delay": duration(d.fixed.as_millis()), "percentage": percent(d.percent)});
+            json!({"fixed_delay": d.fixed.to_string(), "percentage": percent(d.percent)});
     }
     if let Some(a) = &f.abort {
         let mut abort = json!({"percentage": percent(a.percent)});
@@ -363,7 +357,7 @@ fn hcm(
             "random_sampling": {"value": t.sampling},
             "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": {
                 "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
-                "grpc_service": {"envoy_grpc": {"cluster_name": collector_cluster(), "authority": COLLECTOR_HOST}},
+                "grpc_service": {"envoy_grpc": {"cluster_name": collector_cluster(), "authority": collector_host()}},
                 "service_name": service_name
             }}
         });
@@ -402,7 +396,7 @@ fn callers_of(model: &Model, service: &str) -> String {
         .map(|s| s.name.as_str())
         .collect();
     let who = if callers.is_empty() {
-        "istio-ingressgateway".to_owned()
+        kube::INGRESS_GATEWAY.to_owned()
     } else {
         callers.join("+")
     };
@@ -488,7 +482,7 @@ pub fn bootstrap(model: &Model, layout: &Layout, mode: RetryMode) -> Value {
                 "ingress",
                 vec![vh],
                 tracing.as_ref(),
-                "istio-ingressgateway.istio-system",
+                &format!("{}.{}", kube::INGRESS_GATEWAY, kube::ISTIO_NAMESPACE),
                 true,
             ),
         ));
@@ -649,7 +643,7 @@ mod tests {
         });
         assert_eq!(f["abort"]["grpc_status"], 14);
         assert_eq!(f["abort"]["percentage"]["numerator"], 100_000);
-        assert_eq!(f["delay"]["fixed_delay"], "0.500s");
+        assert_eq!(f["delay"]["fixed_delay"], "0.5s");
         assert_eq!(f["delay"]["percentage"]["numerator"], 50_000);
     }
 
@@ -663,7 +657,5 @@ mod tests {
             cluster_name(443, "", "api.example"),
             "outbound|443||api.example"
         );
-        assert_eq!(duration(0), "0s");
-        assert_eq!(duration(1500), "1.500s");
     }
 }

@@ -21,8 +21,12 @@ pub const SHARED_PART_OF: &str = "meshgen-addons";
 pub const TRACING_PROVIDER: &str = "otel-tracing";
 /// The trust domain of a default Istio install.
 const TRUST_DOMAIN: &str = "cluster.local";
-/// ServiceAccount of the ingress gateway that `istioctl install` creates.
+/// The ingress gateway that `istioctl install` creates, and its ServiceAccount.
+pub const INGRESS_GATEWAY: &str = "istio-ingressgateway";
 const INGRESS_ACCOUNT: &str = "istio-ingressgateway-service-account";
+/// The tracing collector's Service (in [`ISTIO_NAMESPACE`]) and OTLP/gRPC port.
+pub const COLLECTOR_SERVICE: &str = "jaeger-collector";
+pub const COLLECTOR_PORT: u16 = 4317;
 
 pub type Labels = BTreeMap<&'static str, String>;
 
@@ -37,6 +41,7 @@ pub struct View<'m> {
     /// Labels of the shared objects in `istio-system`.
     pub shared_labels: Labels,
     pub istio_namespace: &'static str,
+    pub ingress_gateway: &'static str,
     pub services: Vec<KService<'m>>,
     pub ingress: KIngress,
     pub externals: Vec<KExternal>,
@@ -109,7 +114,8 @@ pub struct KTracing {
     pub otlp_endpoint: String,
 }
 
-fn host(name: &str, namespace: &str) -> String {
+/// The cluster-local DNS name of a Service (what Istio names hosts by).
+pub fn host(name: &str, namespace: &str) -> String {
     format!("{name}.{namespace}.svc.cluster.local")
 }
 
@@ -130,12 +136,12 @@ pub fn view(m: &Model) -> View<'_> {
     ]
     .into();
     let tracing = m.mesh.tracing.as_ref().map(|_| {
-        let collector_host = host("jaeger-collector", ISTIO_NAMESPACE);
+        let collector_host = host(COLLECTOR_SERVICE, ISTIO_NAMESPACE);
         KTracing {
             provider: TRACING_PROVIDER,
-            otlp_endpoint: format!("http://{collector_host}:4317"),
+            otlp_endpoint: format!("http://{collector_host}:{COLLECTOR_PORT}"),
             collector_host,
-            collector_port: 4317,
+            collector_port: COLLECTOR_PORT,
         }
     });
     let image = format!("{}/{}:{}", m.image.registry, m.wire.binary, m.image.tag);
@@ -245,6 +251,7 @@ pub fn view(m: &Model) -> View<'_> {
         labels,
         shared_labels,
         istio_namespace: ISTIO_NAMESPACE,
+        ingress_gateway: INGRESS_GATEWAY,
         services,
         ingress: KIngress {
             gateway: format!("{}-gateway", m.ingress.service),
