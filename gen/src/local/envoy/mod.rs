@@ -14,37 +14,18 @@
 //! one cluster per subset `outbound|PORT|SUBSET|HOST`; one listener per external
 //! host:port (ServiceEntry route, ALLOW_ANY passthrough or REGISTRY_ONLY `block_all`).
 
+mod retry;
+mod route;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::model::{Egress, Fault, Model, Protocol, Retries, Route};
+pub use retry::{RetryMode, convert_retries, default_retry_policy, parse_retry_on, retry_policy};
+pub use route::{fault, grpc_code, routes};
+
+use crate::model::{Egress, Model, Protocol};
 use crate::render::kube;
-
-/// Which retry policy the routes carry: a parameter of the target (`compare` runs all three).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum RetryMode {
-    /// What the profile renders: its `retries` block, or, without one, Istio's
-    /// default policy (the VirtualService then has no `retries`).
-    On,
-    /// `retries: {attempts: 0}`: no retry policy at all.
-    Off,
-    /// Istio's default policy on every route, whatever the profile says.
-    Default,
-}
-
-impl RetryMode {
-    pub const ALL: [RetryMode; 3] = [RetryMode::On, RetryMode::Off, RetryMode::Default];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RetryMode::On => "on",
-            RetryMode::Off => "off",
-            RetryMode::Default => "default",
-        }
-    }
-}
 
 /// Where everything listens on 127.0.0.1, decided by `meshgen up` (see `ports.rs`).
 #[derive(Clone, Debug)]
@@ -113,168 +94,6 @@ fn collector_host() -> String {
 /// The name of the OTLP collector cluster (excluded from retry counts).
 pub fn collector_cluster() -> String {
     cluster_name(kube::COLLECTOR_PORT, "", &collector_host())
-}
-
-fn previous_hosts() -> Value {
-    json!({
-        "name": "envoy.retry_host_predicates.previous_hosts",
-        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
-    })
-}
-
-/// `retry.DefaultPolicy()` (Istio >= 1.24: no retriable status codes, 503 is not retried).
-pub fn default_retry_policy() -> Value {
-    json!({
-        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-        "num_retries": 2,
-        "retry_host_predicate": [previous_hosts()],
-        "host_selection_retry_max_attempts": 5
-    })
-}
-
-/// `retry.parseRetryOn`: parts that are known HTTP status codes become
-/// `retriable_status_codes`; the rest stay in `retry_on`, and
-/// `retriable-status-codes` is appended when codes were found.
-pub fn parse_retry_on(text: &str) -> (String, Vec<u16>) {
-    let mut conditions = Vec::new();
-    let mut codes = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let known = part.parse::<u16>().ok().filter(|c| {
-            http::StatusCode::from_u16(*c)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .is_some()
-        });
-        match known {
-            Some(code) => codes.push(code),
-            None => conditions.push(part.to_owned()),
-        }
-    }
-    if !codes.is_empty() && !conditions.iter().any(|c| c == "retriable-status-codes") {
-        conditions.push("retriable-status-codes".into());
-    }
-    (conditions.join(","), codes)
-}
-
-/// `retry.ConvertPolicy(in, false)` for a VirtualService `retries` block
-/// (`attempts: 0` turns retries off: no policy at all).
-pub fn convert_retries(r: &Retries) -> Option<Value> {
-    if r.attempts == 0 {
-        return None;
-    }
-    let mut policy = default_retry_policy();
-    policy["num_retries"] = json!(r.attempts);
-    if !r.retry_on.is_empty() {
-        let (retry_on, codes) = parse_retry_on(&r.retry_on);
-        policy["retry_on"] = json!(retry_on);
-        if !codes.is_empty() {
-            policy["retriable_status_codes"] = json!(codes);
-        }
-    }
-    policy["per_try_timeout"] = json!(r.per_try_timeout.to_string());
-    Some(policy)
-}
-
-/// The retry policy of a route under `mode`.
-pub fn retry_policy(retries: Option<&Retries>, mode: RetryMode) -> Option<Value> {
-    match (mode, retries) {
-        (RetryMode::Off, _) => None,
-        (RetryMode::Default, _) | (RetryMode::On, None) => Some(default_retry_policy()),
-        (RetryMode::On, Some(r)) => convert_retries(r),
-    }
-}
-
-/// gRPC code name to number (`grpc.SupportedGRPCStatus`).
-pub fn grpc_code(name: &str) -> Option<u32> {
-    hop::fail_status::grpc_code_by_name(name).map(|c| c as u32)
-}
-
-fn percent(value: f64) -> Value {
-    json!({"numerator": (value * 10_000.0).round() as u64, "denominator": "MILLION"})
-}
-
-/// `route.TranslateFault`: the per-route config of `envoy.filters.http.fault`.
-pub fn fault(f: &Fault) -> Value {
-    let mut out =
-        json!({"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"});
-    if let Some(d) = &f.delay {
-        out["delay"] =
-            json!({"fixed_delay": d.fixed.to_string(), "percentage": percent(d.percent)});
-    }
-    if let Some(a) = &f.abort {
-        let mut abort = json!({"percentage": percent(a.percent)});
-        if let Some(s) = a.http_status {
-            abort["http_status"] = json!(s);
-        } else if let Some(code) = a.grpc_status.as_deref().and_then(grpc_code) {
-            abort["grpc_status"] = json!(code);
-        }
-        out["abort"] = abort;
-    }
-    out
-}
-
-/// `route.TranslateRoute` for one service's routes (VirtualService `http[]`):
-/// header matches first (one route each), then the default route with the split.
-pub fn routes(model: &Model, service: &str, route: &Route, mode: RetryMode) -> Vec<Value> {
-    let host = service_host(model, service);
-    let port = model.wire.service_port;
-    let action = |destinations: Vec<(&str, u32)>| {
-        let mut action = json!({"timeout": "0s", "max_grpc_timeout": "0s"});
-        let kept: Vec<_> = if destinations.len() == 1 {
-            destinations
-        } else {
-            destinations.into_iter().filter(|(_, w)| *w > 0).collect()
-        };
-        if kept.len() == 1 {
-            action["cluster"] = json!(cluster_name(port, kept[0].0, &host));
-        } else {
-            let clusters: Vec<Value> = kept
-                .iter()
-                .map(|(s, w)| json!({"name": cluster_name(port, s, &host), "weight": w}))
-                .collect();
-            action["weighted_clusters"] = json!({"clusters": clusters});
-        }
-        if let Some(p) = retry_policy(route.retries.as_ref(), mode) {
-            action["retry_policy"] = p;
-        }
-        action
-    };
-    let finish = |name: String, matcher: Value, action: Value| {
-        let mut r = json!({
-            "name": name,
-            "match": matcher,
-            "route": action,
-            "decorator": {"operation": format!("{host}:{port}/*")}
-        });
-        if let Some(f) = &route.fault {
-            r["typed_per_filter_config"] = json!({"envoy.filters.http.fault": fault(f)});
-        }
-        r
-    };
-    let mut out = Vec::new();
-    for m in &route.header_matches {
-        let matcher = json!({
-            "prefix": "/",
-            "case_sensitive": true,
-            "headers": [{"name": m.header, "string_match": {"exact": m.value}}]
-        });
-        out.push(finish(
-            format!("match-{}", m.header),
-            matcher,
-            action(vec![(m.subset.as_str(), 100)]),
-        ));
-    }
-    let split = route
-        .split
-        .iter()
-        .map(|w| (w.subset.as_str(), w.weight))
-        .collect();
-    out.push(finish(
-        "default".into(),
-        json!({"prefix": "/", "case_sensitive": true}),
-        action(split),
-    ));
-    out
 }
 
 fn address(host: &str, port: u16) -> Value {
@@ -546,106 +365,6 @@ pub fn bootstrap(model: &Model, layout: &Layout, mode: RetryMode) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Duration;
-
-    fn retries(attempts: u32, retry_on: &str) -> Retries {
-        Retries {
-            attempts,
-            per_try_timeout: Duration::from_millis(2000),
-            retry_on: retry_on.into(),
-        }
-    }
-
-    #[test]
-    fn parse_retry_on_like_istio_retry_test() {
-        // retry_test.go: "some,fake,5xx,404,conditions,503"
-        assert_eq!(
-            parse_retry_on("some,fake,5xx,404,conditions,503"),
-            (
-                "some,fake,5xx,conditions,retriable-status-codes".into(),
-                vec![404, 503]
-            )
-        );
-        // Not an HTTP status: kept verbatim.
-        assert_eq!(parse_retry_on("5xx,1000").0, "5xx,1000");
-        assert_eq!(
-            parse_retry_on(" 5xx , ,gateway-error").0,
-            "5xx,gateway-error"
-        );
-        assert_eq!(
-            parse_retry_on("retriable-status-codes,503"),
-            ("retriable-status-codes".into(), vec![503])
-        );
-    }
-
-    #[test]
-    fn default_policy_is_istio_1_24() {
-        let p = default_retry_policy();
-        assert_eq!(
-            p["retry_on"],
-            "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
-        );
-        assert_eq!(p["num_retries"], 2);
-        assert_eq!(p["host_selection_retry_max_attempts"], 5);
-        assert!(p.get("retriable_status_codes").is_none());
-        assert!(p.get("per_try_timeout").is_none());
-        assert_eq!(
-            p["retry_host_predicate"][0]["name"],
-            "envoy.retry_host_predicates.previous_hosts"
-        );
-    }
-
-    #[test]
-    fn profile_retries_override_the_default() {
-        let p = convert_retries(&retries(3, "5xx,connect-failure,refused-stream")).unwrap();
-        assert_eq!(p["num_retries"], 3);
-        assert_eq!(p["retry_on"], "5xx,connect-failure,refused-stream");
-        assert_eq!(p["per_try_timeout"], "2s");
-        assert_eq!(p["host_selection_retry_max_attempts"], 5);
-        assert_eq!(p["retry_host_predicate"].as_array().unwrap().len(), 1);
-        assert!(convert_retries(&retries(0, "5xx")).is_none());
-    }
-
-    #[test]
-    fn retry_modes() {
-        let r = retries(3, "5xx");
-        assert_eq!(
-            retry_policy(Some(&r), RetryMode::On).unwrap()["num_retries"],
-            3
-        );
-        assert!(retry_policy(Some(&r), RetryMode::Off).is_none());
-        assert_eq!(
-            retry_policy(Some(&r), RetryMode::Default).unwrap(),
-            default_retry_policy()
-        );
-        // No retries block in the VirtualService: Istio applies its default.
-        assert_eq!(
-            retry_policy(None, RetryMode::On).unwrap(),
-            default_retry_policy()
-        );
-    }
-
-    #[test]
-    fn faults_and_codes() {
-        assert_eq!(grpc_code("UNAVAILABLE"), Some(14));
-        assert_eq!(grpc_code("INTERNAL"), Some(13));
-        assert_eq!(grpc_code("nope"), None);
-        let f = fault(&Fault {
-            abort: Some(crate::model::Abort {
-                percent: 10.0,
-                http_status: None,
-                grpc_status: Some("UNAVAILABLE".into()),
-            }),
-            delay: Some(crate::model::Delay {
-                fixed: Duration::from_millis(500),
-                percent: 5.0,
-            }),
-        });
-        assert_eq!(f["abort"]["grpc_status"], 14);
-        assert_eq!(f["abort"]["percentage"]["numerator"], 100_000);
-        assert_eq!(f["delay"]["fixed_delay"], "0.5s");
-        assert_eq!(f["delay"]["percentage"]["numerator"], 50_000);
-    }
 
     #[test]
     fn names() {

@@ -1,0 +1,183 @@
+//! Retry policies as istiod writes them: `retry.DefaultPolicy`,
+//! `retry.ConvertPolicy`, `parseRetryOn` (pilot/pkg/networking/core/route/retry).
+
+use serde_json::{Value, json};
+
+use crate::model::Retries;
+
+/// Which retry policy the routes carry: a parameter of the target (`compare` runs all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryMode {
+    /// What the profile renders: its `retries` block, or, without one, Istio's
+    /// default policy (the VirtualService then has no `retries`).
+    On,
+    /// `retries: {attempts: 0}`: no retry policy at all.
+    Off,
+    /// Istio's default policy on every route, whatever the profile says.
+    Default,
+}
+
+impl RetryMode {
+    pub const ALL: [RetryMode; 3] = [RetryMode::On, RetryMode::Off, RetryMode::Default];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryMode::On => "on",
+            RetryMode::Off => "off",
+            RetryMode::Default => "default",
+        }
+    }
+}
+
+fn previous_hosts() -> Value {
+    json!({
+        "name": "envoy.retry_host_predicates.previous_hosts",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
+    })
+}
+
+/// `retry.DefaultPolicy()` (Istio >= 1.24: no retriable status codes, 503 is not retried).
+pub fn default_retry_policy() -> Value {
+    json!({
+        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+        "num_retries": 2,
+        "retry_host_predicate": [previous_hosts()],
+        "host_selection_retry_max_attempts": 5
+    })
+}
+
+/// `retry.parseRetryOn`: parts that are known HTTP status codes become
+/// `retriable_status_codes`; the rest stay in `retry_on`, and
+/// `retriable-status-codes` is appended when codes were found.
+pub fn parse_retry_on(text: &str) -> (String, Vec<u16>) {
+    let mut conditions = Vec::new();
+    let mut codes = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let known = part.parse::<u16>().ok().filter(|c| {
+            http::StatusCode::from_u16(*c)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .is_some()
+        });
+        match known {
+            Some(code) => codes.push(code),
+            None => conditions.push(part.to_owned()),
+        }
+    }
+    if !codes.is_empty() && !conditions.iter().any(|c| c == "retriable-status-codes") {
+        conditions.push("retriable-status-codes".into());
+    }
+    (conditions.join(","), codes)
+}
+
+/// `retry.ConvertPolicy(in, false)` for a VirtualService `retries` block
+/// (`attempts: 0` turns retries off: no policy at all).
+pub fn convert_retries(r: &Retries) -> Option<Value> {
+    if r.attempts == 0 {
+        return None;
+    }
+    let mut policy = default_retry_policy();
+    policy["num_retries"] = json!(r.attempts);
+    if !r.retry_on.is_empty() {
+        let (retry_on, codes) = parse_retry_on(&r.retry_on);
+        policy["retry_on"] = json!(retry_on);
+        if !codes.is_empty() {
+            policy["retriable_status_codes"] = json!(codes);
+        }
+    }
+    policy["per_try_timeout"] = json!(r.per_try_timeout.to_string());
+    Some(policy)
+}
+
+/// The retry policy of a route under `mode`.
+pub fn retry_policy(retries: Option<&Retries>, mode: RetryMode) -> Option<Value> {
+    match (mode, retries) {
+        (RetryMode::Off, _) => None,
+        (RetryMode::Default, _) | (RetryMode::On, None) => Some(default_retry_policy()),
+        (RetryMode::On, Some(r)) => convert_retries(r),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Duration;
+
+    fn retries(attempts: u32, retry_on: &str) -> Retries {
+        Retries {
+            attempts,
+            per_try_timeout: Duration::from_millis(2000),
+            retry_on: retry_on.into(),
+        }
+    }
+
+    #[test]
+    fn parse_retry_on_like_istio_retry_test() {
+        // retry_test.go: "some,fake,5xx,404,conditions,503"
+        assert_eq!(
+            parse_retry_on("some,fake,5xx,404,conditions,503"),
+            (
+                "some,fake,5xx,conditions,retriable-status-codes".into(),
+                vec![404, 503]
+            )
+        );
+        // Not an HTTP status: kept verbatim.
+        assert_eq!(parse_retry_on("5xx,1000").0, "5xx,1000");
+        assert_eq!(
+            parse_retry_on(" 5xx , ,gateway-error").0,
+            "5xx,gateway-error"
+        );
+        assert_eq!(
+            parse_retry_on("retriable-status-codes,503"),
+            ("retriable-status-codes".into(), vec![503])
+        );
+    }
+
+    #[test]
+    fn default_policy_is_istio_1_24() {
+        let p = default_retry_policy();
+        assert_eq!(
+            p["retry_on"],
+            "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+        );
+        assert_eq!(p["num_retries"], 2);
+        assert_eq!(p["host_selection_retry_max_attempts"], 5);
+        assert!(p.get("retriable_status_codes").is_none());
+        assert!(p.get("per_try_timeout").is_none());
+        assert_eq!(
+            p["retry_host_predicate"][0]["name"],
+            "envoy.retry_host_predicates.previous_hosts"
+        );
+    }
+
+    #[test]
+    fn profile_retries_override_the_default() {
+        let p = convert_retries(&retries(3, "5xx,connect-failure,refused-stream")).unwrap();
+        assert_eq!(p["num_retries"], 3);
+        assert_eq!(p["retry_on"], "5xx,connect-failure,refused-stream");
+        assert_eq!(p["per_try_timeout"], "2s");
+        assert_eq!(p["host_selection_retry_max_attempts"], 5);
+        assert_eq!(p["retry_host_predicate"].as_array().unwrap().len(), 1);
+        assert!(convert_retries(&retries(0, "5xx")).is_none());
+    }
+
+    #[test]
+    fn retry_modes() {
+        let r = retries(3, "5xx");
+        assert_eq!(
+            retry_policy(Some(&r), RetryMode::On).unwrap()["num_retries"],
+            3
+        );
+        assert!(retry_policy(Some(&r), RetryMode::Off).is_none());
+        assert_eq!(
+            retry_policy(Some(&r), RetryMode::Default).unwrap(),
+            default_retry_policy()
+        );
+        // No retries block in the VirtualService: Istio applies its default.
+        assert_eq!(
+            retry_policy(None, RetryMode::On).unwrap(),
+            default_retry_policy()
+        );
+    }
+}
