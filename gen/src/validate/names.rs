@@ -1,0 +1,124 @@
+//! Names and URLs as Kubernetes and Istio accept them.
+
+use crate::model::Upstream;
+
+/// RFC 1123 label, as Kubernetes checks names of namespaces and label values.
+pub fn dns1123_label(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() || s.len() > 63 {
+        return Err("must be 1 to 63 characters");
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("only lowercase letters, digits and '-' are allowed");
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return Err("must start and end with a letter or digit");
+    }
+    Ok(())
+}
+
+/// RFC 1035 label, as Kubernetes checks Service names (must start with a letter).
+pub fn dns1035_label(s: &str) -> Result<(), &'static str> {
+    dns1123_label(s)?;
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("must start with a lowercase letter");
+    }
+    Ok(())
+}
+
+pub(super) fn dns_name(host: &str) -> Result<(), &'static str> {
+    if host.is_empty() || host.len() > 253 {
+        return Err("a host name is 1 to 253 characters");
+    }
+    for label in host.split('.') {
+        dns1123_label(label).map_err(
+            |_| "each dot-separated part must be a DNS label (lowercase letters, digits, '-')",
+        )?;
+    }
+    Ok(())
+}
+
+/// `*`, a DNS name, or `*.` followed by a DNS name.
+pub(super) fn gateway_host(host: &str) -> Result<(), &'static str> {
+    if host == "*" {
+        return Ok(());
+    }
+    dns_name(host.strip_prefix("*.").unwrap_or(host))
+}
+
+/// `http(s)://host[:port][/path]`; the host must be a DNS name (the egress
+/// allow-list is by host).
+pub(super) fn parse_url(url: &str) -> Result<Upstream, &'static str> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else {
+        return Err(
+            "external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)",
+        );
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("credentials in URLs are not supported");
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>().ok().filter(|p| *p > 0).ok_or("bad port")?,
+        ),
+        None => (authority, if tls { 443 } else { 80 }),
+    };
+    dns_name(host)?;
+    Ok(Upstream::External {
+        url: url.to_owned(),
+        host: host.to_owned(),
+        port,
+        tls,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert!(dns1123_label("istio101").is_ok());
+        assert!(dns1123_label("1a").is_ok());
+        assert!(dns1035_label("1a").is_err());
+        for bad in ["", "A", "a_b", "-a", "a-", &"a".repeat(64)] {
+            assert!(dns1123_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("http://time.jsontest.com/").unwrap(),
+            Upstream::External {
+                url: "http://time.jsontest.com/".into(),
+                host: "time.jsontest.com".into(),
+                port: 80,
+                tls: false
+            }
+        );
+        let Upstream::External { port, tls, .. } =
+            parse_url("https://api.example.com:8443/x").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((port, tls), (8443, true));
+        for bad in [
+            "grpc://x:1",
+            "http://",
+            "http://Bad_Host/",
+            "http://h:0/",
+            "http://u@h/",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+}
