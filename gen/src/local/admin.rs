@@ -1,0 +1,44 @@
+//! Envoy's admin interface: what `compare` reads from it.
+
+use hop::probe::http_get_within;
+
+use super::{PROBE, envoy};
+
+/// Sum of `upstream_rq_retry` over the mesh's outbound clusters, from Envoy's
+/// admin `/stats`. The filter is an RE2 regex and cluster names contain `|`
+/// (alternation), so filter on the suffix only and match names here.
+pub async fn envoy_retries(admin: u16) -> Result<u64, String> {
+    let (status, _, body) =
+        http_get_within(admin, "/stats?filter=upstream_rq_retry%24", &[], PROBE).await?;
+    if status != 200 {
+        return Err(format!("envoy /stats answered {status}"));
+    }
+    Ok(sum_retries(&body))
+}
+
+fn sum_retries(stats: &str) -> u64 {
+    let collector = format!("cluster.{}.", envoy::collector_cluster());
+    stats
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(name, _)| {
+            (name.starts_with("cluster.outbound|")
+                || name.starts_with("cluster.PassthroughCluster|"))
+                && name.ends_with(".upstream_rq_retry")
+                && !name.starts_with(&collector)
+        })
+        .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retries_are_summed_over_outbound_clusters_only() {
+        let stats = "cluster.outbound|80|prod|backend.ns.svc.cluster.local.upstream_rq_retry: 7\n\
+                     cluster.outbound|80|canary|middleware.ns.svc.cluster.local.upstream_rq_retry: 3\n\
+                     cluster.outbound|4317||jaeger-collector.istio-system.svc.cluster.local.upstream_rq_retry: 9\n\
+                     cluster.outbound|80|prod|x.upstream_rq_retry_success: 5\n";
+        assert_eq!(super::sum_retries(stats), 10);
+    }
+}

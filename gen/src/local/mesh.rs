@@ -1,0 +1,322 @@
+//! A running local mesh: hops, the external stub and Envoy, started and stopped
+//! together.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hop::probe::{grpc_serving, http_get_within};
+
+use super::procs::Proc;
+use super::stub::ExternalStub;
+use super::{
+    Layout, Options, PROBE, RetryMode, check, envoy, envoy_retries, find_binary, find_envoy, ports,
+};
+use crate::model::{Health, Model, Placement, Protocol, Upstream};
+
+const READY_LIMIT: Duration = Duration::from_secs(30);
+
+/// A running local mesh. Dropping it stops Envoy, then every hop.
+pub struct Mesh {
+    pub model: Model,
+    pub layout: Layout,
+    pub mode: RetryMode,
+    /// Without Envoy (see [`Options::bare`]).
+    pub bare: bool,
+    dir: tempfile::TempDir,
+    envoy_bin: PathBuf,
+    envoy: Option<Proc>,
+    hops: Vec<Proc>,
+    _stub: Option<ExternalStub>,
+}
+
+impl Mesh {
+    /// Starts everything and waits until it is ready. Await it directly from the
+    /// main future (not from a spawned task): see [`Proc::spawn`].
+    pub async fn start(model: Model, opts: &Options) -> Result<Mesh, String> {
+        check(&model, opts)?;
+        let envoy_bin = find_envoy(opts.envoy.as_deref())?;
+        let hop_bin = find_binary(model.wire.binary, opts.bin_dir.as_deref())?;
+        let collector = match (&model.mesh.tracing, &opts.otlp_endpoint) {
+            (Some(_), Some(e)) => Some(ports::parse_endpoint(e)?),
+            _ => None,
+        };
+        let stub = if opts.stub_external && !model.externals.is_empty() {
+            Some(ExternalStub::start().await?)
+        } else {
+            None
+        };
+        let mut held = ports::Ports::default();
+        let layout = ports::layout(
+            &model,
+            &ports::LayoutInput {
+                stub: stub.as_ref().map(|s| s.port),
+                without_service_entry: &opts.without_service_entry,
+                collector,
+            },
+            &mut held,
+        )?;
+        let mut metrics_ports = Vec::new();
+        for s in &model.services {
+            for _ in &s.versions {
+                metrics_ports.push(held.take()?);
+            }
+        }
+        held.release();
+
+        let dir = tempfile::Builder::new()
+            .prefix("meshgen-local-")
+            .tempdir()
+            .map_err(|e| format!("temporary directory: {e}"))?;
+        let mut mesh = Mesh {
+            mode: opts.retry_mode.unwrap_or(RetryMode::On),
+            bare: opts.bare,
+            dir,
+            envoy_bin,
+            envoy: None,
+            hops: Vec::new(),
+            _stub: stub,
+            layout,
+            model,
+        };
+        let mut metrics_ports = metrics_ports.into_iter();
+        let model = mesh.model.clone();
+        for s in &model.services {
+            let upstream = mesh.upstream_env(s);
+            let sp = &mesh.layout.services[&s.name];
+            for w in &s.versions {
+                let port = sp.versions[&w.version];
+                let otlp = match (&mesh.layout.collector, &opts.otlp_endpoint) {
+                    (Some(_), Some(e)) => Some(e.as_str()),
+                    _ => None,
+                };
+                let env = model.hop_env(
+                    s,
+                    w,
+                    &Placement {
+                        port,
+                        metrics_port: metrics_ports.next().unwrap_or(0),
+                        upstream: &upstream,
+                        otlp_endpoint: otlp,
+                    },
+                );
+                let mut cmd = Command::new(&hop_bin);
+                cmd.env_clear().envs(env);
+                let name = format!("{}-{}", s.name, w.version);
+                let log = mesh.dir.path().join(format!("{name}.log"));
+                mesh.hops.push(Proc::spawn(&name, cmd, &log)?);
+            }
+        }
+        // Every hop healthy.
+        let hop_ports: Vec<u16> = model
+            .services
+            .iter()
+            .flat_map(|s| {
+                let sp = &mesh.layout.services[&s.name];
+                s.versions.iter().map(|w| sp.versions[&w.version])
+            })
+            .collect();
+        let end = Instant::now() + READY_LIMIT;
+        for (i, port) in hop_ports.iter().enumerate() {
+            loop {
+                let ok = match &model.wire.health {
+                    Health::Http { path } => matches!(
+                        http_get_within(*port, path, &[], PROBE).await,
+                        Ok((200, _, _))
+                    ),
+                    Health::Grpc => grpc_serving(*port, "").await,
+                };
+                if ok {
+                    break;
+                }
+                let hop = &mut mesh.hops[i];
+                if let Some(status) = hop.exited() {
+                    return Err(format!(
+                        "{} exited at start ({status}):\n{}",
+                        hop.name,
+                        hop.log_tail()
+                    ));
+                }
+                if Instant::now() > end {
+                    return Err(format!("{} not healthy within {READY_LIMIT:?}", hop.name));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if !mesh.bare {
+            mesh.start_envoy().await?;
+        }
+        Ok(mesh)
+    }
+
+    /// The hop's UPSTREAM with every target rewritten to its local listener.
+    fn upstream_env(&self, s: &crate::model::Service) -> String {
+        s.upstreams
+            .iter()
+            .map(|u| match u {
+                Upstream::Service { name } => {
+                    let port = if self.bare {
+                        self.direct_port(name)
+                    } else {
+                        self.layout.services[name].listener
+                    };
+                    format!("{}://127.0.0.1:{port}", self.model.wire.scheme)
+                }
+                Upstream::External {
+                    url, host, port, ..
+                } => {
+                    let plan = self
+                        .layout
+                        .externals
+                        .iter()
+                        .find(|e| &e.host == host && e.port == *port);
+                    let listener = match plan {
+                        Some(e) if self.bare => match e.upstream {
+                            envoy::ExternalUpstream::Stub(p) => p,
+                            envoy::ExternalUpstream::Dns => return url.clone(),
+                        },
+                        Some(e) => e.listener,
+                        None => 0,
+                    };
+                    let path = url
+                        .parse::<http::Uri>()
+                        .ok()
+                        .and_then(|u| u.path_and_query().map(|p| p.to_string()))
+                        .unwrap_or_else(|| "/".into());
+                    format!("http://127.0.0.1:{listener}{path}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The bootstrap for the current retry mode.
+    pub fn envoy_config(&self) -> serde_json::Value {
+        envoy::bootstrap(&self.model, &self.layout, self.mode)
+    }
+
+    /// Where the bootstrap is written.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("envoy.json")
+    }
+
+    async fn start_envoy(&mut self) -> Result<(), String> {
+        let config = self.config_path();
+        let text = serde_json::to_string_pretty(&self.envoy_config()).expect("JSON");
+        std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
+        let mut cmd = Command::new(&self.envoy_bin);
+        cmd.arg("-c").arg(&config).args([
+            "--disable-hot-restart",
+            "--concurrency",
+            "2",
+            "-l",
+            "warning",
+        ]);
+        let log = self.dir.path().join("envoy.log");
+        let mut proc = Proc::spawn("envoy", cmd, &log)?;
+        let end = Instant::now() + READY_LIMIT;
+        loop {
+            if let Ok((200, _, _)) = http_get_within(self.layout.admin, "/ready", &[], PROBE).await
+            {
+                break;
+            }
+            if let Some(status) = proc.exited() {
+                return Err(format!(
+                    "envoy exited at start ({status}):\n{}",
+                    proc.log_tail()
+                ));
+            }
+            if Instant::now() > end {
+                return Err(format!("envoy not ready within {READY_LIMIT:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.envoy = Some(proc);
+        Ok(())
+    }
+
+    /// Restarts Envoy with another retry mode (the hops keep running).
+    pub async fn set_retry_mode(&mut self, mode: RetryMode) -> Result<(), String> {
+        if let Some(mut e) = self.envoy.take() {
+            e.stop(Duration::from_secs(5));
+        }
+        self.mode = mode;
+        self.start_envoy().await
+    }
+
+    pub fn ingress_port(&self) -> u16 {
+        if self.bare {
+            self.direct_port(&self.model.ingress.service)
+        } else {
+            self.layout.ingress
+        }
+    }
+
+    /// The hop of a service's default subset (the first of its split).
+    fn direct_port(&self, service: &str) -> u16 {
+        let ports = &self.layout.services[service];
+        self.model
+            .service(service)
+            .and_then(|s| s.route.split.first())
+            .and_then(|w| ports.versions.get(&w.subset))
+            .or_else(|| ports.versions.values().next())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn ingress_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ingress_port())
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.model.wire.protocol
+    }
+
+    /// Retries Envoy made so far (since its last start).
+    pub async fn retries(&self) -> Result<u64, String> {
+        if self.bare {
+            return Ok(0);
+        }
+        envoy_retries(self.layout.admin).await
+    }
+
+    /// Process ids of everything started (Envoy first).
+    pub fn pids(&self) -> Vec<u32> {
+        self.envoy
+            .iter()
+            .chain(self.hops.iter())
+            .map(Proc::pid)
+            .collect()
+    }
+
+    /// A process that exited while the mesh runs, with its log tail.
+    pub fn died(&mut self) -> Option<String> {
+        for p in self.envoy.iter_mut().chain(self.hops.iter_mut()) {
+            if let Some(status) = p.exited() {
+                return Some(format!("{} exited ({status}):\n{}", p.name, p.log_tail()));
+            }
+        }
+        None
+    }
+
+    /// Stops everything (also done on drop): Envoy first, so no new request
+    /// reaches a hop, then every hop at once.
+    pub fn stop(&mut self) {
+        const GRACE: Duration = Duration::from_secs(5);
+        if let Some(mut e) = self.envoy.take() {
+            e.stop(GRACE);
+        }
+        for h in &self.hops {
+            h.terminate();
+        }
+        for mut h in self.hops.drain(..) {
+            h.stop(GRACE);
+        }
+    }
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

