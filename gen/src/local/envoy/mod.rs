@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 pub use retry::{RetryMode, convert_retries, default_retry_policy, parse_retry_on, retry_policy};
 pub use route::{fault, grpc_code, routes};
 
-use crate::model::{Egress, Model, Protocol};
+use crate::model::{Egress, Model, Protocol, Upstream};
 use crate::render::kube;
 
 /// Where everything listens on 127.0.0.1, decided by `meshgen up` (see `ports.rs`).
@@ -202,16 +202,13 @@ fn block_all() -> Value {
            "routes": [{"name": "block_all", "match": {"prefix": "/"}, "direct_response": {"status": 502}}]})
 }
 
-/// The sidecar name (`app.namespace`) playing a service's callers, for span service names.
-fn callers_of(model: &Model, service: &str) -> String {
+/// The sidecar name (`app.namespace`) playing the callers of whatever `called`
+/// matches, for span service names; the gateway when no service calls it.
+fn callers(model: &Model, called: impl Fn(&Upstream) -> bool) -> String {
     let callers: Vec<&str> = model
         .services
         .iter()
-        .filter(|s| {
-            s.upstreams
-                .iter()
-                .any(|u| matches!(u, crate::model::Upstream::Service { name } if name == service))
-        })
+        .filter(|s| s.upstreams.iter().any(&called))
         .map(|s| s.name.as_str())
         .collect();
     let who = if callers.is_empty() {
@@ -222,18 +219,18 @@ fn callers_of(model: &Model, service: &str) -> String {
     format!("{who}.{}", model.namespace)
 }
 
+fn callers_of(model: &Model, service: &str) -> String {
+    callers(
+        model,
+        |u| matches!(u, Upstream::Service { name } if name == service),
+    )
+}
+
 fn external_callers(model: &Model, host: &str) -> String {
-    let callers: Vec<&str> = model
-        .services
-        .iter()
-        .filter(|s| {
-            s.upstreams
-                .iter()
-                .any(|u| matches!(u, crate::model::Upstream::External { host: h, .. } if h == host))
-        })
-        .map(|s| s.name.as_str())
-        .collect();
-    format!("{}.{}", callers.join("+"), model.namespace)
+    callers(
+        model,
+        |u| matches!(u, Upstream::External { host: h, .. } if h == host),
+    )
 }
 
 /// The whole bootstrap.
