@@ -12,7 +12,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -21,18 +20,15 @@ use std::time::{Duration, Instant};
 use chain_proto::v1::hop_server::{Hop as HopRpc, HopServer};
 use chain_proto::{CallRequest, FILE_DESCRIPTOR_SET};
 use hop::fail_status::grpc_code_name;
-use hop::{Config, Hop, Outcome};
+use hop::serve::Bound;
+use hop::{Hop, Outcome};
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, Status as SpanStatus, TraceContextExt as _};
 use tonic::codegen::{BoxFuture, Service};
 use tonic::{Code, Request, Response, Status};
-
-/// How long in-flight calls may take to finish after SIGTERM.
-const DRAIN: Duration = Duration::from_secs(20);
 
 struct HopService {
     hop: Arc<Hop>,
@@ -84,32 +80,9 @@ fn server_attributes() -> Vec<KeyValue> {
 }
 
 pub async fn run() -> i32 {
-    let config = match Config::from_env(50051) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return 2;
-        }
-    };
-    let hop = match Hop::new(config) {
-        Ok(hop) => Arc::new(hop),
-        Err(e) => {
-            eprintln!("cannot start: {e}");
-            return 2;
-        }
-    };
-    let metrics_addr = SocketAddr::from(([0, 0, 0, 0], hop.config.metrics_port));
-    if let Err(e) = hop.metrics.clone().serve(metrics_addr).await {
-        eprintln!("METRICS_PORT {}: {e}", hop.config.metrics_port);
-        return 1;
-    }
-    let addr = SocketAddr::from(([0, 0, 0, 0], hop.config.port));
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("PORT {}: {e}", hop.config.port);
-            return 1;
-        }
+    let Bound { hop, listener } = match hop::serve::bind(50051, "gRPC").await {
+        Ok(bound) => bound,
+        Err(code) => return code,
     };
 
     // Health: "" (the server) is SERVING from the start; add the hop service.
@@ -130,16 +103,6 @@ pub async fn run() -> i32 {
             }
         };
 
-    eprintln!(
-        "{}-{} serving gRPC on {addr}, metrics on {metrics_addr}, upstreams: {:?}",
-        hop.config.service,
-        hop.config.version,
-        hop.config
-            .upstreams
-            .iter()
-            .map(|t| &t.raw)
-            .collect::<Vec<_>>()
-    );
     let routes = Routes {
         hop: HopServer::new(HopService { hop: hop.clone() }),
         health: health_service,
@@ -147,44 +110,13 @@ pub async fn run() -> i32 {
         reflection_v1alpha,
     };
     let builder = connection_builder();
-    let graceful = GracefulShutdown::new();
-    let signal = hop::shutdown::signal();
-    tokio::pin!(signal);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        eprintln!("accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let connection = builder.serve_connection(TokioIo::new(stream), routes.clone());
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    // Connection errors (resets, malformed frames) are the client's business.
-                    let _ = connection.await;
-                });
-            }
-            _ = &mut signal => break,
-        }
-    }
-    // Stop accepting, let in-flight calls finish (GOAWAY to clients).
+    let open = hop::serve::accept_until_signal(listener, |io| {
+        builder.serve_connection(io, routes.clone())
+    })
+    .await;
+    // Tell health checkers first, then let in-flight calls finish (GOAWAY to clients).
     health.set_not_serving::<HopServer<HopService>>().await;
-    drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        eprintln!("drain: gave up after {DRAIN:?}");
-    }
-    let hop2 = hop.clone();
-    let _ = tokio::task::spawn_blocking(move || hop2.telemetry.shutdown()).await;
-    0
+    hop::serve::drain(&hop, open).await
 }
 
 /// HTTP/2 only (prior knowledge h2c), with the settings tonic's

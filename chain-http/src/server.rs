@@ -2,108 +2,35 @@
 //! HTTP/1.1 and h2c on the same port; SIGTERM drains, then exits 0.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hop::{Config, Hop, Outcome};
+use hop::serve::Bound;
+use hop::{Hop, Outcome};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 
-/// How long in-flight requests may take to finish after SIGTERM (Kubernetes
-/// gives 30 s before SIGKILL by default).
-const DRAIN: Duration = Duration::from_secs(20);
-
 pub async fn run() -> i32 {
-    let config = match Config::from_env(8080) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return 2;
-        }
+    let Bound { hop, listener } = match hop::serve::bind(8080, "HTTP").await {
+        Ok(bound) => bound,
+        Err(code) => return code,
     };
-    let hop = match Hop::new(config) {
-        Ok(hop) => Arc::new(hop),
-        Err(e) => {
-            eprintln!("cannot start: {e}");
-            return 2;
-        }
-    };
-    let metrics_addr = SocketAddr::from(([0, 0, 0, 0], hop.config.metrics_port));
-    if let Err(e) = hop.metrics.clone().serve(metrics_addr).await {
-        eprintln!("METRICS_PORT {}: {e}", hop.config.metrics_port);
-        return 1;
-    }
-    let addr = SocketAddr::from(([0, 0, 0, 0], hop.config.port));
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("PORT {}: {e}", hop.config.port);
-            return 1;
-        }
-    };
-    eprintln!(
-        "{}-{} serving HTTP on {addr}, metrics on {metrics_addr}, upstreams: {:?}",
-        hop.config.service,
-        hop.config.version,
-        hop.config
-            .upstreams
-            .iter()
-            .map(|t| &t.raw)
-            .collect::<Vec<_>>()
-    );
-
     let builder = connection_builder();
-    let graceful = GracefulShutdown::new();
-    let signal = hop::shutdown::signal();
-    tokio::pin!(signal);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        eprintln!("accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let hop = hop.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    let hop = hop.clone();
-                    async move { Ok::<_, Infallible>(route(&hop, req).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    // Connection errors (resets, malformed requests) are the client's business.
-                    let _ = connection.await;
-                });
-            }
-            _ = &mut signal => break,
-        }
-    }
-    // Stop accepting, let in-flight requests finish, then flush spans.
-    drop(listener);
-    eprintln!("SIGTERM: draining {} connection(s)", graceful.count());
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        eprintln!("drain: gave up after {DRAIN:?}");
-    }
-    let hop2 = hop.clone();
-    let _ = tokio::task::spawn_blocking(move || hop2.telemetry.shutdown()).await;
-    0
+    let open = hop::serve::accept_until_signal(listener, |io| {
+        let hop = hop.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let hop = hop.clone();
+            async move { Ok::<_, Infallible>(route(&hop, req).await) }
+        });
+        builder.serve_connection(io, service).into_owned()
+    })
+    .await;
+    hop::serve::drain(&hop, open).await
 }
 
 /// HTTP/1.1 and h2c with bounded headers: hyper answers 431 (HTTP/1.1) or

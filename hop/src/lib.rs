@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod probe;
 pub mod reply;
 pub mod runtime;
+pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod upstream;
