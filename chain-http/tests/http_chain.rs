@@ -12,21 +12,19 @@ const BIN: &str = env!("CARGO_BIN_EXE_chain-http");
 const STUB_BODY: &str = r#"{"time": "12:43:09 AM", "by": "stub"}"#;
 
 async fn hop(service: &str, version: &str, upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
-    let mut env = vec![
-        ("SERVICE_NAME", service),
-        ("SERVICE_VERSION", version),
-        ("UPSTREAM", upstream),
-    ];
-    env.extend_from_slice(extra);
-    HopProcess::start(Path::new(BIN), Protocol::Http, &env).await
+    HopProcess::hop(
+        Path::new(BIN),
+        Protocol::Http,
+        (service, version),
+        upstream,
+        extra,
+    )
+    .await
 }
 
 /// frontend -> middleware -> backend -> stub.
 async fn chain(stub: &Stub) -> [HopProcess; 3] {
-    let backend = hop("backend", "prod", &stub.url(), &[]).await;
-    let middleware = hop("middleware", "canary", &backend.url(), &[]).await;
-    let frontend = hop("frontend", "prod", &middleware.url(), &[]).await;
-    [frontend, middleware, backend]
+    HopProcess::chain(Path::new(BIN), Protocol::Http, &stub.url()).await
 }
 
 /// The "<service>-<version> - <s>secs" line, seconds checked to be a number.

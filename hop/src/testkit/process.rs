@@ -20,6 +20,46 @@ pub struct HopProcess {
 }
 
 impl HopProcess {
+    /// One hop named `service`-`version` calling `upstream`, with `extra` environment.
+    pub async fn hop(
+        binary: &Path,
+        protocol: Protocol,
+        (service, version): (&str, &str),
+        upstream: &str,
+        extra: &[(&str, &str)],
+    ) -> HopProcess {
+        let mut env = vec![
+            ("SERVICE_NAME", service),
+            ("SERVICE_VERSION", version),
+            ("UPSTREAM", upstream),
+        ];
+        env.extend_from_slice(extra);
+        HopProcess::start(binary, protocol, &env).await
+    }
+
+    /// The demo's chain: frontend-prod -> middleware-canary -> backend-prod ->
+    /// `last`; returns `[frontend, middleware, backend]`.
+    pub async fn chain(binary: &Path, protocol: Protocol, last: &str) -> [HopProcess; 3] {
+        let backend = HopProcess::hop(binary, protocol, ("backend", "prod"), last, &[]).await;
+        let middleware = HopProcess::hop(
+            binary,
+            protocol,
+            ("middleware", "canary"),
+            &backend.url(),
+            &[],
+        )
+        .await;
+        let frontend = HopProcess::hop(
+            binary,
+            protocol,
+            ("frontend", "prod"),
+            &middleware.url(),
+            &[],
+        )
+        .await;
+        [frontend, middleware, backend]
+    }
+
     /// Starts `binary` with only the given environment (plus PORT and
     /// METRICS_PORT on free ports) and waits until it answers its health check.
     pub async fn start(binary: &Path, protocol: Protocol, env: &[(&str, &str)]) -> HopProcess {
