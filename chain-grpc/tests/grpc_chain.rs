@@ -315,6 +315,34 @@ async fn dead_and_hanging_upstreams_answer_within_the_deadline() {
     drop(silent);
 }
 
+/// The hop keeps one HTTP/2 connection per gRPC upstream: when the upstream
+/// goes away (SIGTERM: GOAWAY, then exit) and comes back on the same port,
+/// the next call opens a new connection.
+#[tokio::test]
+async fn a_restarted_grpc_upstream_is_reconnected() {
+    let mut backend = hop("backend", "prod", "", &[]).await;
+    let port = backend.port.to_string();
+    let frontend = hop("frontend", "prod", &backend.url(), &[]).await;
+    let upstream_answer = || async {
+        let (_, reply) = grpc_call(frontend.port, &[]).await.unwrap();
+        hop::Reply::from(reply)
+            .to_text()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+
+    assert!(upstream_answer().await.contains("-> backend-prod - "));
+    assert!(backend.terminate().await.success());
+    let down = upstream_answer().await;
+    assert!(down.contains("-> Status: UNAVAILABLE"), "{down}");
+    let _backend = hop("backend", "v2", "", &[("PORT", &port)]).await;
+    for _ in 0..3 {
+        assert!(upstream_answer().await.contains("-> backend-v2 - "));
+    }
+}
+
 #[tokio::test]
 async fn bad_metadata_gets_a_clean_error_and_the_hop_keeps_serving() {
     let mut backend = hop("backend", "prod", "", &[]).await;

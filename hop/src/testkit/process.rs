@@ -61,9 +61,15 @@ impl HopProcess {
     }
 
     /// Starts `binary` with only the given environment (plus PORT and
-    /// METRICS_PORT on free ports) and waits until it answers its health check.
+    /// METRICS_PORT on free ports, unless given) and waits until it answers
+    /// its health check.
     pub async fn start(binary: &Path, protocol: Protocol, env: &[(&str, &str)]) -> HopProcess {
-        let (port, metrics_port) = (free_port(), free_port());
+        let given = |key: &str| {
+            let value = env.iter().rev().find(|(k, _)| *k == key)?.1;
+            Some(value.parse::<u16>().expect("a port number"))
+        };
+        let port = given("PORT").unwrap_or_else(free_port);
+        let metrics_port = given("METRICS_PORT").unwrap_or_else(free_port);
         let child = Command::new(binary)
             .env_clear()
             .env("PORT", port.to_string())

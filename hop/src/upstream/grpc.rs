@@ -1,58 +1,42 @@
-//! gRPC upstreams (grpc://host:port): tonic's generated client over a pooled
-//! hyper HTTP/2 client, one multiplexed h2c connection per target.
+//! gRPC upstreams (grpc://host:port): tonic's generated client over one
+//! multiplexed h2c connection per target (see `h2c`).
 //!
 //! Why not `tonic::transport::Channel`: it puts a tower Buffer (a queue and a
 //! task hop per call) in front of the connection, which cost about a third of
-//! the gRPC chain's throughput on this 2-core machine. hyper's pooled client
-//! reconnects by itself, which is all the Channel added here.
+//! the gRPC chain's throughput on this 2-core machine.
 
 use std::time::Duration;
 
 use chain_proto::CallRequest;
 use chain_proto::v1::hop_client::HopClient;
 use http::HeaderMap;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tonic::Code;
 use tonic::metadata::MetadataMap;
 
 use super::CallResult;
+use super::h2c::Connection;
 use crate::config::Target;
 use crate::fail_status::grpc_code_name;
 use crate::metrics::Outcome;
 use crate::reply::Answer;
 
-/// The HTTP/2 transport under the generated client.
-pub type Transport = Client<HttpConnector, tonic::body::Body>;
-
-/// A pooled h2c client (cheap to clone: clones share the pool).
-pub fn transport(connect_timeout: Duration) -> Transport {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
-}
-
 #[derive(Clone)]
 pub struct GrpcClient {
-    client: HopClient<Transport>,
+    client: HopClient<Connection>,
 }
 
 impl GrpcClient {
-    pub fn new(target: &Target, timeout: Duration) -> Result<GrpcClient, String> {
-        Ok(GrpcClient::with_transport(target, transport(timeout)))
-    }
-
-    pub fn with_transport(target: &Target, transport: Transport) -> GrpcClient {
-        GrpcClient {
-            client: HopClient::with_origin(transport, target.uri.clone()),
-        }
+    /// No I/O until the first call; `connect_timeout` bounds each connect.
+    pub fn new(target: &Target, connect_timeout: Duration) -> Result<GrpcClient, String> {
+        // Target::parse checked that a grpc:// target has a host and a port.
+        let authority = target
+            .uri
+            .authority()
+            .ok_or_else(|| format!("`{}` has no host", target.raw))?;
+        let connection = Connection::new(authority.to_string(), connect_timeout);
+        Ok(GrpcClient {
+            client: HopClient::with_origin(connection, target.uri.clone()),
+        })
     }
 
     /// One unary call with the forwarded metadata and a gRPC deadline of

@@ -5,6 +5,7 @@
 //! of the hop (like the original).
 
 mod grpc;
+mod h2c;
 mod http;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use crate::metrics::{Metrics, Outcome};
 use crate::reply::{Answer, UpstreamReply};
 use crate::telemetry::Telemetry;
 
-pub use self::grpc::{GrpcClient, Transport as GrpcTransport, transport as grpc_transport};
+pub use self::grpc::GrpcClient;
 pub use self::http::HttpClient;
 
 /// What one call produced.
@@ -42,7 +43,7 @@ impl CallResult {
 }
 
 enum Client {
-    Http(HttpClient),
+    Http(Box<HttpClient>),
     Grpc(GrpcClient),
 }
 
@@ -62,7 +63,7 @@ pub struct Upstreams {
 impl Upstreams {
     /// Builds the clients; must run inside the Tokio runtime. Connections are
     /// opened lazily and reused: one HTTP/1.1 pool shared by all HTTP(S)
-    /// targets, one multiplexed HTTP/2 channel per gRPC target.
+    /// targets, one multiplexed HTTP/2 connection per gRPC target.
     pub fn new(config: &Config) -> Result<Upstreams, String> {
         let timeout = config.upstream_timeout;
         let mut http_client = None;
@@ -71,7 +72,7 @@ impl Upstreams {
             let client = match target.scheme {
                 TargetScheme::Http | TargetScheme::Https => {
                     if http_client.is_none() {
-                        http_client = Some(HttpClient::new(timeout)?);
+                        http_client = Some(Box::new(HttpClient::new(timeout)?));
                     }
                     Client::Http(http_client.clone().expect("just built"))
                 }
