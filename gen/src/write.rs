@@ -202,8 +202,9 @@ fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
     let base = dir
         .file_name()
         .map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    remove_abandoned_staging(&parent, &base);
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{base}.meshgen-"))
+        .prefix(&format!(".{base}.meshgen-{}-", std::process::id()))
         .tempdir_in(&parent)
         .map_err(|e| {
             out_err(format!(
@@ -230,6 +231,30 @@ fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
         ))
     })?;
     Ok(staging)
+}
+
+/// Staging directories are named `.<out>.meshgen-<pid>-<random>`. A render
+/// killed before it could clean up (SIGKILL, power loss) leaves its own behind;
+/// the next render removes those whose process is gone. A live render's, or a
+/// name that does not parse, is left alone.
+fn remove_abandoned_staging(parent: &Path, base: &str) {
+    let prefix = format!(".{base}.meshgen-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        if pid != std::process::id() && !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn commit(dir: &Path, staging: &Path, files: &[File], stale: &[String]) -> Result<(), Error> {
