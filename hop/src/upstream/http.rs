@@ -1,5 +1,6 @@
 //! HTTP/1.1 upstreams (http:// and https://) over one pooled hyper client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,10 +19,11 @@ use crate::reply::{Answer, Reply};
 /// An upstream body larger than this is an error, not a memory problem.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// Cheap to clone: clones share the connection pool.
+/// Cheap to clone: clones share the connection pool (and one allocation:
+/// hyper's client is a few hundred bytes of settings).
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: Arc<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>>,
 }
 
 impl HttpClient {
@@ -41,7 +43,9 @@ impl HttpClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        Ok(HttpClient { client })
+        Ok(HttpClient {
+            client: Arc::new(client),
+        })
     }
 
     /// GET the target, asking for JSON so that a hop upstream answers its

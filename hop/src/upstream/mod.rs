@@ -43,7 +43,7 @@ impl CallResult {
 }
 
 enum Client {
-    Http(Box<HttpClient>),
+    Http(HttpClient),
     Grpc(GrpcClient),
 }
 
@@ -72,7 +72,7 @@ impl Upstreams {
             let client = match target.scheme {
                 TargetScheme::Http | TargetScheme::Https => {
                     if http_client.is_none() {
-                        http_client = Some(Box::new(HttpClient::new(timeout)?));
+                        http_client = Some(HttpClient::new(timeout)?);
                     }
                     Client::Http(http_client.clone().expect("just built"))
                 }
