@@ -185,8 +185,13 @@ async fn tracing(protocol: Protocol) {
     let m = model(demo(protocol), None, &[]);
     assert!(m.mesh.tracing.is_some());
     let ns = m.namespace.clone();
+    // Two spellings users write: the hops get http://HOST:PORT either way.
+    let endpoint = match protocol {
+        Protocol::Http => receiver.endpoint(),
+        Protocol::Grpc => receiver.endpoint().replace("http://127.0.0.1", "localhost") + "/",
+    };
     let opts = Options {
-        otlp_endpoint: Some(receiver.endpoint()),
+        otlp_endpoint: Some(endpoint),
         ..options()
     };
     let mesh = start(m, &opts).await;

@@ -81,15 +81,21 @@ impl Mesh {
         };
         let mut metrics_ports = metrics_ports.into_iter();
         let model = mesh.model.clone();
+        // The hops' OTLP exporter wants http://HOST:PORT, whatever form
+        // --otlp-endpoint took (grpc://, no scheme, localhost, a trailing /).
+        let otlp = mesh
+            .layout
+            .collector
+            .as_ref()
+            .map(|c| match c.host.contains(':') {
+                true => format!("http://[{}]:{}", c.host, c.port),
+                false => format!("http://{}:{}", c.host, c.port),
+            });
         for s in &model.services {
             let upstream = mesh.upstream_env(s);
             let sp = &mesh.layout.services[&s.name];
             for w in &s.versions {
                 let port = sp.versions[&w.version];
-                let otlp = match (&mesh.layout.collector, &opts.otlp_endpoint) {
-                    (Some(_), Some(e)) => Some(e.as_str()),
-                    _ => None,
-                };
                 let env = model.hop_env(
                     s,
                     w,
@@ -97,7 +103,7 @@ impl Mesh {
                         port,
                         metrics_port: metrics_ports.next().unwrap_or(0),
                         upstream: &upstream,
-                        otlp_endpoint: otlp,
+                        otlp_endpoint: otlp.as_deref(),
                     },
                 );
                 let mut cmd = Command::new(&hop_bin);
