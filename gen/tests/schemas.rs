@@ -63,7 +63,10 @@ fn is_istio(doc: &Json) -> bool {
 
 fn is_core(doc: &Json) -> bool {
     let api = doc["apiVersion"].as_str().unwrap();
-    api == "v1" || api == "apps/v1" || api == "rbac.authorization.k8s.io/v1"
+    matches!(
+        api,
+        "v1" | "apps/v1" | "rbac.authorization.k8s.io/v1" | "networking.k8s.io/v1"
+    )
 }
 
 #[test]
