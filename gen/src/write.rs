@@ -233,10 +233,11 @@ fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
     Ok(staging)
 }
 
-/// Staging directories are named `.<out>.meshgen-<pid>-<random>`. A render
+/// Staging directories are named `.<out>.meshgen-<pid>-<6 random>`. A render
 /// killed before it could clean up (SIGKILL, power loss) leaves its own behind;
-/// the next render removes those whose process is gone. A live render's, or a
-/// name that does not parse, is left alone.
+/// the next render removes those whose process is gone and which are over a
+/// minute old (a render takes milliseconds; the age also covers a render in
+/// another PID namespace sharing the directory). Anything else is left alone.
 fn remove_abandoned_staging(parent: &Path, base: &str) {
     let prefix = format!(".{base}.meshgen-");
     let Ok(entries) = fs::read_dir(parent) else {
@@ -244,17 +245,40 @@ fn remove_abandoned_staging(parent: &Path, base: &str) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let pid = name
+        let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok());
-        let Some(pid) = pid else { continue };
-        let alive = Path::new("/proc").join(pid.to_string()).exists();
-        if pid != std::process::id() && !alive {
+            .and_then(staging_pid)
+        else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 60));
+        if old && !process_exists(pid) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// `<pid>-<6 alphanumerics>` (tempfile's suffix), else None.
+fn staging_pid(rest: &str) -> Option<i32> {
+    let (pid, random) = rest.split_once('-')?;
+    let random_ok = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    let pid_ok = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+    if random_ok && pid_ok {
+        pid.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 sends nothing; it only checks the pid.
+    let gone = unsafe { libc::kill(pid, 0) } == -1
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    !gone
 }
 
 fn commit(dir: &Path, staging: &Path, files: &[File], stale: &[String]) -> Result<(), Error> {

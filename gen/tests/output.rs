@@ -193,24 +193,40 @@ fn an_output_of_only_meshgen_files_is_swapped_in_whole() {
 }
 
 /// A render killed mid-way (SIGKILL) leaves its staging directory beside the
-/// output; the next render removes it, and nothing that is not one.
+/// output; the next render removes it once it is over a minute old, and
+/// nothing that is not one.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_killed_render_s_staging_is_removed_by_the_next_one() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    // pid_max is at most 2^22: this render's process cannot be alive.
-    let abandoned = tmp.path().join(".out.meshgen-4194305-Ab12Cd");
-    // pid 1 is alive: a render in progress, left alone.
-    let live = tmp.path().join(".out.meshgen-1-Ef34Gh");
-    let foreign = tmp.path().join(".out.meshgen-notes");
-    for dir in [&abandoned, &live, &foreign] {
-        std::fs::create_dir(dir).unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let staging = |name: &str, modified| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("20-workloads.yaml"), "half").unwrap();
-    }
+        std::fs::File::open(&dir)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        dir
+    };
+    // pid_max is at most 2^22: this render's process cannot be alive.
+    let abandoned = staging(".out.meshgen-4194305-Ab12Cd", hour_ago);
+    // Just made: maybe a render of another PID namespace.
+    let recent = staging(".out.meshgen-4194306-Ef34Gh", std::time::SystemTime::now());
+    // pid 1 is alive: a render in progress.
+    let live = staging(".out.meshgen-1-Ij56Kl", hour_ago);
+    // Not tempfile's name.
+    let other = staging(".out.meshgen-4194305-notes", hour_ago);
 
     assert_eq!(render_to(&out, &[]).code, 0);
     assert!(!abandoned.exists());
-    assert!(live.join("20-workloads.yaml").exists());
-    assert!(foreign.join("20-workloads.yaml").exists());
+    for kept in [recent, live, other] {
+        assert!(
+            kept.join("20-workloads.yaml").exists(),
+            "{}",
+            kept.display()
+        );
+    }
 }

@@ -94,15 +94,23 @@ pub fn layout(model: &Model, input: &LayoutInput, ports: &mut Ports) -> Result<L
 
 /// Parses an OTLP/gRPC endpoint (`http://host:4317`, `host:4317`) into host and port.
 pub fn parse_endpoint(endpoint: &str) -> Result<(String, u16), String> {
-    let rest = endpoint
-        .trim()
-        .trim_start_matches("http://")
-        .trim_start_matches("grpc://");
-    if endpoint.trim().starts_with("https://") {
-        return Err(format!(
-            "OTLP endpoint {endpoint}: https is not supported locally; use http://HOST:PORT"
-        ));
-    }
+    let trimmed = endpoint.trim();
+    let rest = match trimmed.split_once("://") {
+        None => trimmed,
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "http" | "grpc" => rest,
+            "https" => {
+                return Err(format!(
+                    "OTLP endpoint {endpoint}: https is not supported locally; use http://HOST:PORT"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "OTLP endpoint {endpoint}: scheme `{scheme}`; use http://HOST:PORT"
+                ));
+            }
+        },
+    };
     let rest = rest.trim_end_matches('/');
     let (host, port) = rest
         .rsplit_once(':')
@@ -111,7 +119,10 @@ pub fn parse_endpoint(endpoint: &str) -> Result<(String, u16), String> {
         .parse::<u16>()
         .map_err(|_| format!("OTLP endpoint {endpoint}: `{port}` is not a port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host == "localhost" {
+    if host.is_empty() {
+        return Err(format!("OTLP endpoint {endpoint}: no host"));
+    }
+    let host = if host.eq_ignore_ascii_case("localhost") {
         "127.0.0.1"
     } else {
         host
@@ -134,6 +145,13 @@ mod tests {
             ("collector".into(), 4317)
         );
         assert!(parse_endpoint("https://x:1").is_err());
+        assert!(parse_endpoint("Https://x:1").is_err());
+        assert!(parse_endpoint("ftp://x:1").is_err());
+        assert!(parse_endpoint("http://:4317").is_err());
+        assert_eq!(
+            parse_endpoint("GRPC://LocalHost:4317").unwrap(),
+            ("127.0.0.1".into(), 4317)
+        );
         assert!(parse_endpoint("http://x").is_err());
     }
 

@@ -27,6 +27,23 @@ use tokio::net::TcpStream;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+const MIB: u32 = 1024 * 1024;
+
+/// Why a call failed: whether it may be sent again.
+enum Failed {
+    Unprocessed(h2::Error),
+    Other(BoxError),
+}
+
+impl From<Failed> for BoxError {
+    fn from(failed: Failed) -> BoxError {
+        match failed {
+            Failed::Unprocessed(e) => e.into(),
+            Failed::Other(e) => e,
+        }
+    }
+}
+
 /// A connection to one target (cheap to clone: clones share it).
 #[derive(Clone)]
 pub struct Connection {
@@ -73,21 +90,38 @@ impl Connection {
         let (parts, body) = request.into_parts();
         let message = body.collect().await?.to_bytes();
         let head = http::Request::from_parts(parts, ());
+        // A call the upstream certainly did not process is sent again, once,
+        // as gRPC clients do ("transparent retry"): its connection was closed
+        // (GOAWAY) before the stream opened, or refused the stream.
+        match self.send_once(head.clone(), message.clone()).await {
+            Err(Failed::Unprocessed(_)) => self.send_once(head, message).await.map_err(Into::into),
+            sent => sent.map_err(Into::into),
+        }
+    }
+
+    async fn send_once(
+        &self,
+        head: http::Request<()>,
+        message: Bytes,
+    ) -> Result<http::Response<ResponseBody>, Failed> {
         let Open {
             mut sender,
             generation,
-        } = self.ready().await?;
-        let (response, mut stream) = match sender.send_request(head.clone(), false) {
-            Ok(sent) => sent,
-            // The connection closed since (GOAWAY, reset) and nothing was
-            // sent: open a new one, once.
-            Err(_) => {
+        } = self.ready().await.map_err(Failed::Other)?;
+        let failed = |e: h2::Error| {
+            if e.is_go_away() && e.is_remote() {
+                // Streams above a GOAWAY's last stream id were not processed.
                 self.forget(generation);
-                self.ready().await?.sender.send_request(head, false)?
+                Failed::Unprocessed(e)
+            } else if e.reason() == Some(h2::Reason::REFUSED_STREAM) {
+                Failed::Unprocessed(e)
+            } else {
+                Failed::Other(e.into())
             }
         };
-        stream.send_data(message, true)?;
-        let response = response.await?;
+        let (response, mut stream) = sender.send_request(head, false).map_err(failed)?;
+        stream.send_data(message, true).map_err(failed)?;
+        let response = response.await.map_err(failed)?;
         Ok(response.map(|recv| ResponseBody {
             recv,
             data_done: false,
@@ -150,10 +184,24 @@ impl Connection {
         })?
         .map_err(|e| format!("tcp connect error: {e}"))?;
         tcp.set_nodelay(true)?;
-        let (sender, connection) = h2::client::handshake(tcp).await?;
+        // hyper's client settings, which this transport replaced.
+        let (sender, connection) = h2::client::Builder::new()
+            .enable_push(false)
+            .initial_window_size(2 * MIB)
+            .initial_connection_window_size(5 * MIB)
+            .max_header_list_size(16 * 1024)
+            .handshake(tcp)
+            .await?;
         // Runs until either side closes the connection; its handle then
         // fails `ready`, and the next call connects anew.
-        tokio::spawn(connection);
+        let authority = shared.authority.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await
+                && e.reason() != Some(h2::Reason::NO_ERROR)
+            {
+                eprintln!("upstream {authority}: HTTP/2 connection closed: {e}");
+            }
+        });
         Ok(sender)
     }
 }
@@ -208,5 +256,71 @@ impl tonic::codegen::Service<http::Request<tonic::body::Body>> for Connection {
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let connection = self.clone();
         Box::pin(async move { connection.send(request).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+
+    /// Reads the client's connection preface and frames until its first
+    /// HEADERS frame, i.e. until the call's stream is on the wire.
+    async fn read_until_headers(tcp: &mut TcpStream) {
+        let mut preface = [0; 24];
+        tcp.read_exact(&mut preface).await.unwrap();
+        loop {
+            let mut head = [0; 9];
+            tcp.read_exact(&mut head).await.unwrap();
+            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0; len];
+            tcp.read_exact(&mut payload).await.unwrap();
+            if head[3] == 0x1 {
+                return;
+            }
+        }
+    }
+
+    /// A call on a connection that the upstream closes before processing the
+    /// call's stream (GOAWAY, last stream id 0) is sent again on a new one.
+    #[tokio::test]
+    async fn a_call_refused_by_goaway_is_sent_again_on_a_new_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            read_until_headers(&mut first).await;
+            // An empty SETTINGS, then GOAWAY(last stream 0, NO_ERROR), then close.
+            let mut frames = vec![0, 0, 0, 0x4, 0, 0, 0, 0, 0];
+            frames.extend([0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            first.write_all(&frames).await.unwrap();
+            drop(first);
+
+            let (second, _) = listener.accept().await.unwrap();
+            let mut h2 = h2::server::handshake(second).await.unwrap();
+            let (_, mut respond) = h2.accept().await.unwrap().unwrap();
+            let ok = http::Response::builder()
+                .header("content-type", "application/grpc")
+                .header("grpc-status", "0")
+                .body(())
+                .unwrap();
+            respond.send_response(ok, true).unwrap();
+            while h2.accept().await.is_some() {}
+        });
+
+        let connection = Connection::new(addr.to_string(), Duration::from_secs(1));
+        let empty_call = http_body_util::Full::new(Bytes::from_static(&[0; 5]));
+        let request = http::Request::post(format!("http://{addr}/chain.v1.Hop/Call"))
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::new(empty_call))
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(5), connection.send(request))
+            .await
+            .expect("answered within 5 s")
+            .expect("sent again after the GOAWAY");
+        assert_eq!(response.headers()["grpc-status"], "0");
+        drop(connection);
+        upstream.abort();
     }
 }
