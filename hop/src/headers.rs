@@ -1,7 +1,7 @@
 //! The ONE list of request headers a hop forwards to its upstreams, decided
 //! here for both protocols (gRPC metadata uses the same lowercase names).
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 
 /// Forwarded verbatim, always: the request id, the demo's canary header and
 /// the dice (so every hop of the chain rolls them).
@@ -35,11 +35,15 @@ pub const FOREIGN_TRACE: [&str; 3] = [
 /// `tracing` says whether the propagators will write the [`TRACE`] headers
 /// themselves (then copying them too would send stale parent ids).
 pub fn forwarded(incoming: &HeaderMap, tracing: bool) -> HeaderMap {
+    // One pass over the request's few headers, rather than a hash lookup for
+    // each of the 16 names (a measurable share of a hop's CPU per request).
     let mut out = HeaderMap::with_capacity(APP.len() + TRACE.len() + FOREIGN_TRACE.len());
-    let verbatim_trace: &[&str] = if tracing { &[] } else { &TRACE };
-    for name in APP.iter().chain(verbatim_trace).chain(FOREIGN_TRACE.iter()) {
-        let name = HeaderName::from_static(name);
-        for value in incoming.get_all(&name) {
+    for (name, value) in incoming {
+        let name_str = name.as_str();
+        let forward = APP.contains(&name_str)
+            || FOREIGN_TRACE.contains(&name_str)
+            || (!tracing && TRACE.contains(&name_str));
+        if forward {
             out.append(name.clone(), value.clone());
         }
     }
