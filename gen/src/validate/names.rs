@@ -1,5 +1,7 @@
 //! Names and URLs as Kubernetes and Istio accept them.
 
+use hop::TargetScheme;
+
 use crate::model::Upstream;
 
 /// RFC 1123 label, as Kubernetes checks names of namespaces and label values.
@@ -48,30 +50,31 @@ pub(super) fn gateway_host(host: &str) -> Result<(), &'static str> {
     dns_name(host.strip_prefix("*.").unwrap_or(host))
 }
 
+const EXTERNAL_SCHEMES: &str =
+    "external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)";
+
 /// `http(s)://host[:port][/path]`; the host must be a DNS name (the egress
-/// allow-list is by host).
-pub(super) fn parse_url(url: &str) -> Result<Upstream, &'static str> {
-    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else {
-        return Err(
-            "external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)",
-        );
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err("credentials in URLs are not supported");
+/// allow-list is by host). Parsed by the hop's own parser, which reads the
+/// URL back from its UPSTREAM: whatever meshgen accepts, every hop accepts.
+pub(super) fn parse_url(url: &str) -> Result<Upstream, String> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    if !matches!(scheme, Some("http" | "https")) {
+        return Err(EXTERNAL_SCHEMES.into());
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>().ok().filter(|p| *p > 0).ok_or("bad port")?,
-        ),
-        None => (authority, if tls { 443 } else { 80 }),
+    let target = hop::Target::parse(url)?;
+    let tls = match target.scheme {
+        TargetScheme::Http => false,
+        TargetScheme::Https => true,
+        TargetScheme::Grpc => return Err(EXTERNAL_SCHEMES.into()),
     };
+    let host = target.uri.host().unwrap_or_default();
     dns_name(host)?;
+    let port = match target.uri.port_u16() {
+        Some(0) => return Err("bad port".into()),
+        Some(port) => port,
+        None if tls => 443,
+        None => 80,
+    };
     Ok(Upstream::External {
         url: url.to_owned(),
         host: host.to_owned(),
@@ -117,6 +120,8 @@ mod tests {
             "http://Bad_Host/",
             "http://h:0/",
             "http://u@h/",
+            "http://h/a b",
+            "ftp://h/",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
