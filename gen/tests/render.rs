@@ -537,3 +537,88 @@ fn zero_attempts_turn_retries_off_and_no_attempts_keep_istios_default() {
         }
     }
 }
+
+/// In apply order (file names), every subset a route names is defined by a
+/// DestinationRule in an earlier file: a route to a subset that does not exist
+/// yet answers 503, so the tutorial's step-by-step applies must never see one.
+#[test]
+fn destination_rules_come_before_every_route_that_names_their_subsets() {
+    for name in [
+        "demo.toml",
+        "demo-grpc.toml",
+        "demo-full.toml",
+        "canary-weights.toml",
+    ] {
+        let dir = render(&[&profile(name)]);
+        let docs = documents(&dir.path().join("out"));
+        let mut defined: Vec<(&str, &str, &str)> = Vec::new(); // (file, host, subset)
+        for (file, d) in docs.iter().filter(|(_, d)| d["kind"] == "DestinationRule") {
+            for s in d["spec"]["subsets"].as_sequence().unwrap() {
+                let host = d["spec"]["host"].as_str().unwrap();
+                defined.push((file, host, s["name"].as_str().unwrap()));
+            }
+        }
+        let mut checked = 0;
+        for (file, d) in docs.iter().filter(|(_, d)| d["kind"] == "VirtualService") {
+            for route in d["spec"]["http"].as_sequence().unwrap() {
+                for dest in route["route"].as_sequence().unwrap() {
+                    let (host, subset) =
+                        (&dest["destination"]["host"], &dest["destination"]["subset"]);
+                    let Some(subset) = subset.as_str() else {
+                        continue;
+                    };
+                    let host = host.as_str().unwrap();
+                    assert!(
+                        defined
+                            .iter()
+                            .any(|(f, h, s)| *f < file.as_str() && *h == host && *s == subset),
+                        "{name}: {file} routes to {host} subset {subset}, defined in no earlier file"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 3, "{name}: {checked} subset routes");
+    }
+}
+
+/// With tracing, a hop's span exports skip its sidecar (else each export is
+/// traced as a call of its own); without tracing there is nothing to skip.
+#[test]
+fn hop_span_exports_bypass_the_sidecar_only_with_tracing() {
+    let annotation = "traffic.sidecar.istio.io/excludeOutboundPorts";
+    for (sets, want) in [
+        (&[][..], Some("4317")),
+        (&["--set", "istio.tracing=false"][..], None),
+    ] {
+        let mut args = vec![profile("demo.toml")];
+        args.extend(sets.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let dir = render(&args);
+        let docs = documents(&dir.path().join("out"));
+        let deployments: Vec<_> = docs
+            .iter()
+            .filter(|(f, d)| f == "20-workloads.yaml" && d["kind"] == "Deployment")
+            .collect();
+        assert_eq!(deployments.len(), 4);
+        for (_, d) in deployments {
+            let got = d["spec"]["template"]["metadata"]["annotations"][annotation].as_str();
+            assert_eq!(got, want, "{sets:?}");
+        }
+    }
+}
+
+/// demo-full.toml: the original "OpenCensus full" build, work spans in every hop.
+#[test]
+fn demo_full_turns_the_work_on_in_every_hop() {
+    let dir = render(&[&profile("demo-full.toml")]);
+    let docs = documents(&dir.path().join("out"));
+    let hops: Vec<_> = docs
+        .iter()
+        .filter(|(_, d)| d["kind"] == "Deployment" && d["metadata"]["namespace"] == "istio101")
+        .collect();
+    assert_eq!(hops.len(), 4);
+    for (_, d) in hops {
+        assert_eq!(env_of(d, "WORK"), "true");
+    }
+}

@@ -35,6 +35,7 @@ templates! {
     "05-telemetry.yaml.j2" => "05-telemetry.yaml",
     "10-security.yaml.j2" => "10-security.yaml",
     "20-workloads.yaml.j2" => "20-workloads.yaml",
+    "25-destinations.yaml.j2" => "25-destinations.yaml",
     "30-ingress.yaml.j2" => "30-ingress.yaml",
     "40-egress.yaml.j2" => "40-egress.yaml",
     "50-routing.yaml.j2" => "50-routing.yaml";
