@@ -135,6 +135,19 @@ fn upstream_naming_no_service() {
         &[],
         "{p}:20:24: service[1].upstream[1]: \"ftp://api.example.com/v1\" is not a usable URL",
     );
+    case(
+        "[\"backend\", \"https://api.example.com/v1\"]",
+        "[\"backend\", \"http://api.example.com/v1 x\"]",
+        &[],
+        "{p}:20:24: service[1].upstream[1]: \"http://api.example.com/v1 x\" is not a usable URL: `http://api.example.com/v1 x` is not a URL",
+    );
+    // With tracing, the hops' span exports take port 4317 around their sidecar.
+    case(
+        "[\"backend\", \"https://api.example.com/v1\"]",
+        "[\"backend\", \"http://otel.example.com:4317/\"]",
+        &["--set", "istio.tracing=true"],
+        "{p}:20:24: service[1].upstream[1]: port 4317 is where the hops send their spans around their sidecar",
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ use crate::model::{
 use crate::profile::Loaded;
 use crate::profile::schema::{self, Egress};
 use crate::profile::source::{SourceMap, Sourced};
+use crate::render::kube::COLLECTOR_PORT;
 use names::dns1123_label;
 
 /// Validates `loaded` and resolves it; returns every problem found, not just the first.
@@ -136,6 +137,9 @@ impl Cx<'_> {
             upstreams.insert(s.name.value.clone(), list);
         }
         self.cycles(&specs, &upstreams);
+        if mesh.tracing.is_some() {
+            self.collector_port_is_free(&upstreams);
+        }
 
         let ingress = self.ingress(&p.ingress, &known, &known_list, &specs);
         let retries = self.retries(&p.routing.retries, &wire);
@@ -249,6 +253,28 @@ impl Cx<'_> {
     fn label(&mut self, v: &Sourced<String>, what: &str) {
         if let Err(why) = dns1123_label(&v.value) {
             self.err(v, format!("\"{}\" is not a valid {what}: {why}", v.value));
+        }
+    }
+
+    /// With tracing, the hops' span exports take their collector port around
+    /// the sidecar (render/kube.rs); an external upstream on that port would
+    /// bypass the mesh too: no egress lock, retries or metrics.
+    fn collector_port_is_free(
+        &mut self,
+        upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+    ) {
+        for (upstream, item) in upstreams.values().flatten() {
+            if let Upstream::External { port, .. } = upstream
+                && *port == COLLECTOR_PORT
+            {
+                self.err(
+                    item,
+                    format!(
+                        "port {port} is where the hops send their spans around their sidecar \
+                         (istio.tracing); an upstream on it would bypass the mesh too"
+                    ),
+                );
+            }
         }
     }
 
