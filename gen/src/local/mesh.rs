@@ -83,14 +83,13 @@ impl Mesh {
         let model = mesh.model.clone();
         // The hops' OTLP exporter wants http://HOST:PORT, whatever form
         // --otlp-endpoint took (grpc://, no scheme, localhost, a trailing /).
-        let otlp = mesh
-            .layout
-            .collector
-            .as_ref()
-            .map(|c| match c.host.contains(':') {
-                true => format!("http://[{}]:{}", c.host, c.port),
-                false => format!("http://{}:{}", c.host, c.port),
-            });
+        let otlp = mesh.layout.collector.as_ref().map(|c| {
+            if c.host.contains(':') {
+                format!("http://[{}]:{}", c.host, c.port)
+            } else {
+                format!("http://{}:{}", c.host, c.port)
+            }
+        });
         for s in &model.services {
             let upstream = mesh.upstream_env(s);
             let sp = &mesh.layout.services[&s.name];

@@ -56,6 +56,7 @@ struct Shared {
     connect_timeout: Duration,
     /// The open connection, if any.
     open: Mutex<Option<Open>>,
+    /// Connections opened so far: the next one's generation.
     opened: AtomicU64,
     /// Held while connecting, so that concurrent calls open one connection.
     connecting: tokio::sync::Mutex<()>,
