@@ -11,7 +11,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -38,15 +38,8 @@ fn node_path() -> String {
 
 /// (profile file name, rendered file, document) for every shipped profile.
 fn all_documents() -> Vec<(String, String, Json)> {
-    let mut profiles: Vec<PathBuf> = std::fs::read_dir(repo().join("profiles"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    profiles.sort();
-    assert!(profiles.len() >= 2, "expected the shipped profiles");
     let mut out = Vec::new();
-    for p in profiles {
+    for p in shipped_profiles() {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         let dir = render(&[&p.display().to_string()]);
         for (file, doc) in documents(&dir.path().join("out")) {

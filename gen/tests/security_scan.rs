@@ -6,23 +6,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
 use hop::testkit::tool;
 use serde_json::Value as Json;
-
-fn shipped_profiles() -> Vec<PathBuf> {
-    let mut profiles: Vec<PathBuf> = std::fs::read_dir(repo().join("profiles"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    profiles.sort();
-    assert!(profiles.len() >= 2, "expected the shipped profiles");
-    profiles
-}
 
 #[test]
 fn checkov_passes_every_shipped_profile() {

@@ -25,6 +25,18 @@ pub fn profile(name: &str) -> String {
     repo().join("profiles").join(name).display().to_string()
 }
 
+/// Every profile in profiles/, sorted.
+pub fn shipped_profiles() -> Vec<PathBuf> {
+    let mut profiles: Vec<PathBuf> = std::fs::read_dir(repo().join("profiles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    profiles.sort();
+    assert!(profiles.len() >= 2, "expected the shipped profiles");
+    profiles
+}
+
 pub fn meshgen_in(cwd: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_meshgen"))
         .args(args)
