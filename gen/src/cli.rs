@@ -19,6 +19,7 @@ Examples:
   meshgen render profiles/demo-grpc.toml -o out-grpc      the same chain over gRPC
   meshgen render profiles/demo.toml -o - | kubectl apply -f -
   meshgen render profiles/demo.toml --set istio.mtls=false --set routing.retries.attempts=5
+  meshgen render profiles/demo.toml --set service.backend.work=true
   meshgen render profiles/demo.toml --check               exit 1 if out/ is not up to date
   meshgen validate profiles/demo.toml -f my-overrides.toml
   meshgen schema > meshgen.schema.json                    JSON Schema for editor completion
@@ -124,6 +125,7 @@ struct Input {
     files: Vec<PathBuf>,
     /// Override one key, typed like TOML: `istio.mtls=false`, `routing.retries.attempts=5`,
     /// `namespace=demo` (a value that is not TOML is a string). Applied last, in order.
+    /// `service.NAME.KEY=VALUE` sets a key of one service: `service.backend.work=true`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
 }

@@ -262,6 +262,25 @@ fn bad_set_values_point_at_the_argument() {
         &["--set", "istio.mtls"],
         "expected KEY=VALUE",
     );
+    // One service by name: the value's column, a name that is no service.
+    case(
+        "name = \"demo\"",
+        "name = \"demo\"",
+        &["--set", "service.backend.work=maybe"],
+        "error: --set service.backend.work=maybe:1:22: work: invalid type: string \"maybe\", expected a boolean",
+    );
+    case(
+        "name = \"demo\"",
+        "name = \"demo\"",
+        &["--set", "service.bakend.work=true"],
+        "error: --set service.bakend.work=true: no service named \"bakend\" (known: frontend, middleware, backend)",
+    );
+    case(
+        "name = \"demo\"",
+        "name = \"demo\"",
+        &["--set", "service.backend.colour=red"],
+        "error: --set service.backend.colour=red:1:17: colour: unknown field `colour`",
+    );
 }
 
 #[test]

@@ -622,3 +622,26 @@ fn demo_full_turns_the_work_on_in_every_hop() {
         assert_eq!(env_of(d, "WORK"), "true");
     }
 }
+
+/// `--set service.NAME.KEY=VALUE` changes one service of the merged list.
+#[test]
+fn set_reaches_one_service_by_name() {
+    let dir = render(&[
+        &profile("demo.toml"),
+        "--set",
+        "service.backend.work=true",
+        "--set",
+        "service.middleware.replicas=2",
+    ]);
+    let docs = documents(&dir.path().join("out"));
+    for (name, work, replicas) in [
+        ("frontend-prod", "false", 1),
+        ("middleware-prod", "false", 2),
+        ("middleware-canary", "false", 2),
+        ("backend-prod", "true", 1),
+    ] {
+        let d = find(&docs, "Deployment", name);
+        assert_eq!(env_of(d, "WORK"), work, "{name}");
+        assert_eq!(d["spec"]["replicas"].as_u64(), Some(replicas), "{name}");
+    }
+}

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::schema::{Merge, Profile};
+use serde::de::DeserializeOwned;
+
+use super::schema::{Merge, Profile, Service};
 use super::source::{SourceId, SourceMap, Sourced, key_path_at, with_source};
 use crate::error::Diagnostic;
 
@@ -33,12 +35,19 @@ pub fn load(layers: &Layers) -> Result<Loaded, Vec<Diagnostic>> {
         let id = load_file(path, None, &mut sources, &mut chain, &mut parsed)?;
         main.get_or_insert(id);
     }
+    let mut patches = Vec::new();
     for set in &layers.sets {
-        parsed.push(parse_set(set, &mut sources)?);
+        match parse_set(set, &mut sources)? {
+            Set::Layer(layer) => parsed.push(*layer),
+            Set::Service(patch) => patches.push(patch),
+        }
     }
     let mut profile = Profile::default();
     for layer in parsed {
         profile.layer(layer);
+    }
+    for patch in patches {
+        patch.apply(&mut profile)?;
     }
     Ok(Loaded {
         profile,
@@ -75,7 +84,7 @@ fn load_file(
     }
     chain.push(canonical);
     let id = sources.add(shown, text);
-    let profile = parse(sources, id)?;
+    let profile: Profile = parse(sources, id)?;
     if let Some(base) = &profile.extends {
         let base_path = path
             .parent()
@@ -91,9 +100,9 @@ fn load_file(
     Ok(id)
 }
 
-fn parse(sources: &SourceMap, id: SourceId) -> Result<Profile, Vec<Diagnostic>> {
+fn parse<T: DeserializeOwned>(sources: &SourceMap, id: SourceId) -> Result<T, Vec<Diagnostic>> {
     let text = &sources.get(id).text;
-    with_source(id, || toml::from_str::<Profile>(text)).map_err(|e| {
+    with_source(id, || toml::from_str::<T>(text)).map_err(|e| {
         let mut d = Diagnostic::new(e.message().trim_end().to_owned());
         match e.span() {
             Some(span) => {
@@ -107,14 +116,60 @@ fn parse(sources: &SourceMap, id: SourceId) -> Result<Profile, Vec<Diagnostic>> 
     })
 }
 
+/// What one `--set` changes: a layer over the whole profile, or one service.
+enum Set {
+    Layer(Box<Profile>),
+    Service(Box<ServicePatch>),
+}
+
+/// `--set service.NAME.KEY=VALUE`: one service of the merged `[[service]]` list,
+/// found by name once every layer is merged (a layer replaces the whole list).
+struct ServicePatch {
+    arg: String,
+    name: String,
+    patch: Service,
+}
+
+impl ServicePatch {
+    fn apply(self, profile: &mut Profile) -> Result<(), Vec<Diagnostic>> {
+        let services = profile.service.as_mut().map(|s| &mut s.value);
+        let target = services
+            .into_iter()
+            .flatten()
+            .find(|s| s.name.value == self.name);
+        let Some(target) = target else {
+            let known: Vec<&str> = profile
+                .service
+                .iter()
+                .flat_map(|s| &s.value)
+                .map(|s| s.name.value.as_str())
+                .collect();
+            return Err(vec![
+                Diagnostic::new(format!(
+                    "no service named \"{}\" (known: {})",
+                    self.name,
+                    known.join(", ")
+                ))
+                .in_file(self.arg),
+            ]);
+        };
+        // The name stays where the profile wrote it (errors about it point there).
+        let name = target.name.clone();
+        target.layer(self.patch);
+        target.name = name;
+        Ok(())
+    }
+}
+
 /// `--set a.b=value` is parsed as the TOML line `a.b=value`, so values are typed like
 /// TOML (`true`, `5`, `"x"`, `["a", "b"]`) and columns match the argument. A value
 /// that is not valid TOML (`--set namespace=demo`) is taken as a string.
-fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Profile, Vec<Diagnostic>> {
-    let name = format!("--set {set}");
+/// `--set service.NAME.KEY=value` sets KEY of the service named NAME.
+fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>> {
+    let arg = format!("--set {set}");
     let Some((key, value)) = set.split_once('=') else {
         return Err(vec![
-            Diagnostic::new("expected KEY=VALUE, e.g. --set istio.mtls=false").in_file(name),
+            Diagnostic::new("expected KEY=VALUE, e.g. --set istio.mtls=false").in_file(arg),
         ]);
     };
     let key = key.trim();
@@ -124,18 +179,37 @@ fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Profile, Vec<Diagnost
             Diagnostic::new(format!(
                 "`{key}` is not a dotted key like routing.retries.attempts"
             ))
-            .in_file(name),
+            .in_file(arg),
         ]);
     }
-    let typed = format!("{key}={value}");
-    let text = if toml::de::DeTable::parse(&typed).is_ok() {
-        typed
-    } else {
-        let quoted: String = toml::Value::String(value.to_owned()).to_string();
-        format!("{key}={quoted}")
+    let line = |key: &str| {
+        let typed = format!("{key}={value}");
+        if toml::de::DeTable::parse(&typed).is_ok() {
+            typed
+        } else {
+            let quoted: String = toml::Value::String(value.to_owned()).to_string();
+            format!("{key}={quoted}")
+        }
     };
-    let id = sources.add(name, text);
-    parse(sources, id)
+    let mut parts = key.splitn(3, '.');
+    if let (Some("service"), Some(name), Some(field)) = (parts.next(), parts.next(), parts.next()) {
+        if field == "name" {
+            return Err(vec![
+                Diagnostic::new("a service is renamed in its profile, not with --set").in_file(arg),
+            ]);
+        }
+        // Blanks where `service.NAME.` stood keep the columns of the argument.
+        let pad = " ".repeat(key.len() - field.len());
+        let name_line = format!("name = {}", toml::Value::String(name.to_owned()));
+        let id = sources.add(arg.clone(), format!("{pad}{}\n{name_line}", line(field)));
+        return Ok(Set::Service(Box::new(ServicePatch {
+            arg,
+            name: name.to_owned(),
+            patch: parse(sources, id)?,
+        })));
+    }
+    let id = sources.add(arg, line(key));
+    Ok(Set::Layer(Box::new(parse(sources, id)?)))
 }
 
 fn located<T>(sm: &SourceMap, at: &Sourced<T>, d: Diagnostic) -> Diagnostic {

@@ -314,6 +314,7 @@ macro_rules! merge_fields {
 
 merge_fields! {
     Profile { extends, name, namespace, protocol, istio, image, ingress, routing, service }
+    Service { name, versions, upstream, replicas, work }
     Istio { mtls, tracing, servicegraph, grafana, egress, access_log, trace_sampling }
     Image { registry, tag, pull_policy }
     Ingress { service, hosts }
