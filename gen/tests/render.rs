@@ -205,7 +205,7 @@ fn http_demo_renders_the_original_demo_for_todays_istio() {
         .as_str()
         .unwrap();
     let dash: serde_json::Value = serde_json::from_str(dash).expect("dashboard is JSON");
-    assert_eq!(dash["panels"].as_array().unwrap().len(), 4);
+    assert_eq!(dash["panels"].as_array().unwrap().len(), 6);
     // No DestinationRule forces mTLS outside the chain (addons have no sidecar).
     for (_, d) in &docs {
         if d["kind"] == "DestinationRule" {
