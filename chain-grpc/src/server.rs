@@ -134,13 +134,16 @@ fn connection_builder() -> http2::Builder<TokioExecutor> {
     builder
 }
 
-/// What every service of this server is: a generated tonic server.
+type GrpcResponse = http::Response<tonic::body::Body>;
+
+/// What every service of this server is: a generated tonic server. (A trait
+/// and its blanket impl: Rust's way to name a bound.)
 trait GrpcService:
     Service<
         http::Request<Incoming>,
-        Response = http::Response<tonic::body::Body>,
+        Response = GrpcResponse,
         Error = Infallible,
-        Future = BoxFuture<http::Response<tonic::body::Body>, Infallible>,
+        Future = BoxFuture<GrpcResponse, Infallible>,
     > + Clone
     + Send
     + Sync
@@ -151,9 +154,9 @@ trait GrpcService:
 impl<S> GrpcService for S where
     S: Service<
             http::Request<Incoming>,
-            Response = http::Response<tonic::body::Body>,
+            Response = GrpcResponse,
             Error = Infallible,
-            Future = BoxFuture<http::Response<tonic::body::Body>, Infallible>,
+            Future = BoxFuture<GrpcResponse, Infallible>,
         > + Clone
         + Send
         + Sync
@@ -180,7 +183,7 @@ where
     V1: GrpcService,
     V1A: GrpcService,
 {
-    type Response = http::Response<tonic::body::Body>;
+    type Response = GrpcResponse;
     type Error = Infallible;
     type Future = CallFuture;
 
@@ -212,12 +215,12 @@ where
 
 /// A call in flight, raced against its deadline; no call: UNIMPLEMENTED.
 struct CallFuture {
-    inner: Option<BoxFuture<http::Response<tonic::body::Body>, Infallible>>,
+    inner: Option<BoxFuture<GrpcResponse, Infallible>>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Future for CallFuture {
-    type Output = Result<http::Response<tonic::body::Body>, Infallible>;
+    type Output = Result<GrpcResponse, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Some(inner) = self.inner.as_mut() else {

@@ -9,14 +9,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use chain_proto::Answer;
 use hop::testkit::{
-    HopProcess, Protocol, Stub, StubMode, free_port, grpc_call, grpc_serving, http_get, tool,
+    HopProcess, Protocol, Stub, StubMode, TIME_JSON, free_port, grpc_call, grpc_serving, http_get,
+    tool,
 };
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tonic::Code;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chain-grpc");
-const STUB_BODY: &str = r#"{"time": "12:43:09 AM", "by": "stub"}"#;
 
 async fn hop(service: &str, version: &str, upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
     HopProcess::hop(
@@ -36,7 +36,7 @@ async fn chain(stub: &Stub) -> [HopProcess; 3] {
 
 #[tokio::test]
 async fn three_hops_answer_the_chain_and_forward_metadata() {
-    let stub = Stub::start(StubMode::Answer(STUB_BODY)).await;
+    let stub = Stub::start(StubMode::Answer(TIME_JSON)).await;
     let [frontend, middleware, backend] = chain(&stub).await;
     let sent = [
         ("x-request-id", "req-1"),
@@ -82,7 +82,7 @@ async fn three_hops_answer_the_chain_and_forward_metadata() {
     assert_eq!(back.upstreams[0].target, stub.url());
     assert_eq!(
         back.upstreams[0].answer,
-        Some(Answer::Body(STUB_BODY.into()))
+        Some(Answer::Body(TIME_JSON.into()))
     );
 
     let text = hop::Reply::from(reply).to_text();
@@ -96,7 +96,7 @@ async fn three_hops_answer_the_chain_and_forward_metadata() {
         lines[1].starts_with(&format!("{} -> middleware-canary - ", middleware.url())),
         "{text}"
     );
-    assert_eq!(lines[3], format!("{} -> {STUB_BODY}", stub.url()));
+    assert_eq!(lines[3], format!("{} -> {TIME_JSON}", stub.url()));
 
     let received = stub.received();
     assert_eq!(received.len(), 1);
@@ -112,7 +112,7 @@ async fn three_hops_answer_the_chain_and_forward_metadata() {
 
 #[tokio::test]
 async fn the_fail_dice() {
-    let stub = Stub::start(StubMode::Answer(STUB_BODY)).await;
+    let stub = Stub::start(StubMode::Answer(TIME_JSON)).await;
     let [frontend, _middleware, _backend] = chain(&stub).await;
 
     let status = grpc_call(frontend.port, &[("fail", "1")])

@@ -5,11 +5,12 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use hop::testkit::{HopProcess, Protocol, Stub, StubMode, free_port, http_get, raw_http, tool};
+use hop::testkit::{
+    HopProcess, Protocol, Stub, StubMode, TIME_JSON, free_port, http_get, raw_http, tool,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chain-http");
-const STUB_BODY: &str = r#"{"time": "12:43:09 AM", "by": "stub"}"#;
 
 async fn hop(service: &str, version: &str, upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
     HopProcess::hop(
@@ -43,7 +44,7 @@ fn assert_hop_line(line: &str, prefix: &str) {
 
 #[tokio::test]
 async fn three_hops_answer_the_chain_and_forward_headers() {
-    let stub = Stub::start(StubMode::Answer(STUB_BODY)).await;
+    let stub = Stub::start(StubMode::Answer(TIME_JSON)).await;
     let [frontend, middleware, backend] = chain(&stub).await;
     let sent = [
         ("x-request-id", "req-1"),
@@ -76,7 +77,7 @@ async fn three_hops_answer_the_chain_and_forward_headers() {
         &format!("{} -> middleware-canary", middleware.url()),
     );
     assert_hop_line(lines[2], &format!("{} -> backend-prod", backend.url()));
-    assert_eq!(lines[3], format!("{} -> {STUB_BODY}", stub.url()));
+    assert_eq!(lines[3], format!("{} -> {TIME_JSON}", stub.url()));
 
     // Tracing is off here: every listed header arrives verbatim, nothing else.
     let received = stub.received();
@@ -107,12 +108,12 @@ async fn three_hops_answer_the_chain_and_forward_headers() {
     assert_eq!(middle["reply"]["version"], "canary");
     let last = &middle["reply"]["upstreams"][0]["reply"]["upstreams"][0];
     assert_eq!(last["target"], stub.url());
-    assert_eq!(last["body"], STUB_BODY);
+    assert_eq!(last["body"], TIME_JSON);
 }
 
 #[tokio::test]
 async fn the_fail_dice() {
-    let stub = Stub::start(StubMode::Answer(STUB_BODY)).await;
+    let stub = Stub::start(StubMode::Answer(TIME_JSON)).await;
     let [frontend, _middleware, _backend] = chain(&stub).await;
 
     // fail=1: 500, empty body, and no upstream is called.
@@ -152,7 +153,7 @@ async fn the_fail_dice() {
             .await
             .unwrap();
         assert_eq!(status, 200, "fail: {value}");
-        assert!(text.contains(STUB_BODY), "fail: {value}: {text}");
+        assert!(text.contains(TIME_JSON), "fail: {value}: {text}");
     }
     assert_eq!(stub.received().len(), 6);
 }
@@ -275,7 +276,7 @@ async fn dead_and_hanging_upstreams_answer_within_the_timeout() {
 
 #[tokio::test]
 async fn metrics_pass_promtool() {
-    let stub = Stub::start(StubMode::Answer(STUB_BODY)).await;
+    let stub = Stub::start(StubMode::Answer(TIME_JSON)).await;
     let frontend = hop("frontend", "prod", &stub.url(), &[("WORK", "true")]).await;
     for fail in ["0", "1"] {
         http_get(frontend.port, "/", &[("fail", fail)])

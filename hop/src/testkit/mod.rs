@@ -15,7 +15,7 @@ pub use crate::probe::{grpc_serving, http_get};
 pub use client::{grpc_call, raw_http};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{HopProcess, Protocol};
-pub use stub::{Stub, StubMode};
+pub use stub::{Stub, StubMode, TIME_JSON};
 
 /// An outside program the tests need (grpcurl, promtool, envoy, ...): on PATH,
 /// else in the workspace's .tools/bin where scripts/install-test-tools puts it.

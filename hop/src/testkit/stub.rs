@@ -11,6 +11,9 @@ use hyper::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::task::JoinHandle;
 
+/// What the stub answers in the tests: the shape of the external time API.
+pub const TIME_JSON: &str = r#"{"time": "12:43:09 AM", "by": "stub"}"#;
+
 #[derive(Clone, Copy, Debug)]
 pub enum StubMode {
     /// Answer 200 with this body (like an external JSON API).
