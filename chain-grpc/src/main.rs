@@ -34,7 +34,7 @@ enum Command {
         target: String,
         #[arg(short, long, default_value_t = 1)]
         connections: usize,
-        #[arg(short, long, default_value = "10s", value_parser = hop::duration::parse)]
+        #[arg(short, long, default_value = "10s", value_parser = hop::cli::duration)]
         duration: Duration,
         #[arg(short = 'H', long = "header")]
         headers: Vec<String>,

@@ -80,7 +80,7 @@ fn server_attributes() -> Vec<KeyValue> {
 }
 
 pub async fn run() -> i32 {
-    let Bound { hop, listener } = match hop::serve::bind(50051, "gRPC").await {
+    let Bound { hop, listener } = match hop::serve::bind(hop::Protocol::Grpc).await {
         Ok(bound) => bound,
         Err(code) => return code,
     };

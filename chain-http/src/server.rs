@@ -16,7 +16,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 
 pub async fn run() -> i32 {
-    let Bound { hop, listener } = match hop::serve::bind(8080, "HTTP").await {
+    let Bound { hop, listener } = match hop::serve::bind(hop::Protocol::Http).await {
         Ok(bound) => bound,
         Err(code) => return code,
     };

@@ -1,13 +1,15 @@
 //! `meshgen`: one TOML profile in, the whole Istio demo out.
 //!
-//! Flow: profile layers ([`profile`]) -> checks and decisions ([`validate`]) ->
-//! [`model::Model`] (target-neutral) -> the Kubernetes view and templates, with
-//! canonical YAML ([`render`]) -> files, atomically and safely ([`write`]).
+//! Flow, one way: profile layers ([`profile`]) -> checks and decisions
+//! ([`validate`]) -> [`model::Model`], where every decision is made once ->
+//! targets that only print it (the Kubernetes view and templates, with
+//! canonical YAML: [`render`]) -> files, atomically and safely ([`write`]).
+//!
+//! The library is pure: no async runtime, no RPC stack. What it shares with
+//! the hops (their configuration, headers, durations) comes from `contract`.
+//! The `meshgen` command and the local runner live in the `meshgen-cli` crate.
 
-pub mod cli;
 pub mod error;
-/// `meshgen up` / `compare`: the Envoy target and a local mesh on 127.0.0.1 (Linux).
-pub mod local;
 pub mod model;
 pub mod profile;
 pub mod render;

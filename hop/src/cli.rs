@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::config::Target;
+use crate::Target;
 use crate::reply::Answer;
 use crate::upstream;
 
@@ -21,8 +21,13 @@ pub struct CallArgs {
     #[arg(long)]
     pub json: bool,
     /// Give up after this long (e.g. 5s, 500ms).
-    #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
+    #[arg(long, default_value = "5s", value_parser = duration)]
     pub timeout: Duration,
+}
+
+/// Parses a duration for a command-line flag (the contract's grammar: `5s`, `500ms`).
+pub fn duration(text: &str) -> Result<Duration, contract::ParseDurationError> {
+    contract::Duration::parse(text).map(Duration::from)
 }
 
 impl CallArgs {

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use http::HeaderMap;
 use opentelemetry::Context;
 
-use crate::config::Config;
+use crate::HopConfig;
 use crate::fail_status::FailStatus;
 use crate::headers;
 use crate::metrics::Metrics;
@@ -26,7 +26,7 @@ pub enum Outcome {
 
 /// Everything a hop needs, built once at start and shared by all requests.
 pub struct Hop {
-    pub config: Config,
+    pub config: HopConfig,
     pub telemetry: Telemetry,
     pub metrics: Arc<Metrics>,
     upstreams: Upstreams,
@@ -34,7 +34,7 @@ pub struct Hop {
 
 impl Hop {
     /// Builds the upstream clients and telemetry; must run inside the Tokio runtime.
-    pub fn new(config: Config) -> Result<Hop, String> {
+    pub fn new(config: HopConfig) -> Result<Hop, String> {
         let telemetry = Telemetry::init(&config)?;
         let metrics = Arc::new(Metrics::new(&config.service));
         let upstreams = Upstreams::new(&config)?;

@@ -6,9 +6,7 @@
 //! metrics, the in-app work and the upstream clients.
 
 pub mod cli;
-pub mod config;
 pub mod dice;
-pub mod duration;
 pub mod fail_status;
 pub mod handler;
 pub mod headers;
@@ -25,6 +23,6 @@ pub mod work;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use config::{Config, Target, TargetScheme};
+pub use contract::{HopConfig, Protocol, Target, TargetScheme};
 pub use handler::{Hop, Outcome};
 pub use reply::{Answer, Reply, UpstreamReply};

@@ -10,7 +10,9 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{Config, Hop};
+use contract::Protocol;
+
+use crate::{Hop, HopConfig};
 
 /// How long in-flight requests may take to finish after SIGTERM (Kubernetes
 /// gives 30 s before SIGKILL by default).
@@ -23,10 +25,10 @@ pub struct Bound {
 }
 
 /// Reads the environment, builds the hop, serves `/metrics`, binds `PORT`
-/// (`default_port` when unset) and says so on stderr. An error is printed and
-/// its exit code returned: 2 for configuration, 1 for ports.
-pub async fn bind(default_port: u16, protocol: &str) -> Result<Bound, i32> {
-    let config = Config::from_env(default_port).map_err(|e| {
+/// (the protocol's default when unset) and says so on stderr. An error is
+/// printed and its exit code returned: 2 for configuration, 1 for ports.
+pub async fn bind(protocol: Protocol) -> Result<Bound, i32> {
+    let config = HopConfig::from_process_env(protocol).map_err(|e| {
         eprintln!("configuration error: {e}");
         2
     })?;
@@ -51,8 +53,8 @@ pub async fn bind(default_port: u16, protocol: &str) -> Result<Bound, i32> {
         .map(|t| t.raw.as_str())
         .collect();
     eprintln!(
-        "{}-{} serving {protocol} on {addr}, metrics on {metrics_addr}, upstreams: {upstreams:?}",
-        hop.config.service, hop.config.version,
+        "{}-{} serving {} on {addr}, metrics on {metrics_addr}, upstreams: {upstreams:?}",
+        hop.config.service, hop.config.version, match protocol { Protocol::Http => "HTTP", Protocol::Grpc => "gRPC" },
     );
     Ok(Bound { hop, listener })
 }

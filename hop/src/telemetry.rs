@@ -18,7 +18,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::config::Config;
+use crate::HopConfig;
 
 /// The process's telemetry; cheap to share by reference.
 pub struct Telemetry {
@@ -29,7 +29,7 @@ pub struct Telemetry {
 impl Telemetry {
     /// Sets up export when the configuration asks for it. Must run inside the
     /// Tokio runtime: the OTLP/gRPC exporter's channel lives there.
-    pub fn init(config: &Config) -> Result<Telemetry, String> {
+    pub fn init(config: &HopConfig) -> Result<Telemetry, String> {
         let mut telemetry = Telemetry::off();
         if config.otlp_endpoint.is_none() {
             return Ok(telemetry);

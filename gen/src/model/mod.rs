@@ -1,25 +1,23 @@
 //! The resolved, validated demo: what every target renders.
 //!
-//! The Model is target-neutral: it says *what* the mesh must do (services, their
-//! versions, who calls whom, routes with subsets, weights, header matches, retries,
-//! faults, the egress allow-list, protocol decisions) in plain data. How a target
-//! spells it (Kubernetes objects and Istio CRDs today, an Envoy config for a local
-//! run later) is the target's business: DNS names, principals, label keys and file
-//! layout live in `render::kube`, not here.
-//!
-//! Every policy decision is made once, while the Model is built (`validate`): for
-//! example `Route::retries.retry_on` comes from [`Wire::for_protocol`], so no
-//! template or target ever chooses retry conditions.
+//! The Model says *what* the mesh must do, with every decision already made:
+//! object names (unique, see [`identity`]), workloads per version, who calls
+//! whom, routes (header matches, weights with zero-weight subsets dropped, the
+//! retry policy, faults), the timeout budget of each hop, the egress
+//! allow-list, and each hop's typed configuration ([`Model::hop_config`]).
+//! Targets (Kubernetes and Istio manifests, the local Envoy config, hop
+//! environments) only print it: they may choose *how* to spell a value, never
+//! *whether* or *which*.
 
-mod duration;
-mod hop_env;
+pub mod identity;
+pub mod istio;
+mod hop;
 mod wire;
 
 use serde::Serialize;
 
-pub use crate::profile::schema::{Egress, Protocol, PullPolicy};
-pub use duration::Duration;
-pub use hop_env::Placement;
+pub use contract::{Code, Duration, Protocol};
+pub use hop::Placement;
 pub use wire::{Health, Wire};
 
 /// The whole demo.
@@ -38,6 +36,9 @@ pub struct Model {
     pub services: Vec<Service>,
     /// External hosts some service calls (the egress allow-list), sorted, unique.
     pub externals: Vec<External>,
+    /// Every header a route matches on, sorted: each hop forwards them all, so a
+    /// request keeps its canary header along every path.
+    pub route_headers: Vec<String>,
 }
 
 /// Mesh-wide behaviour.
@@ -56,18 +57,36 @@ pub struct Mesh {
     pub access_log: bool,
 }
 
+/// Outbound traffic policy of the sidecars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Egress {
+    /// Only hosts in the registry (Services, ServiceEntries) are reachable.
+    RegistryOnly,
+    /// Any host is reachable.
+    AllowAny,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Tracing {
     /// Percentage of requests sampled at the edge, 0 to 100.
     pub sampling_percent: f64,
 }
 
-/// Where workload images come from; the image name is [`Wire::binary`].
+/// The hop image of every workload: `{registry}/{protocol's binary}:{tag}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Image {
-    pub registry: String,
-    pub tag: String,
+    /// The full reference.
+    pub reference: String,
     pub pull_policy: PullPolicy,
+}
+
+/// Kubernetes image pull policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
 }
 
 /// The chain's entry point.
@@ -77,6 +96,10 @@ pub struct Ingress {
     pub service: String,
     /// Hosts answered (`*` or DNS names).
     pub hosts: Vec<String>,
+    /// Name of the Gateway object.
+    pub gateway: String,
+    /// Name of the route bound to the gateway.
+    pub route: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,15 +116,17 @@ pub struct Service {
     pub route: Route,
     /// In-app work spans.
     pub work: bool,
-    /// How long a hop waits for one upstream call: long enough for every retry of
-    /// the route; `None` leaves the hop's default.
-    pub upstream_timeout: Option<Duration>,
+    /// How long a hop waits for one upstream call: long enough for every try
+    /// of the route's retry policy.
+    pub upstream_timeout: Duration,
 }
 
 /// One version of a service.
 #[derive(Debug, Clone, Serialize)]
 pub struct Workload {
     pub version: String,
+    /// The workload's object name (`{service}-{version}`), also a label value.
+    pub name: String,
     pub replicas: u32,
 }
 
@@ -135,6 +160,8 @@ pub enum Caller {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct External {
     pub host: String,
+    /// Name of its registry entry (`time.jsontest.com` -> `time-jsontest-com`).
+    pub name: String,
     /// Ports used, sorted, each with whether it is TLS.
     pub ports: Vec<ExternalPort>,
 }
@@ -151,11 +178,10 @@ pub struct ExternalPort {
 pub struct Route {
     /// Requests with these exact header values go to a subset.
     pub header_matches: Vec<HeaderMatch>,
-    /// Everything else: subsets and percentages summing to 100 (one entry, the
-    /// default subset at 100, when no weights are given).
+    /// Everything else: subsets with a positive weight, summing to 100 (one
+    /// entry, the default subset at 100, when no weights are given).
     pub split: Vec<WeightedSubset>,
-    /// `None`: no retries.
-    pub retries: Option<Retries>,
+    pub retries: RetryPolicy,
     pub fault: Option<Fault>,
 }
 
@@ -173,14 +199,37 @@ pub struct WeightedSubset {
     pub weight: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What the mesh does when a try fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RetryPolicy {
+    /// The profile says nothing: Istio's default policy applies (2 retries on
+    /// connection failures; it does not retry the app's own errors).
+    Default,
+    /// `attempts = 0`: no retries at all (the only way to turn the default off).
+    Off,
+    /// The profile's retries.
+    Retry(Retries),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Retries {
-    /// Retries after the first try.
+    /// Retries after the first try, at least 1.
     pub attempts: u32,
     pub per_try_timeout: Duration,
     /// Envoy retry conditions, comma-separated without spaces (Envoy's `retry_on`,
     /// Istio's `retryOn`); decided by the protocol, see [`Wire::retry_on`].
     pub retry_on: String,
+}
+
+impl RetryPolicy {
+    /// How long a caller must wait for every try this policy may make.
+    pub fn budget(&self) -> Option<Duration> {
+        match self {
+            RetryPolicy::Default | RetryPolicy::Off => None,
+            RetryPolicy::Retry(r) => r.per_try_timeout.checked_mul(u64::from(r.attempts) + 1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -189,14 +238,24 @@ pub struct Fault {
     pub delay: Option<Delay>,
 }
 
-/// Injected failure; exactly one of the statuses is set, by the protocol.
+/// Injected failure, answered with the chain protocol's status.
 #[derive(Debug, Clone, Serialize)]
 pub struct Abort {
     pub percent: f64,
+    pub status: AbortStatus,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum AbortStatus {
     /// HTTP chain: the status answered.
-    pub http_status: Option<u16>,
-    /// gRPC chain: the gRPC code name answered (e.g. `UNAVAILABLE`).
-    pub grpc_status: Option<String>,
+    Http(u16),
+    /// gRPC chain: the code answered.
+    Grpc(#[serde(serialize_with = "code_name")] Code),
+}
+
+fn code_name<S: serde::Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(code.name())
 }
 
 #[derive(Debug, Clone, Serialize)]

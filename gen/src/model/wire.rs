@@ -3,37 +3,27 @@
 
 use serde::Serialize;
 
-use super::Protocol;
+use super::{AbortStatus, Code, Protocol};
 
 /// The protocol decisions of a chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct Wire {
     pub protocol: Protocol,
-    /// Service port name and `appProtocol`: Istio detects the protocol from them, and
-    /// a gRPC port named `http` would be downgraded to HTTP/1.1.
-    pub port_name: &'static str,
-    /// Protocol of the ingress gateway server (`HTTP` or `GRPC`).
-    pub gateway_protocol: &'static str,
     /// Port the Service exposes.
     pub service_port: u16,
     /// Port the hop listens on (its `PORT`).
     pub container_port: u16,
     /// Port of the hop's Prometheus metrics (its `METRICS_PORT`).
     pub metrics_port: u16,
-    /// URL scheme of calls between the chain's services.
-    pub scheme: &'static str,
     pub health: Health,
-    /// The hop program, also the image name.
-    pub binary: &'static str,
     /// Envoy retry conditions. The hop fails with HTTP 500 or gRPC INTERNAL, so the
     /// condition that retries the app's own failure must be there (`5xx` never
     /// matches a gRPC error; `internal` is not retried by default), plus the
     /// connection failures (for gRPC, `reset` stands in for what `5xx` covers on
     /// HTTP: resets and per-try timeouts).
     pub retry_on: &'static str,
-    /// Fault injection default status: HTTP status for HTTP, gRPC code for gRPC.
-    pub default_abort_http: u16,
-    pub default_abort_grpc: &'static str,
+    /// What an injected abort answers unless the profile says otherwise.
+    pub default_abort: AbortStatus,
 }
 
 /// How an orchestrator checks a hop is alive and ready.
@@ -48,34 +38,26 @@ pub enum Health {
 
 impl Wire {
     pub fn for_protocol(protocol: Protocol) -> Self {
+        let container_port = protocol.default_port();
+        let metrics_port = contract::METRICS_PORT;
         match protocol {
             Protocol::Http => Wire {
                 protocol,
-                port_name: "http",
-                gateway_protocol: "HTTP",
                 service_port: 80,
-                container_port: 8080,
-                metrics_port: 9464,
-                scheme: "http",
+                container_port,
+                metrics_port,
                 health: Health::Http { path: "/healthz" },
-                binary: "chain-http",
                 retry_on: "5xx,connect-failure,refused-stream",
-                default_abort_http: 503,
-                default_abort_grpc: "UNAVAILABLE",
+                default_abort: AbortStatus::Http(503),
             },
             Protocol::Grpc => Wire {
                 protocol,
-                port_name: "grpc",
-                gateway_protocol: "GRPC",
-                service_port: 50051,
-                container_port: 50051,
-                metrics_port: 9464,
-                scheme: "grpc",
+                service_port: container_port,
+                container_port,
+                metrics_port,
                 health: Health::Grpc,
-                binary: "chain-grpc",
                 retry_on: "internal,unavailable,cancelled,reset,connect-failure,refused-stream",
-                default_abort_http: 503,
-                default_abort_grpc: "UNAVAILABLE",
+                default_abort: AbortStatus::Grpc(Code::Unavailable),
             },
         }
     }
@@ -118,7 +100,7 @@ mod tests {
             "resource-exhausted",
             "unavailable",
         ];
-        for p in [Protocol::Http, Protocol::Grpc] {
+        for p in Protocol::ALL {
             for c in Wire::for_protocol(p).retry_on.split(',') {
                 assert!(ISTIO.contains(&c), "{c}");
             }

@@ -13,6 +13,8 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+pub use contract::Protocol;
+
 use super::source::Sourced;
 
 /// A meshgen profile: one chain of services and the mesh options around it.
@@ -42,14 +44,6 @@ pub struct Profile {
     pub routing: Routing,
     /// The services of the chain (`[[service]]`); a later layer replaces the whole list.
     pub service: Option<Sourced<Vec<Service>>>,
-}
-
-/// Protocol spoken between the hops of the chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Http,
-    Grpc,
 }
 
 /// Outbound traffic policy of the sidecars.

@@ -1,5 +1,5 @@
-//! The Kubernetes + Istio view of a [`Model`]: names, DNS names, principals, labels,
-//! environment and image references, computed here so templates only print.
+//! The Kubernetes + Istio view of a [`Model`]: DNS names, principals, labels,
+//! environment and spellings, computed here so templates only print.
 //!
 //! Objects in the chain's namespace belong to the profile (`part-of: <name>`). The
 //! objects in `istio-system` (addons, the mesh-wide Telemetry, the IstioOperator)
@@ -9,24 +9,15 @@
 
 use std::collections::BTreeMap;
 
+use contract::Target;
 use serde::Serialize;
 
-use crate::model::{Caller, Model, Placement, Route, Upstream};
+use crate::model::{Caller, Model, Placement, Protocol, Route, Upstream, istio};
 
-/// Namespace of Istio's control plane, its ingress gateway and the addons.
-pub const ISTIO_NAMESPACE: &str = "istio-system";
 /// `part-of` of the objects shared by all profiles.
 pub const SHARED_PART_OF: &str = "meshgen-addons";
 /// Name of the tracing extension provider in the mesh config.
 pub const TRACING_PROVIDER: &str = "otel-tracing";
-/// The trust domain of a default Istio install.
-const TRUST_DOMAIN: &str = "cluster.local";
-/// The ingress gateway that `istioctl install` creates, and its ServiceAccount.
-pub const INGRESS_GATEWAY: &str = "istio-ingressgateway";
-const INGRESS_ACCOUNT: &str = "istio-ingressgateway-service-account";
-/// The tracing collector's Service (in [`ISTIO_NAMESPACE`]) and OTLP/gRPC port.
-pub const COLLECTOR_SERVICE: &str = "jaeger-collector";
-pub const COLLECTOR_PORT: u16 = 4317;
 
 pub type Labels = BTreeMap<&'static str, String>;
 
@@ -34,6 +25,11 @@ pub type Labels = BTreeMap<&'static str, String>;
 #[derive(Debug, Serialize)]
 pub struct View<'m> {
     pub model: &'m Model,
+    /// Service port name and `appProtocol`: Istio detects the protocol from them,
+    /// and a gRPC port named `http` would be downgraded to HTTP/1.1.
+    pub port_name: &'static str,
+    /// Protocol of the ingress gateway server.
+    pub gateway_protocol: &'static str,
     /// Labels of every object of the chain.
     pub labels: Labels,
     /// Labels of the chain's namespace: sidecar injection on.
@@ -43,8 +39,8 @@ pub struct View<'m> {
     pub istio_namespace: &'static str,
     pub ingress_gateway: &'static str,
     pub services: Vec<KService<'m>>,
-    pub ingress: KIngress,
-    pub externals: Vec<KExternal>,
+    pub ingress: KIngress<'m>,
+    pub externals: Vec<KExternal<'m>>,
     /// Tracing backend wiring (`None` when tracing is off).
     pub tracing: Option<KTracing>,
 }
@@ -60,19 +56,17 @@ pub struct KService<'m> {
     pub callers: Vec<String>,
     pub subsets: Vec<&'m str>,
     pub route: &'m Route,
-    pub deployments: Vec<KDeployment>,
+    pub deployments: Vec<KDeployment<'m>>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct KDeployment {
-    pub name: String,
-    pub version: String,
+pub struct KDeployment<'m> {
+    pub name: &'m str,
     pub replicas: u32,
     /// Deployment selector: `app` + `version`, stable for the Deployment's life.
     pub selector: Labels,
     /// Pod labels: selector plus the recommended `app.kubernetes.io/*` ones.
     pub pod_labels: Labels,
-    pub image: String,
     pub env: Vec<EnvVar>,
 }
 
@@ -83,17 +77,17 @@ pub struct EnvVar {
 }
 
 #[derive(Debug, Serialize)]
-pub struct KIngress {
-    pub gateway: String,
+pub struct KIngress<'m> {
+    pub gateway: &'m str,
+    pub route: &'m str,
     pub service_host: String,
-    pub hosts: Vec<String>,
+    pub hosts: &'m [String],
 }
 
 #[derive(Debug, Serialize)]
-pub struct KExternal {
-    /// Object name derived from the host (`time.jsontest.com` -> `time-jsontest-com`).
-    pub name: String,
-    pub host: String,
+pub struct KExternal<'m> {
+    pub name: &'m str,
+    pub host: &'m str,
     pub ports: Vec<KPort>,
 }
 
@@ -110,17 +104,13 @@ pub struct KTracing {
     /// Collector Service host and OTLP/gRPC port.
     pub collector_host: String,
     pub collector_port: u16,
-    /// What the hops export to (`OTEL_EXPORTER_OTLP_ENDPOINT`).
-    pub otlp_endpoint: String,
 }
 
-/// The cluster-local DNS name of a Service (what Istio names hosts by).
-pub fn host(name: &str, namespace: &str) -> String {
-    format!("{name}.{namespace}.svc.cluster.local")
-}
-
-fn principal(namespace: &str, account: &str) -> String {
-    format!("{TRUST_DOMAIN}/ns/{namespace}/sa/{account}")
+impl KTracing {
+    /// What the hops export to (their `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    fn endpoint(&self) -> String {
+        format!("http://{}:{}", self.collector_host, self.collector_port)
+    }
 }
 
 pub fn view(m: &Model) -> View<'_> {
@@ -135,16 +125,15 @@ pub fn view(m: &Model) -> View<'_> {
         ("app.kubernetes.io/part-of", SHARED_PART_OF.to_owned()),
     ]
     .into();
-    let tracing = m.mesh.tracing.as_ref().map(|_| {
-        let collector_host = host(COLLECTOR_SERVICE, ISTIO_NAMESPACE);
-        KTracing {
-            provider: TRACING_PROVIDER,
-            otlp_endpoint: format!("http://{collector_host}:{COLLECTOR_PORT}"),
-            collector_host,
-            collector_port: COLLECTOR_PORT,
-        }
+    let tracing = m.mesh.tracing.as_ref().map(|_| KTracing {
+        provider: TRACING_PROVIDER,
+        collector_host: istio::collector_host(),
+        collector_port: istio::COLLECTOR_PORT,
     });
-    let image = format!("{}/{}:{}", m.image.registry, m.wire.binary, m.image.tag);
+    let (port_name, gateway_protocol) = match m.wire.protocol {
+        Protocol::Http => ("http", "HTTP"),
+        Protocol::Grpc => ("grpc", "GRPC"),
+    };
     let services = m
         .services
         .iter()
@@ -152,22 +141,22 @@ pub fn view(m: &Model) -> View<'_> {
             let mut svc_labels = labels.clone();
             svc_labels.insert("app", s.name.clone());
             svc_labels.insert("app.kubernetes.io/name", s.name.clone());
-            let upstream = s
+            let upstreams: Vec<Target> = s
                 .upstreams
                 .iter()
-                .map(|u| match u {
-                    Upstream::Service { name } => {
-                        format!(
+                .map(|u| {
+                    let url = match u {
+                        Upstream::Service { name } => format!(
                             "{}://{}:{}",
-                            m.wire.scheme,
-                            host(name, ns),
+                            m.wire.protocol.scheme(),
+                            istio::host(name, ns),
                             m.wire.service_port
-                        )
-                    }
-                    Upstream::External { url, .. } => url.clone(),
+                        ),
+                        Upstream::External { url, .. } => url.clone(),
+                    };
+                    Target::parse(&url).expect("validated upstreams parse")
                 })
-                .collect::<Vec<_>>()
-                .join(",");
+                .collect();
             let deployments = s
                 .versions
                 .iter()
@@ -176,46 +165,41 @@ pub fn view(m: &Model) -> View<'_> {
                         [("app", s.name.clone()), ("version", w.version.clone())].into();
                     let mut pod_labels = svc_labels.clone();
                     pod_labels.extend(selector.clone());
-                    pod_labels.insert(
-                        "app.kubernetes.io/instance",
-                        format!("{}-{}", s.name, w.version),
+                    pod_labels.insert("app.kubernetes.io/instance", w.name.clone());
+                    let config = m.hop_config(
+                        s,
+                        w,
+                        Placement {
+                            port: m.wire.container_port,
+                            metrics_port: m.wire.metrics_port,
+                            upstreams: upstreams.clone(),
+                            otlp_endpoint: tracing.as_ref().map(KTracing::endpoint),
+                        },
                     );
-                    let env = m
-                        .hop_env(
-                            s,
-                            w,
-                            &Placement {
-                                port: m.wire.container_port,
-                                metrics_port: m.wire.metrics_port,
-                                upstream: &upstream,
-                                otlp_endpoint: tracing.as_ref().map(|t| t.otlp_endpoint.as_str()),
-                            },
-                        )
-                        .into_iter()
-                        .map(|(name, value)| EnvVar { name, value })
-                        .collect();
                     KDeployment {
-                        name: format!("{}-{}", s.name, w.version),
-                        version: w.version.clone(),
+                        name: &w.name,
                         replicas: w.replicas,
                         selector,
                         pod_labels,
-                        image: image.clone(),
-                        env,
+                        env: config
+                            .to_env()
+                            .into_iter()
+                            .map(|(name, value)| EnvVar { name, value })
+                            .collect(),
                     }
                 })
                 .collect();
             KService {
                 name: &s.name,
-                host: host(&s.name, ns),
+                host: istio::host(&s.name, ns),
                 account: &s.name,
                 labels: svc_labels,
                 callers: s
                     .callers
                     .iter()
                     .map(|c| match c {
-                        Caller::Ingress => principal(ISTIO_NAMESPACE, INGRESS_ACCOUNT),
-                        Caller::Service { name } => principal(ns, name),
+                        Caller::Ingress => istio::principal(istio::NAMESPACE, istio::INGRESS_ACCOUNT),
+                        Caller::Service { name } => istio::principal(ns, name),
                     })
                     .collect(),
                 subsets: s.versions.iter().map(|w| w.version.as_str()).collect(),
@@ -228,8 +212,8 @@ pub fn view(m: &Model) -> View<'_> {
         .externals
         .iter()
         .map(|e| KExternal {
-            name: e.host.replace('.', "-"),
-            host: e.host.clone(),
+            name: &e.name,
+            host: &e.host,
             ports: e
                 .ports
                 .iter()
@@ -247,16 +231,19 @@ pub fn view(m: &Model) -> View<'_> {
     let mut namespace_labels = labels.clone();
     namespace_labels.insert("istio-injection", "enabled".to_owned());
     View {
+        port_name,
+        gateway_protocol,
         namespace_labels,
         labels,
         shared_labels,
-        istio_namespace: ISTIO_NAMESPACE,
-        ingress_gateway: INGRESS_GATEWAY,
+        istio_namespace: istio::NAMESPACE,
+        ingress_gateway: istio::INGRESS_GATEWAY,
         services,
         ingress: KIngress {
-            gateway: format!("{}-gateway", m.ingress.service),
-            service_host: host(&m.ingress.service, ns),
-            hosts: m.ingress.hosts.clone(),
+            gateway: &m.ingress.gateway,
+            route: &m.ingress.route,
+            service_host: istio::host(&m.ingress.service, ns),
+            hosts: &m.ingress.hosts,
         },
         externals,
         tracing,

@@ -1,22 +1,24 @@
 //! From a merged profile to a [`Model`]: semantic checks (each error points at the
 //! profile key it is about) and every default and derived decision.
 
+mod identities;
 mod names;
 mod routing;
 mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use contract::{HopConfig, headers};
+
 use crate::error::Diagnostic;
 use crate::model::{
-    Caller, Duration, External, ExternalPort, Image, Mesh, Model, Protocol, PullPolicy, Route,
-    Service, Tracing, Upstream, WeightedSubset, Wire, Workload,
+    Caller, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model, Protocol,
+    PullPolicy, Route, Service, Tracing, Upstream, WeightedSubset, Wire, Workload, istio,
 };
 use crate::profile::Loaded;
-use crate::profile::schema::{self, Egress};
+use crate::profile::schema;
 use crate::profile::source::{SourceMap, Sourced};
-use crate::render::kube::COLLECTOR_PORT;
-use names::dns1123_label;
+use names::{dns1123_label, image_registry};
 
 /// Validates `loaded` and resolves it; returns every problem found, not just the first.
 pub fn resolve(loaded: &Loaded) -> Result<Model, Vec<Diagnostic>> {
@@ -41,6 +43,13 @@ struct Cx<'a> {
 
 fn val<T: Clone>(v: &Option<Sourced<T>>, default: T) -> T {
     v.as_ref().map_or(default, |s| s.value.clone())
+}
+
+/// Namespaces the chain may not take: a STRICT PeerAuthentication and a
+/// NetworkPolicy would apply to everything else running there.
+fn reserved_namespace(ns: &str) -> bool {
+    matches!(ns, "default" | "istio-system" | "kube-public" | "kube-system" | "kube-node-lease")
+        || ns.starts_with("kube-")
 }
 
 impl Cx<'_> {
@@ -77,11 +86,34 @@ impl Cx<'_> {
         v.value
     }
 
+    /// A duration Istio takes: whole milliseconds, at least 1ms, at most a day.
     fn duration(&mut self, v: &Sourced<String>) -> Duration {
-        Duration::parse(&v.value).unwrap_or_else(|e| {
-            self.err(v, e);
-            Duration::from_millis(1)
-        })
+        let fallback = Duration::from_millis(1);
+        let d = match Duration::parse(&v.value) {
+            Ok(d) => d,
+            Err(e) => {
+                self.err(v, format!("\"{}\" is not a duration like \"2s\", \"500ms\" or \"1.005s\": {e}", v.value.escape_debug()));
+                return fallback;
+            }
+        };
+        let why = if !d.is_whole_millis() {
+            "is finer than a millisecond (Istio's precision)"
+        } else if d < Duration::from_millis(1) {
+            "must be at least 1ms"
+        } else if d > Duration::from_secs(86_400) {
+            "is longer than a day"
+        } else {
+            return d;
+        };
+        self.err(v, format!("\"{}\" {why}", v.value));
+        fallback
+    }
+
+    /// Kubernetes names and label values: a DNS-1123 label.
+    fn label(&mut self, v: &Sourced<String>, what: &str) {
+        if let Err(why) = dns1123_label(&v.value) {
+            self.err(v, format!("\"{}\" is not a valid {what}: {why}", v.value.escape_debug()));
+        }
     }
 
     fn model(&mut self, p: &schema::Profile) -> Option<Model> {
@@ -96,11 +128,11 @@ impl Cx<'_> {
             .cloned();
         if let Some(ns) = &namespace {
             self.label(ns, "namespace");
-            if ns.value == "istio-system" || ns.value.starts_with("kube-") {
+            if reserved_namespace(&ns.value) {
                 self.err(
                     ns,
                     format!(
-                        "\"{}\" is reserved; the chain needs a namespace of its own",
+                        "\"{}\" is shared with other workloads; the chain needs a namespace of its own",
                         ns.value
                     ),
                 );
@@ -109,7 +141,7 @@ impl Cx<'_> {
         let protocol = val(&p.protocol, Protocol::Http);
         let wire = Wire::for_protocol(protocol);
         let mesh = self.mesh(&p.istio);
-        let image = self.image(&p.image);
+        let image = self.image(&p.image, protocol);
         let default_subset = p.routing.default_subset.clone();
         if let Some(d) = &default_subset {
             self.label(d, "subset");
@@ -158,9 +190,9 @@ impl Cx<'_> {
 
         // Who calls whom.
         let mut callers: BTreeMap<String, BTreeSet<Caller>> = BTreeMap::new();
-        if let Some(ing) = &ingress {
+        if let Some((entry, _)) = &ingress {
             callers
-                .entry(ing.service.clone())
+                .entry(entry.clone())
                 .or_default()
                 .insert(Caller::Ingress);
         }
@@ -193,8 +225,13 @@ impl Cx<'_> {
             return None;
         }
         let upstream_timeout = retries
-            .as_ref()
-            .map(|r| r.per_try_timeout.saturating_mul(u64::from(r.attempts) + 1));
+            .budget()
+            .unwrap_or(HopConfig::DEFAULT_UPSTREAM_TIMEOUT);
+        let route_headers: BTreeSet<String> = canaries
+            .values()
+            .map(|m| m.header.clone())
+            .filter(|h| !headers::APP.contains(&h.as_str()))
+            .collect();
         let services = specs
             .iter()
             .map(|s| {
@@ -206,6 +243,7 @@ impl Cx<'_> {
                         .iter()
                         .map(|v| Workload {
                             version: v.value.clone(),
+                            name: format!("{n}-{}", v.value),
                             replicas: s.replicas,
                         })
                         .collect(),
@@ -223,49 +261,48 @@ impl Cx<'_> {
                         fault: faults.get(n).cloned(),
                     },
                     work: s.work,
-                    upstream_timeout: if upstreams[n].is_empty() {
-                        None
-                    } else {
-                        upstream_timeout
-                    },
+                    upstream_timeout,
                 }
             })
             .collect();
-        Some(Model {
+        let (entry, hosts) = ingress?;
+        let model = Model {
             name: name?.value,
-            namespace: namespace?.value,
+            namespace: namespace.as_ref()?.value.clone(),
             wire,
             mesh,
             image,
-            ingress: ingress?,
+            ingress: Ingress {
+                gateway: format!("{entry}-gateway"),
+                route: format!("{entry}-ingress"),
+                service: entry,
+                hosts,
+            },
             services,
             externals: externals
                 .into_iter()
                 .map(|(host, ports)| External {
+                    name: host.replace('.', "-"),
                     host,
                     ports: ports.into_iter().collect(),
                 })
                 .collect(),
-        })
-    }
-
-    /// Kubernetes names and label values: a DNS-1123 label.
-    fn label(&mut self, v: &Sourced<String>, what: &str) {
-        if let Err(why) = dns1123_label(&v.value) {
-            self.err(v, format!("\"{}\" is not a valid {what}: {why}", v.value));
-        }
+            route_headers: route_headers.into_iter().collect(),
+        };
+        self.identities(&model, &specs, &upstreams, &p.ingress, namespace.as_ref()?);
+        self.errors.is_empty().then_some(model)
     }
 
     /// With tracing, the hops' span exports take their collector port around
-    /// the sidecar (render/kube.rs); an external upstream on that port would
-    /// bypass the mesh too: no egress lock, retries or metrics.
+    /// the sidecar; an external upstream on that port would bypass the mesh too:
+    /// no egress lock, retries or metrics.
     fn collector_port_is_free(
         &mut self,
         upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
     ) {
         for (upstream, item) in upstreams.values().flatten() {
             if let Upstream::External { port, .. } = upstream
-                && *port == COLLECTOR_PORT
+                && *port == istio::COLLECTOR_PORT
             {
                 self.err(
                     item,
@@ -287,27 +324,26 @@ impl Cx<'_> {
             }),
             metrics: val(&i.grafana, false),
             servicegraph: val(&i.servicegraph, false),
-            egress: val(&i.egress, Egress::AllowAny),
+            egress: match val(&i.egress, schema::Egress::AllowAny) {
+                schema::Egress::AllowAny => Egress::AllowAny,
+                schema::Egress::RegistryOnly => Egress::RegistryOnly,
+            },
             access_log: val(&i.access_log, true),
         }
     }
 
-    fn image(&mut self, i: &schema::Image) -> Image {
-        if let Some(r) = &i.registry {
-            let ok = !r.value.is_empty()
-                && !r.value.ends_with('/')
-                && r.value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c));
-            if !ok {
-                self.err(
-                    r,
-                    format!(
-                        "\"{}\" is not an image registry/path like \"localhost/meshgen\"",
-                        r.value
-                    ),
-                );
-            }
+    fn image(&mut self, i: &schema::Image, protocol: Protocol) -> Image {
+        if let Some(r) = &i.registry
+            && let Err(why) = image_registry(&r.value)
+        {
+            self.err(
+                r,
+                format!(
+                    "\"{}\" is not an image registry/path like \"localhost/meshgen\" or \
+                     \"registry.example:5000/team\": {why}",
+                    r.value.escape_debug()
+                ),
+            );
         }
         if let Some(t) = &i.tag {
             let ok = !t.value.is_empty()
@@ -317,13 +353,24 @@ impl Cx<'_> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
             if !ok {
-                self.err(t, format!("\"{}\" is not an image tag", t.value));
+                self.err(
+                    t,
+                    format!(
+                        "\"{}\" is not an image tag (1 to 128 letters, digits, '.', '_', '-')",
+                        t.value.escape_debug()
+                    ),
+                );
             }
         }
+        let registry = val(&i.registry, "localhost/meshgen".to_owned());
+        let tag = val(&i.tag, "latest".to_owned());
         Image {
-            registry: val(&i.registry, "localhost/meshgen".to_owned()),
-            tag: val(&i.tag, "latest".to_owned()),
-            pull_policy: val(&i.pull_policy, PullPolicy::IfNotPresent),
+            reference: format!("{registry}/{}:{tag}", protocol.binary()),
+            pull_policy: match val(&i.pull_policy, schema::PullPolicy::IfNotPresent) {
+                schema::PullPolicy::Always => PullPolicy::Always,
+                schema::PullPolicy::IfNotPresent => PullPolicy::IfNotPresent,
+                schema::PullPolicy::Never => PullPolicy::Never,
+            },
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Names and URLs as Kubernetes and Istio accept them.
 
-use hop::TargetScheme;
+use contract::{Target, TargetScheme};
 
 use crate::model::Upstream;
 
@@ -61,26 +61,72 @@ pub(super) fn parse_url(url: &str) -> Result<Upstream, String> {
     if !matches!(scheme, Some("http" | "https")) {
         return Err(EXTERNAL_SCHEMES.into());
     }
-    let target = hop::Target::parse(url)?;
+    let target = Target::parse(url)?;
     let tls = match target.scheme {
         TargetScheme::Http => false,
         TargetScheme::Https => true,
         TargetScheme::Grpc => return Err(EXTERNAL_SCHEMES.into()),
     };
-    let host = target.uri.host().unwrap_or_default();
+    let host = target.host();
     dns_name(host)?;
-    let port = match target.uri.port_u16() {
-        Some(0) => return Err("bad port".into()),
-        Some(port) => port,
-        None if tls => 443,
-        None => 80,
-    };
+    if host.ends_with(".local") || host.ends_with(".svc") || host.ends_with(".cluster") {
+        return Err(format!(
+            "\"{host}\" is a name inside the cluster; call a service of the chain by its name"
+        ));
+    }
     Ok(Upstream::External {
         url: url.to_owned(),
         host: host.to_owned(),
-        port,
+        port: target.port(),
         tls,
     })
+}
+
+/// `[host[:port]/]path`, as an image reference starts (the distribution
+/// reference grammar): an optional registry host, then lowercase path
+/// components separated by `/`; the image name and tag are appended to it.
+pub(super) fn image_registry(text: &str) -> Result<(), &'static str> {
+    if text.is_empty() || text.len() > 200 {
+        return Err("1 to 200 characters");
+    }
+    let mut parts = text.split('/');
+    let first = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    let is_host = !rest.is_empty() && (first.contains(['.', ':']) || first == "localhost");
+    if is_host {
+        let (host, port) = match first.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (first, None),
+        };
+        let host_label = |l: &str| {
+            !l.is_empty()
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !host.split('.').all(host_label) {
+            return Err("the registry host is not a DNS name");
+        }
+        if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+            return Err("the registry port is not a port number");
+        }
+    }
+    let path = if is_host { rest } else { text.split('/').collect() };
+    let component = |c: &str| {
+        // [a-z0-9]+ ((.|_|__|-+) [a-z0-9]+)*
+        !c.is_empty()
+            && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+            && !c.contains("..")
+            && !c.contains("___")
+            && !c.contains("._")
+            && !c.contains("_.")
+    };
+    if path.is_empty() || !path.iter().all(|c| component(c)) {
+        return Err("path components are lowercase letters and digits, separated by '.', '_' or '-'");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -94,6 +140,16 @@ mod tests {
         assert!(dns1035_label("1a").is_err());
         for bad in ["", "A", "a_b", "-a", "a-", &"a".repeat(64)] {
             assert!(dns1123_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registries() {
+        for good in ["localhost/meshgen", "registry.example:5000/team/x", "docker.io/library", "meshgen", "ghcr.io/a-b/c_d"] {
+            assert_eq!(image_registry(good), Ok(()), "{good}");
+        }
+        for bad in [":::", "", "a//b", "Upper/x", "host:0/x", "host:99999/x", "-a.example/x", "a/b/", "a/.b", "x y/z"] {
+            assert!(image_registry(bad).is_err(), "{bad}");
         }
     }
 
@@ -122,6 +178,8 @@ mod tests {
             "http://u@h/",
             "http://h/a b",
             "ftp://h/",
+            "http://a.example/,http://b.example/",
+            "http://frontend.istio101.svc.cluster.local/",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }

@@ -2,15 +2,18 @@
 
 use std::collections::BTreeMap;
 
+use contract::{Code, HopConfig, headers};
+
 use crate::model::{
-    Abort, Delay, Duration, Fault, HeaderMatch, Ingress, Protocol, Retries, WeightedSubset, Wire,
+    Abort, AbortStatus, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy, WeightedSubset,
+    Wire,
 };
 use crate::profile::schema;
 use crate::profile::source::Sourced;
 
 use super::names::gateway_host;
 use super::services::Spec;
-use super::{Cx, val};
+use super::Cx;
 
 impl Cx<'_> {
     pub(super) fn ingress(
@@ -19,7 +22,7 @@ impl Cx<'_> {
         known: &[&str],
         known_list: &str,
         specs: &[Spec],
-    ) -> Option<Ingress> {
+    ) -> Option<(String, Vec<String>)> {
         let service = match &i.service {
             Some(s) => {
                 if !known.contains(&s.value.as_str()) {
@@ -50,43 +53,54 @@ impl Cx<'_> {
             }
             None => vec!["*".to_owned()],
         };
-        Some(Ingress { service, hosts })
+        Some((service, hosts))
     }
 
-    pub(super) fn retries(&mut self, r: &schema::Retries, wire: &Wire) -> Option<Retries> {
-        let per_try = r
-            .per_try_timeout
-            .as_ref()
-            .map_or(Duration::from_millis(2000), |d| self.duration(d));
-        // No `attempts`: the route carries no `retries` block and Istio's default
-        // policy applies. `attempts = 0` must stay explicit: it is the only way to
-        // turn that default off.
-        let a = r.attempts.as_ref()?;
+    /// The retry policy of every route. No `attempts`: the route carries no
+    /// `retries` block and Istio's default policy applies; a `per_try_timeout`
+    /// would then be silently dropped, so it is refused. `attempts = 0` stays
+    /// explicit: it is the only way to turn the default off.
+    pub(super) fn retries(&mut self, r: &schema::Retries, wire: &Wire) -> RetryPolicy {
+        let per_try = r.per_try_timeout.as_ref().map(|d| (self.duration(d), d));
+        let Some(a) = &r.attempts else {
+            if let Some((_, at)) = per_try {
+                self.err(
+                    at,
+                    "per_try_timeout needs `attempts`: without it routes keep Istio's default                      retry policy, which has no per-try timeout",
+                );
+            }
+            return RetryPolicy::Default;
+        };
         if a.value > 10 {
             self.err(
                 a,
                 "more than 10 retries per try would multiply the load; use at most 10",
             );
         }
-        // Each hop waits for every try of its upstream call (`UPSTREAM_TIMEOUT`, see
-        // `resolve`); the hop refuses to start with more than its maximum.
-        let waits = per_try.saturating_mul(u64::from(a.value) + 1);
-        if u128::from(waits.as_millis()) > hop::duration::MAX.as_millis() {
+        if a.value == 0 {
+            if let Some((_, at)) = per_try {
+                self.err(at, "per_try_timeout has no effect with attempts = 0 (no retries)");
+            }
+            return RetryPolicy::Off;
+        }
+        let policy = RetryPolicy::Retry(Retries {
+            attempts: a.value,
+            per_try_timeout: per_try.map_or(Duration::from_secs(2), |(d, _)| d),
+            retry_on: wire.retry_on.to_owned(),
+        });
+        // Each hop waits for every try of its upstream call (its UPSTREAM_TIMEOUT).
+        let budget = policy.budget();
+        if budget.is_none_or(|b| b > HopConfig::MAX_UPSTREAM_TIMEOUT) {
             let msg = format!(
-                "(attempts + 1) x per_try_timeout is {waits}, longer than the {}s a hop \
-                 waits for an upstream",
-                hop::duration::MAX.as_secs()
+                "(attempts + 1) x per_try_timeout is longer than the {} a hop waits for an upstream",
+                HopConfig::MAX_UPSTREAM_TIMEOUT
             );
-            match &r.per_try_timeout {
-                Some(p) => self.err(p, msg),
+            match per_try {
+                Some((_, at)) => self.err(at, msg),
                 None => self.err(a, msg),
             }
         }
-        Some(Retries {
-            attempts: a.value,
-            per_try_timeout: per_try,
-            retry_on: wire.retry_on.to_owned(),
-        })
+        policy
     }
 
     /// Checks that a routing key names a service; returns its versions.
@@ -135,22 +149,17 @@ impl Cx<'_> {
                 continue;
             };
             self.subset_of(subset, &svc.value, versions);
-            let token =
-                |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-            if header.value.is_empty()
-                || !header.value.chars().all(token)
-                || header.value.starts_with(':')
-            {
+            if let Err(why) = headers::check_match_name(&header.value) {
                 self.err(
                     header,
-                    format!(
-                        "\"{}\" is not a lowercase header name like \"x-dev-user\"",
-                        header.value
-                    ),
+                    format!("\"{}\" cannot be a canary header: {why}", header.value.escape_debug()),
                 );
             }
-            if value.value.is_empty() {
-                self.err(value, "the header value to match cannot be empty");
+            if let Err(why) = headers::check_match_value(&value.value) {
+                self.err(
+                    value,
+                    format!("\"{}\" can never match: {why}", value.value.escape_debug()),
+                );
             }
             out.insert(
                 svc.value.clone(),
@@ -230,29 +239,27 @@ impl Cx<'_> {
                         format!("{} is not an HTTP status between 200 and 599", h.value),
                     );
                 }
-                if let Some(g) = &a.grpc_status
-                    && hop::fail_status::grpc_code_by_name(&g.value).is_none()
-                {
-                    self.err(
-                        g,
-                        format!(
-                            "\"{}\" is not a gRPC code name (e.g. UNAVAILABLE, INTERNAL)",
-                            g.value
-                        ),
-                    );
-                }
-                Some(match wire.protocol {
-                    Protocol::Http => Abort {
-                        percent,
-                        http_status: Some(val(&a.http_status, wire.default_abort_http)),
-                        grpc_status: None,
-                    },
-                    Protocol::Grpc => Abort {
-                        percent,
-                        http_status: None,
-                        grpc_status: Some(val(&a.grpc_status, wire.default_abort_grpc.to_owned())),
-                    },
-                })
+                let grpc = a.grpc_status.as_ref().and_then(|g| {
+                    let code = Code::from_name(&g.value);
+                    if code.is_none() {
+                        self.err(
+                            g,
+                            format!(
+                                "\"{}\" is not a gRPC code name (e.g. UNAVAILABLE, INTERNAL)",
+                                g.value.escape_debug()
+                            ),
+                        );
+                    }
+                    code
+                });
+                // The chain's protocol decides which status an abort answers.
+                let status = match wire.default_abort {
+                    AbortStatus::Http(default) => {
+                        AbortStatus::Http(a.http_status.as_ref().map_or(default, |h| h.value))
+                    }
+                    AbortStatus::Grpc(default) => AbortStatus::Grpc(grpc.unwrap_or(default)),
+                };
+                Some(Abort { percent, status })
             });
             let delay = f.delay.as_ref().and_then(|d| {
                 let (Some(fixed), Some(p)) = (&d.fixed, &d.percent) else {

@@ -32,7 +32,7 @@ impl Cx<'_> {
             if let Err(why) = dns1035_label(&s.name.value) {
                 self.err(
                     &s.name,
-                    format!("\"{}\" is not a valid service name: {why}", s.name.value),
+                    format!("\"{}\" is not a valid service name: {why}", s.name.value.escape_debug()),
                 );
             }
             if !seen.insert(s.name.value.clone()) {
@@ -112,9 +112,24 @@ impl Cx<'_> {
         let text = item.value.as_str();
         if text.contains("://") {
             return match parse_url(text) {
+                // `http://backend/` would leave the mesh's routing, the cycle
+                // check and the allow-list to a ServiceEntry for an internal name.
+                Ok(Upstream::External { host, .. })
+                    if known.contains(&host.as_str()) =>
+                {
+                    self.err(
+                        item,
+                        format!(
+                            "\"{text}\" calls the chain's service \"{}\" as if it were outside; \
+                             write upstream = \"{}\"",
+                            host, host
+                        ),
+                    );
+                    None
+                }
                 Ok(u) => Some(u),
                 Err(why) => {
-                    self.err(item, format!("\"{text}\" is not a usable URL: {why}"));
+                    self.err(item, format!("\"{}\" is not a usable URL: {why}", text.escape_debug()));
                     None
                 }
             };
@@ -124,7 +139,7 @@ impl Cx<'_> {
             return None;
         }
         if !known.contains(&text) {
-            self.err(item, format!("\"{text}\" names no service (known: {known_list}); external URLs start with http:// or https://"));
+            self.err(item, format!("\"{}\" names no service (known: {known_list}); external URLs start with http:// or https://", text.escape_debug()));
             return None;
         }
         Some(Upstream::Service {

@@ -15,7 +15,7 @@ use tonic::metadata::MetadataMap;
 
 use super::CallResult;
 use super::h2c::Connection;
-use crate::config::Target;
+use crate::Target;
 use crate::fail_status::grpc_code_name;
 use crate::metrics::Outcome;
 use crate::reply::Answer;

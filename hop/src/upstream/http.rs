@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::{CallResult, describe};
-use crate::config::Target;
+use crate::Target;
 use crate::metrics::Outcome;
 use crate::reply::{Answer, Reply};
 

@@ -15,7 +15,7 @@ use ::http::HeaderMap;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
-use crate::config::{Config, Target, TargetScheme};
+use crate::{HopConfig, Target, TargetScheme};
 use crate::headers;
 use crate::metrics::{Metrics, Outcome};
 use crate::reply::{Answer, UpstreamReply};
@@ -58,14 +58,16 @@ struct Upstream {
 pub struct Upstreams {
     upstreams: Vec<Upstream>,
     timeout: Duration,
+    /// Forwarded besides the fixed headers: the ones routes match on.
+    forward: Vec<::http::HeaderName>,
 }
 
 impl Upstreams {
     /// Builds the clients; must run inside the Tokio runtime. Connections are
     /// opened lazily and reused: one HTTP/1.1 pool shared by all HTTP(S)
     /// targets, one multiplexed HTTP/2 connection per gRPC target.
-    pub fn new(config: &Config) -> Result<Upstreams, String> {
-        let timeout = config.upstream_timeout;
+    pub fn new(config: &HopConfig) -> Result<Upstreams, String> {
+        let timeout: Duration = config.upstream_timeout.into();
         let mut http_client = None;
         let mut upstreams = Vec::with_capacity(config.upstreams.len());
         for target in &config.upstreams {
@@ -84,7 +86,11 @@ impl Upstreams {
                 client,
             });
         }
-        Ok(Upstreams { upstreams, timeout })
+        Ok(Upstreams {
+            upstreams,
+            timeout,
+            forward: config.forward_headers.clone(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -99,7 +105,7 @@ impl Upstreams {
         telemetry: &Telemetry,
         metrics: &Metrics,
     ) -> Vec<UpstreamReply> {
-        let forwarded = headers::forwarded(incoming, telemetry.enabled());
+        let forwarded = headers::forwarded(incoming, telemetry.enabled(), &self.forward);
         let mut replies = Vec::with_capacity(self.upstreams.len());
         for upstream in &self.upstreams {
             let answer = self

@@ -5,12 +5,7 @@ use serde_json::{Value, json};
 
 use super::retry::{RetryMode, retry_policy};
 use super::{cluster_name, service_host};
-use crate::model::{Fault, Model, Route};
-
-/// gRPC code name to number (`grpc.SupportedGRPCStatus`).
-pub fn grpc_code(name: &str) -> Option<u32> {
-    hop::fail_status::grpc_code_by_name(name).map(|c| c as u32)
-}
+use meshgen::model::{AbortStatus, Fault, Model, Route};
 
 fn percent(value: f64) -> Value {
     json!({"numerator": (value * 10_000.0).round() as u64, "denominator": "MILLION"})
@@ -26,10 +21,9 @@ pub fn fault(f: &Fault) -> Value {
     }
     if let Some(a) = &f.abort {
         let mut abort = json!({"percentage": percent(a.percent)});
-        if let Some(s) = a.http_status {
-            abort["http_status"] = json!(s);
-        } else if let Some(code) = a.grpc_status.as_deref().and_then(grpc_code) {
-            abort["grpc_status"] = json!(code);
+        match a.status {
+            AbortStatus::Http(s) => abort["http_status"] = json!(s),
+            AbortStatus::Grpc(code) => abort["grpc_status"] = json!(code as u32),
         }
         out["abort"] = abort;
     }
@@ -43,11 +37,8 @@ pub fn routes(model: &Model, service: &str, route: &Route, mode: RetryMode) -> V
     let port = model.wire.service_port;
     let action = |destinations: Vec<(&str, u32)>| {
         let mut action = json!({"timeout": "0s", "max_grpc_timeout": "0s"});
-        let kept: Vec<_> = if destinations.len() == 1 {
-            destinations
-        } else {
-            destinations.into_iter().filter(|(_, w)| *w > 0).collect()
-        };
+        // The model's split has no zero weights.
+        let kept = destinations;
         if kept.len() == 1 {
             action["cluster"] = json!(cluster_name(port, kept[0].0, &host));
         } else {
@@ -57,7 +48,7 @@ pub fn routes(model: &Model, service: &str, route: &Route, mode: RetryMode) -> V
                 .collect();
             action["weighted_clusters"] = json!({"clusters": clusters});
         }
-        if let Some(p) = retry_policy(route.retries.as_ref(), mode) {
+        if let Some(p) = retry_policy(&route.retries, mode) {
             action["retry_policy"] = p;
         }
         action
@@ -103,20 +94,16 @@ pub fn routes(model: &Model, service: &str, route: &Route, mode: RetryMode) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Duration;
+    use meshgen::model::Duration;
 
     #[test]
     fn faults_and_codes() {
-        assert_eq!(grpc_code("UNAVAILABLE"), Some(14));
-        assert_eq!(grpc_code("INTERNAL"), Some(13));
-        assert_eq!(grpc_code("nope"), None);
         let f = fault(&Fault {
-            abort: Some(crate::model::Abort {
+            abort: Some(meshgen::model::Abort {
                 percent: 10.0,
-                http_status: None,
-                grpc_status: Some("UNAVAILABLE".into()),
+                status: meshgen::model::AbortStatus::Grpc(meshgen::model::Code::Unavailable),
             }),
-            delay: Some(crate::model::Delay {
+            delay: Some(meshgen::model::Delay {
                 fixed: Duration::from_millis(500),
                 percent: 5.0,
             }),

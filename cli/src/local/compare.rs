@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::load::{self, Spec};
 use super::{Mesh, Options, RetryMode};
-use crate::model::{Model, Protocol};
+use meshgen::model::{Model, Protocol};
 
 #[derive(Clone, Debug)]
 pub struct Settings {

@@ -6,9 +6,9 @@ mod local_support;
 use std::process::Command;
 
 use local_support::{envoy, model};
-use meshgen::local::RetryMode;
-use meshgen::local::envoy::bootstrap;
-use meshgen::local::ports::{LayoutInput, Ports, layout};
+use meshgen_cli::local::RetryMode;
+use meshgen_cli::local::envoy::bootstrap;
+use meshgen_cli::local::ports::{LayoutInput, Ports, layout};
 
 #[test]
 fn generated_configs_pass_envoy_validate() {
@@ -111,10 +111,10 @@ fn routes_follow_the_virtual_service() {
         "outbound|80|canary|middleware.istio101.svc.cluster.local"
     );
     let retry = &routes[1]["route"]["retry_policy"];
-    assert_eq!(
-        retry["retry_on"],
-        m.services[1].route.retries.as_ref().unwrap().retry_on
-    );
+    let meshgen::model::RetryPolicy::Retry(r) = &m.services[1].route.retries else {
+        panic!("the profile sets attempts")
+    };
+    assert_eq!(retry["retry_on"], r.retry_on);
     assert_eq!(retry["num_retries"], 3);
     assert_eq!(retry["host_selection_retry_max_attempts"], 5);
     assert_eq!(routes[1]["route"]["timeout"], "0s");

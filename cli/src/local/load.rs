@@ -11,7 +11,7 @@ use hop::{Answer, Target};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use indicatif::ProgressBar;
 
-use crate::model::Protocol;
+use meshgen::model::Protocol;
 
 #[derive(Clone, Debug)]
 pub struct Spec {

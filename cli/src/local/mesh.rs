@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use hop::Target;
 use hop::probe::{grpc_serving, http_get_within};
 
 use super::procs::Proc;
@@ -12,7 +13,7 @@ use super::stub::ExternalStub;
 use super::{
     Layout, Options, PROBE, RetryMode, check, envoy, envoy_retries, find_binary, find_envoy, ports,
 };
-use crate::model::{Health, Model, Placement, Protocol, Upstream};
+use meshgen::model::{Health, Model, Placement, Protocol, Upstream};
 
 const READY_LIMIT: Duration = Duration::from_secs(30);
 
@@ -36,7 +37,7 @@ impl Mesh {
     pub async fn start(model: Model, opts: &Options) -> Result<Mesh, String> {
         check(&model, opts)?;
         let envoy_bin = find_envoy(opts.envoy.as_deref())?;
-        let hop_bin = find_binary(model.wire.binary, opts.bin_dir.as_deref())?;
+        let hop_bin = find_binary(model.wire.protocol.binary(), opts.bin_dir.as_deref())?;
         let collector = match (&model.mesh.tracing, &opts.otlp_endpoint) {
             (Some(_), Some(e)) => Some(ports::parse_endpoint(e)?),
             _ => None,
@@ -91,23 +92,23 @@ impl Mesh {
             }
         });
         for s in &model.services {
-            let upstream = mesh.upstream_env(s);
+            let upstreams = mesh.upstream_targets(s);
             let sp = &mesh.layout.services[&s.name];
             for w in &s.versions {
                 let port = sp.versions[&w.version];
-                let env = model.hop_env(
+                let config = model.hop_config(
                     s,
                     w,
-                    &Placement {
+                    Placement {
                         port,
                         metrics_port: metrics_ports.next().unwrap_or(0),
-                        upstream: &upstream,
-                        otlp_endpoint: otlp.as_deref(),
+                        upstreams: upstreams.clone(),
+                        otlp_endpoint: otlp.clone(),
                     },
                 );
                 let mut cmd = Command::new(&hop_bin);
-                cmd.env_clear().envs(env);
-                let name = format!("{}-{}", s.name, w.version);
+                cmd.env_clear().envs(config.to_env());
+                let name = w.name.clone();
                 let log = mesh.dir.path().join(format!("{name}.log"));
                 mesh.hops.push(Proc::spawn(&name, cmd, &log)?);
             }
@@ -154,8 +155,8 @@ impl Mesh {
         Ok(mesh)
     }
 
-    /// The hop's UPSTREAM with every target rewritten to its local listener.
-    fn upstream_env(&self, s: &crate::model::Service) -> String {
+    /// The hop's upstreams, every target rewritten to its local listener.
+    fn upstream_targets(&self, s: &meshgen::model::Service) -> Vec<Target> {
         s.upstreams
             .iter()
             .map(|u| match u {
@@ -165,7 +166,7 @@ impl Mesh {
                     } else {
                         self.layout.services[name].listener
                     };
-                    format!("{}://127.0.0.1:{port}", self.model.wire.scheme)
+                    format!("{}://127.0.0.1:{port}", self.model.wire.protocol.scheme())
                 }
                 Upstream::External {
                     url, host, port, ..
@@ -191,8 +192,8 @@ impl Mesh {
                     format!("http://127.0.0.1:{listener}{path}")
                 }
             })
-            .collect::<Vec<_>>()
-            .join(",")
+            .map(|url| Target::parse(&url).expect("local listener URLs parse"))
+            .collect()
     }
 
     /// The bootstrap for the current retry mode.

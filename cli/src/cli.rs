@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::Error;
-use crate::profile::{Layers, load};
-use crate::{render, validate, write};
+use meshgen::error::Error;
+use meshgen::profile::{Layers, load};
+use meshgen::{render, validate, write};
 
 const ABOUT: &str = "Render the Istio 101 demo (install options, addons, Kubernetes and Istio \
 manifests) for today's Istio from one TOML profile, for an HTTP or a gRPC chain.";
@@ -178,11 +178,11 @@ impl LocalArgs {
 
 /// A local-run failure, shown like the other errors (exit 2).
 fn local_error(message: String) -> Error {
-    Error::Input(vec![crate::error::Diagnostic::new(message)])
+    Error::Input(vec![meshgen::error::Diagnostic::new(message)])
 }
 
 impl Input {
-    fn model(&self) -> Result<crate::model::Model, Error> {
+    fn model(&self) -> Result<meshgen::model::Model, Error> {
         let loaded = load(&Layers {
             profile: self.profile.clone(),
             files: self.files.clone(),
@@ -206,7 +206,7 @@ pub fn run() -> ExitCode {
 fn execute(cmd: Command) -> Result<ExitCode, Error> {
     match cmd {
         Command::Schema => {
-            println!("{}", crate::schema_json());
+            println!("{}", meshgen::schema_json());
             Ok(ExitCode::SUCCESS)
         }
         Command::Up {

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use meshgen::local::{Mesh, Options, RetryMode, load};
+use meshgen_cli::local::{Mesh, Options, RetryMode, load};
 use meshgen::model::{Model, Protocol};
 use meshgen::profile::{Layers, load as load_profile};
 

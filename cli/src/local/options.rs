@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::RetryMode;
-use crate::model::{Model, Upstream};
+use meshgen::model::{Model, Upstream};
 
 /// How to run a local mesh.
 #[derive(Clone, Debug, Default)]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use local_support::{demo, drive, model, one_mesh_at_a_time, options, start, start_mode};
-use meshgen::local::{Options, RetryMode};
+use meshgen_cli::local::{Options, RetryMode};
 use meshgen::model::Protocol;
 
 const CANARY: (&str, &str) = ("x-dev-user", "super-secret");
@@ -56,7 +56,7 @@ async fn grpc_canary_and_weights() {
 const N: usize = 600;
 
 /// Success ratio and retries made for one load with `headers`.
-async fn ratio(mesh: &meshgen::local::Mesh, headers: &[(&str, &str)]) -> (f64, u64) {
+async fn ratio(mesh: &meshgen_cli::local::Mesh, headers: &[(&str, &str)]) -> (f64, u64) {
     let before = mesh.retries().await.expect("stats");
     let out = drive(mesh, N, headers).await;
     let after = mesh.retries().await.expect("stats");

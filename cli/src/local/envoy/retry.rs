@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::Retries;
+use meshgen::model::{Retries, RetryPolicy};
 
 /// Which retry policy the routes carry: a parameter of the target (`compare` runs all three).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -71,12 +71,9 @@ pub fn parse_retry_on(text: &str) -> (String, Vec<u16>) {
     (conditions.join(","), codes)
 }
 
-/// `retry.ConvertPolicy(in, false)` for a VirtualService `retries` block
-/// (`attempts: 0` turns retries off: no policy at all).
-pub fn convert_retries(r: &Retries) -> Option<Value> {
-    if r.attempts == 0 {
-        return None;
-    }
+/// `retry.ConvertPolicy(in, false)` for a VirtualService `retries` block with
+/// attempts (`attempts: 0` is [`RetryPolicy::Off`]: no policy at all).
+pub fn convert_retries(r: &Retries) -> Value {
     let mut policy = default_retry_policy();
     policy["num_retries"] = json!(r.attempts);
     if !r.retry_on.is_empty() {
@@ -87,27 +84,29 @@ pub fn convert_retries(r: &Retries) -> Option<Value> {
         }
     }
     policy["per_try_timeout"] = json!(r.per_try_timeout.to_string());
-    Some(policy)
+    policy
 }
 
 /// The retry policy of a route under `mode`.
-pub fn retry_policy(retries: Option<&Retries>, mode: RetryMode) -> Option<Value> {
-    match (mode, retries) {
-        (RetryMode::Off, _) => None,
-        (RetryMode::Default, _) | (RetryMode::On, None) => Some(default_retry_policy()),
-        (RetryMode::On, Some(r)) => convert_retries(r),
+pub fn retry_policy(policy: &RetryPolicy, mode: RetryMode) -> Option<Value> {
+    match (mode, policy) {
+        (RetryMode::Off, _) | (RetryMode::On, RetryPolicy::Off) => None,
+        (RetryMode::Default, _) | (RetryMode::On, RetryPolicy::Default) => {
+            Some(default_retry_policy())
+        }
+        (RetryMode::On, RetryPolicy::Retry(r)) => Some(convert_retries(r)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Duration;
+    use meshgen::model::Duration;
 
     fn retries(attempts: u32, retry_on: &str) -> Retries {
         Retries {
             attempts,
-            per_try_timeout: Duration::from_millis(2000),
+            per_try_timeout: Duration::from_secs(2),
             retry_on: retry_on.into(),
         }
     }
@@ -153,31 +152,29 @@ mod tests {
 
     #[test]
     fn profile_retries_override_the_default() {
-        let p = convert_retries(&retries(3, "5xx,connect-failure,refused-stream")).unwrap();
+        let p = convert_retries(&retries(3, "5xx,connect-failure,refused-stream"));
         assert_eq!(p["num_retries"], 3);
         assert_eq!(p["retry_on"], "5xx,connect-failure,refused-stream");
         assert_eq!(p["per_try_timeout"], "2s");
         assert_eq!(p["host_selection_retry_max_attempts"], 5);
         assert_eq!(p["retry_host_predicate"].as_array().unwrap().len(), 1);
-        assert!(convert_retries(&retries(0, "5xx")).is_none());
     }
 
     #[test]
     fn retry_modes() {
-        let r = retries(3, "5xx");
+        let r = RetryPolicy::Retry(retries(3, "5xx"));
+        assert_eq!(retry_policy(&r, RetryMode::On).unwrap()["num_retries"], 3);
+        assert!(retry_policy(&r, RetryMode::Off).is_none());
         assert_eq!(
-            retry_policy(Some(&r), RetryMode::On).unwrap()["num_retries"],
-            3
-        );
-        assert!(retry_policy(Some(&r), RetryMode::Off).is_none());
-        assert_eq!(
-            retry_policy(Some(&r), RetryMode::Default).unwrap(),
+            retry_policy(&r, RetryMode::Default).unwrap(),
             default_retry_policy()
         );
         // No retries block in the VirtualService: Istio applies its default.
         assert_eq!(
-            retry_policy(None, RetryMode::On).unwrap(),
+            retry_policy(&RetryPolicy::Default, RetryMode::On).unwrap(),
             default_retry_policy()
         );
+        // attempts: 0 turns every retry off.
+        assert!(retry_policy(&RetryPolicy::Off, RetryMode::On).is_none());
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 
 use super::envoy::{Collector, ExternalPlan, ExternalUpstream, Layout, ServicePorts};
-use crate::model::{Model, Upstream};
+use meshgen::model::{Model, Upstream};
 
 /// Hands out distinct free ports: every port is held open until [`Ports::release`],
 /// so two ports of one mesh can never be the same (another program may still take

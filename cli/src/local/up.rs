@@ -7,7 +7,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::compare::{self, Row, Settings};
 use super::{Mesh, Options, check};
-use crate::model::{Model, Protocol};
+use meshgen::model::{Model, Protocol};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()

@@ -22,10 +22,10 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 pub use retry::{RetryMode, convert_retries, default_retry_policy, parse_retry_on, retry_policy};
-pub use route::{fault, grpc_code, routes};
+pub use route::{fault, routes};
 
-use crate::model::{Egress, Model, Protocol, Upstream};
-use crate::render::kube;
+use meshgen::model::{Egress, Model, Protocol, Upstream};
+use meshgen::model::istio;
 
 /// Where everything listens on 127.0.0.1, decided by `meshgen up` (see `ports.rs`).
 #[derive(Clone, Debug)]
@@ -76,9 +76,9 @@ pub struct Collector {
 }
 
 const UINT32_MAX: u64 = 4_294_967_295;
-/// The FQDN of a service, as `render` names it.
+/// The FQDN of a service, as the mesh names it.
 pub fn service_host(model: &Model, service: &str) -> String {
-    kube::host(service, &model.namespace)
+    istio::host(service, &model.namespace)
 }
 
 /// `model.BuildSubsetKey(TrafficDirectionOutbound, subset, host, port)`.
@@ -86,14 +86,9 @@ pub fn cluster_name(port: u16, subset: &str, host: &str) -> String {
     format!("outbound|{port}|{subset}|{host}")
 }
 
-/// Istio's tracing collector host (cluster name and authority).
-fn collector_host() -> String {
-    kube::host(kube::COLLECTOR_SERVICE, kube::ISTIO_NAMESPACE)
-}
-
 /// The name of the OTLP collector cluster (excluded from retry counts).
 pub fn collector_cluster() -> String {
-    cluster_name(kube::COLLECTOR_PORT, "", &collector_host())
+    cluster_name(istio::COLLECTOR_PORT, "", &istio::collector_host())
 }
 
 fn address(host: &str, port: u16) -> Value {
@@ -176,7 +171,7 @@ fn hcm(
             "random_sampling": {"value": t.sampling},
             "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": {
                 "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
-                "grpc_service": {"envoy_grpc": {"cluster_name": collector_cluster(), "authority": collector_host()}},
+                "grpc_service": {"envoy_grpc": {"cluster_name": collector_cluster(), "authority": istio::collector_host()}},
                 "service_name": service_name
             }}
         });
@@ -212,7 +207,7 @@ fn callers(model: &Model, called: impl Fn(&Upstream) -> bool) -> String {
         .map(|s| s.name.as_str())
         .collect();
     let who = if callers.is_empty() {
-        kube::INGRESS_GATEWAY.to_owned()
+        istio::INGRESS_GATEWAY.to_owned()
     } else {
         callers.join("+")
     };
@@ -298,7 +293,7 @@ pub fn bootstrap(model: &Model, layout: &Layout, mode: RetryMode) -> Value {
                 "ingress",
                 vec![vh],
                 tracing.as_ref(),
-                &format!("{}.{}", kube::INGRESS_GATEWAY, kube::ISTIO_NAMESPACE),
+                &format!("{}.{}", istio::INGRESS_GATEWAY, istio::NAMESPACE),
                 true,
             ),
         ));

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    meshgen::cli::run()
+    meshgen_cli::cli::run()
 }

@@ -1,0 +1,351 @@
+//! The configuration of one hop and its environment: written by meshgen
+//! ([`HopConfig::to_env`]), read by the hop ([`HopConfig::from_env`]). The
+//! environment is the only input: a request can never choose where a hop calls.
+
+use std::fmt;
+
+use http::HeaderName;
+
+use crate::{Duration, METRICS_PORT, Protocol, Target, headers};
+
+/// The variables of a hop, each named once. `OTEL_*` are OpenTelemetry's
+/// standard ones: the hop's SDK reads them too.
+pub mod env {
+    pub const PORT: &str = "PORT";
+    pub const METRICS_PORT: &str = "METRICS_PORT";
+    pub const SERVICE_NAME: &str = "SERVICE_NAME";
+    pub const SERVICE_VERSION: &str = "SERVICE_VERSION";
+    /// Comma-separated [`crate::Target`]s, called in order.
+    pub const UPSTREAM: &str = "UPSTREAM";
+    /// A [`crate::Duration`]: how long one upstream call may take, retries included.
+    pub const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
+    /// `true` / `false`: in-app work spans.
+    pub const WORK: &str = "WORK";
+    /// Comma-separated header names forwarded besides the fixed ones.
+    pub const FORWARD_HEADERS: &str = "FORWARD_HEADERS";
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+}
+
+/// The sampler a hop uses when it exports: follow the decision of the proxy in
+/// front, carried in the request.
+const SAMPLER: &str = "parentbased_always_on";
+
+/// The resource attribute that carries [`HopConfig::namespace`].
+const NAMESPACE_ATTRIBUTE: &str = "service.namespace";
+
+/// How a hop is configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HopConfig {
+    pub port: u16,
+    pub metrics_port: u16,
+    pub service: String,
+    pub version: String,
+    /// Shown in spans (`service.namespace`).
+    pub namespace: Option<String>,
+    /// Called in order; empty means a terminal hop that answers the time itself.
+    pub upstreams: Vec<Target>,
+    /// How long one upstream call may take, every retry of the mesh included.
+    pub upstream_timeout: Duration,
+    /// In-app work spans ("Fibonacci Odd Or Even").
+    pub work: bool,
+    /// Forwarded besides [`headers::APP`]: the headers routes match on.
+    pub forward_headers: Vec<HeaderName>,
+    /// OTLP/gRPC endpoint; `None`: spans are not exported.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl HopConfig {
+    /// Upstream calls wait this long unless `UPSTREAM_TIMEOUT` says otherwise.
+    pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+    /// The longest `UPSTREAM_TIMEOUT` a hop accepts.
+    pub const MAX_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3600);
+
+    /// A terminal hop with every default, for `protocol`.
+    pub fn new(protocol: Protocol, service: &str, version: &str) -> HopConfig {
+        HopConfig {
+            port: protocol.default_port(),
+            metrics_port: METRICS_PORT,
+            service: service.to_owned(),
+            version: version.to_owned(),
+            namespace: None,
+            upstreams: Vec::new(),
+            upstream_timeout: Self::DEFAULT_UPSTREAM_TIMEOUT,
+            work: false,
+            forward_headers: Vec::new(),
+            otlp_endpoint: None,
+        }
+    }
+
+    /// Every variable of this configuration, in a stable order. Optional parts
+    /// (upstreams and their timeout, extra headers, export) are left out when
+    /// unused, so a manifest lists only what a hop does.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            (env::PORT, self.port.to_string()),
+            (env::SERVICE_NAME, self.service.clone()),
+            (env::SERVICE_VERSION, self.version.clone()),
+        ];
+        if !self.upstreams.is_empty() {
+            let list: Vec<&str> = self.upstreams.iter().map(|t| t.raw.as_str()).collect();
+            out.push((env::UPSTREAM, list.join(",")));
+            out.push((env::UPSTREAM_TIMEOUT, self.upstream_timeout.to_string()));
+        }
+        out.push((env::METRICS_PORT, self.metrics_port.to_string()));
+        out.push((env::WORK, self.work.to_string()));
+        if !self.forward_headers.is_empty() {
+            let list: Vec<&str> = self.forward_headers.iter().map(HeaderName::as_str).collect();
+            out.push((env::FORWARD_HEADERS, list.join(",")));
+        }
+        out.push((env::OTEL_SERVICE_NAME, self.service.clone()));
+        let mut attributes = format!("service.version={}", self.version);
+        if let Some(ns) = &self.namespace {
+            attributes.push_str(&format!(",{NAMESPACE_ATTRIBUTE}={ns}"));
+        }
+        out.push((env::OTEL_RESOURCE_ATTRIBUTES, attributes));
+        if let Some(endpoint) = &self.otlp_endpoint {
+            out.push((env::OTEL_EXPORTER_OTLP_ENDPOINT, endpoint.clone()));
+            out.push((env::OTEL_TRACES_SAMPLER, SAMPLER.to_owned()));
+        }
+        out
+    }
+
+    /// Reads the process environment.
+    pub fn from_process_env(protocol: Protocol) -> Result<HopConfig, ConfigError> {
+        HopConfig::from_env(protocol, |key| std::env::var(key).ok())
+    }
+
+    /// Reads a configuration through `lookup` (the environment, or a map in
+    /// tests). An empty variable counts as unset: manifests often render `""`.
+    pub fn from_env(
+        protocol: Protocol,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<HopConfig, ConfigError> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let port = |var: &'static str, default: u16| match get(var) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u16>() {
+                Ok(p) if p > 0 => Ok(p),
+                _ => Err(ConfigError::new(var, &v, "is not a port number (1-65535)")),
+            },
+        };
+        let list = |var: &'static str| -> Vec<String> {
+            get(var)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let upstreams = list(env::UPSTREAM)
+            .iter()
+            .map(|t| Target::parse(t))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConfigError::new(env::UPSTREAM, &get(env::UPSTREAM).unwrap_or_default(), &e))?;
+        let upstream_timeout = match get(env::UPSTREAM_TIMEOUT) {
+            None => Self::DEFAULT_UPSTREAM_TIMEOUT,
+            Some(v) => match Duration::parse(v.trim()) {
+                Ok(d) if d > Duration::ZERO && d <= Self::MAX_UPSTREAM_TIMEOUT => d,
+                Ok(_) => return Err(ConfigError::new(env::UPSTREAM_TIMEOUT, &v, "must be more than 0 and at most 1h")),
+                Err(e) => return Err(ConfigError::new(env::UPSTREAM_TIMEOUT, &v, &e.to_string())),
+            },
+        };
+        let work = match get(env::WORK).map(|v| v.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
+            Some(v) => return Err(ConfigError::new(env::WORK, &v, "is not true/false (or 1/0)")),
+        };
+        let forward_headers = list(env::FORWARD_HEADERS)
+            .iter()
+            .map(|h| {
+                headers::check_match_name(h)
+                    .and_then(|()| HeaderName::try_from(h.as_str()).map_err(|e| e.to_string()))
+                    .map_err(|e| ConfigError::new(env::FORWARD_HEADERS, h, &e))
+            })
+            .collect::<Result<_, _>>()?;
+        let namespace = get(env::OTEL_RESOURCE_ATTRIBUTES).and_then(|attrs| {
+            attrs.split(',').find_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                (k.trim() == NAMESPACE_ATTRIBUTE).then(|| v.trim().to_owned())
+            })
+        });
+        Ok(HopConfig {
+            port: port(env::PORT, protocol.default_port())?,
+            metrics_port: port(env::METRICS_PORT, METRICS_PORT)?,
+            service: get(env::SERVICE_NAME).unwrap_or_else(|| "hop".into()),
+            version: get(env::SERVICE_VERSION).unwrap_or_else(|| "v1".into()),
+            namespace,
+            upstreams,
+            upstream_timeout,
+            work,
+            forward_headers,
+            otlp_endpoint: get(env::OTEL_EXPORTER_OTLP_ENDPOINT),
+        })
+    }
+}
+
+/// A variable a hop cannot use: which one, its value, and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    var: &'static str,
+    value: String,
+    reason: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, value: &str, reason: &str) -> ConfigError {
+        ConfigError {
+            var,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// The variable's name.
+    pub fn var(&self) -> &'static str {
+        self.var
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: `{}` {}", self.var, self.value.escape_debug(), self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<HopConfig, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        HopConfig::from_env(Protocol::Http, |k| map.get(k).cloned())
+    }
+
+    fn round_trip(c: &HopConfig, protocol: Protocol) -> HopConfig {
+        let map: HashMap<&str, String> = c.to_env().into_iter().collect();
+        HopConfig::from_env(protocol, |k| map.get(k).cloned()).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(config(&[]).unwrap(), HopConfig::new(Protocol::Http, "hop", "v1"));
+        let grpc = HopConfig::from_env(Protocol::Grpc, |_| None).unwrap();
+        assert_eq!((grpc.port, grpc.metrics_port), (50051, 9464));
+    }
+
+    #[test]
+    fn reads_everything() {
+        let c = config(&[
+            ("PORT", "3000"),
+            ("SERVICE_NAME", "middleware"),
+            ("SERVICE_VERSION", "canary"),
+            ("UPSTREAM", "http://backend/, grpc://backend:50051,https://time.example/api"),
+            ("UPSTREAM_TIMEOUT", "1.005s"),
+            ("WORK", "1"),
+            ("FORWARD_HEADERS", "x-canary, x-beta"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.version=canary,service.namespace=demo"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ])
+        .unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!((c.service.as_str(), c.version.as_str()), ("middleware", "canary"));
+        assert_eq!(c.upstreams.len(), 3);
+        assert_eq!(c.upstream_timeout, Duration::from_millis(1005));
+        assert!(c.work);
+        assert_eq!(c.forward_headers, ["x-canary", "x-beta"]);
+        assert_eq!(c.namespace.as_deref(), Some("demo"));
+        assert_eq!(round_trip(&c, Protocol::Http), c);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (vars, var) in [
+            (&[("PORT", "abc")][..], "PORT"),
+            (&[("PORT", "0")][..], "PORT"),
+            (&[("METRICS_PORT", "70000")][..], "METRICS_PORT"),
+            (&[("UPSTREAM", "ftp://x/")][..], "UPSTREAM"),
+            (&[("UPSTREAM", "grpc://backend")][..], "UPSTREAM"),
+            (&[("UPSTREAM_TIMEOUT", "soon")][..], "UPSTREAM_TIMEOUT"),
+            (&[("UPSTREAM_TIMEOUT", "2h")][..], "UPSTREAM_TIMEOUT"),
+            (&[("UPSTREAM_TIMEOUT", "0s")][..], "UPSTREAM_TIMEOUT"),
+            (&[("WORK", "maybe")][..], "WORK"),
+            (&[("FORWARD_HEADERS", "host")][..], "FORWARD_HEADERS"),
+            (&[("FORWARD_HEADERS", "X-Canary")][..], "FORWARD_HEADERS"),
+        ] {
+            let err = config(vars).unwrap_err();
+            assert_eq!(err.var(), var, "{err}");
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_values_are_unset() {
+        let c = config(&[("UPSTREAM", ""), ("PORT", " ")]).unwrap();
+        assert!(c.upstreams.is_empty());
+        assert_eq!(c.port, 8080);
+    }
+
+    fn label() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9-]{0,20}[a-z0-9]"
+    }
+
+    prop_compose! {
+        fn hop_config()(
+            protocol in prop::sample::select(Protocol::ALL.to_vec()),
+            port in 1u16..,
+            metrics_port in 1u16..,
+            service in label(),
+            version in label(),
+            namespace in prop::option::of(label()),
+            upstreams in prop::collection::vec((label(), 1u16.., any::<bool>()), 0..4),
+            timeout_ms in 1u64..3_600_000,
+            work in any::<bool>(),
+            headers in prop::collection::btree_set("x-[a-z0-9]{1,10}", 0..3),
+            otlp in prop::option::of(label()),
+        ) -> (Protocol, HopConfig) {
+            let upstreams = upstreams
+                .into_iter()
+                .map(|(host, port, grpc)| {
+                    let scheme = if grpc { "grpc" } else { "http" };
+                    Target::parse(&format!("{scheme}://{host}:{port}")).unwrap()
+                })
+                .collect::<Vec<_>>();
+            let upstream_timeout = if upstreams.is_empty() {
+                HopConfig::DEFAULT_UPSTREAM_TIMEOUT
+            } else {
+                Duration::from_millis(timeout_ms)
+            };
+            (protocol, HopConfig {
+                port,
+                metrics_port,
+                service,
+                version,
+                namespace,
+                upstreams,
+                upstream_timeout,
+                work,
+                forward_headers: headers.iter().map(|h| HeaderName::try_from(h.as_str()).unwrap()).collect(),
+                otlp_endpoint: otlp.map(|h| format!("http://{h}:4317")),
+            })
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn from_env_reads_what_to_env_writes((protocol, c) in hop_config()) {
+            prop_assert_eq!(round_trip(&c, protocol), c);
+        }
+    }
+}

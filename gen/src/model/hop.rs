@@ -1,0 +1,39 @@
+//! The configuration of each hop: decided here once for every target
+//! (Kubernetes Deployments, the local mesh's processes); targets only say
+//! where the hop runs ([`Placement`]) and print [`HopConfig::to_env`].
+
+use contract::{HopConfig, Target, http::HeaderName};
+
+use super::{Model, Service, Workload};
+
+/// Where one hop runs, as its target placed it.
+pub struct Placement {
+    pub port: u16,
+    pub metrics_port: u16,
+    /// The hop's upstreams as the target reaches them, in the service's order.
+    pub upstreams: Vec<Target>,
+    /// Where spans go, when they are exported.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Model {
+    /// The configuration of the hop of `workload`, placed at `at`.
+    pub fn hop_config(&self, service: &Service, workload: &Workload, at: Placement) -> HopConfig {
+        HopConfig {
+            port: at.port,
+            metrics_port: at.metrics_port,
+            service: service.name.clone(),
+            version: workload.version.clone(),
+            namespace: Some(self.namespace.clone()),
+            upstreams: at.upstreams,
+            upstream_timeout: service.upstream_timeout,
+            work: service.work,
+            forward_headers: self
+                .route_headers
+                .iter()
+                .map(|h| HeaderName::try_from(h.as_str()).expect("validated header names"))
+                .collect(),
+            otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
+        }
+    }
+}

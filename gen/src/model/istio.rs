@@ -1,0 +1,31 @@
+//! Names of the mesh every target plays: Istio's namespace, its ingress
+//! gateway, the tracing collector, and how a service is named as a host. The
+//! Kubernetes manifests and the local Envoy both read them from here.
+
+use contract::OTLP_GRPC_PORT;
+
+/// Namespace of Istio's control plane, its ingress gateway and the addons.
+pub const NAMESPACE: &str = "istio-system";
+/// The ingress gateway that `istioctl install` creates, and its ServiceAccount.
+pub const INGRESS_GATEWAY: &str = "istio-ingressgateway";
+pub const INGRESS_ACCOUNT: &str = "istio-ingressgateway-service-account";
+/// The tracing collector's Service (in [`NAMESPACE`]) and its OTLP/gRPC port.
+pub const COLLECTOR_SERVICE: &str = "jaeger-collector";
+pub const COLLECTOR_PORT: u16 = OTLP_GRPC_PORT;
+/// The trust domain of a default Istio install.
+pub const TRUST_DOMAIN: &str = "cluster.local";
+
+/// The cluster-local DNS name of a Service (what Istio names hosts by).
+pub fn host(name: &str, namespace: &str) -> String {
+    format!("{name}.{namespace}.svc.cluster.local")
+}
+
+/// The collector's host.
+pub fn collector_host() -> String {
+    host(COLLECTOR_SERVICE, NAMESPACE)
+}
+
+/// The SPIFFE identity of a service account.
+pub fn principal(namespace: &str, account: &str) -> String {
+    format!("{TRUST_DOMAIN}/ns/{namespace}/sa/{account}")
+}
