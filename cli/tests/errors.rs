@@ -139,7 +139,7 @@ fn upstream_naming_no_service() {
         "[\"backend\", \"https://api.example.com/v1\"]",
         "[\"backend\", \"http://api.example.com/v1 x\"]",
         &[],
-        "{p}:20:24: service[1].upstream[1]: \"http://api.example.com/v1 x\" is not a usable URL: `http://api.example.com/v1 x` is not a URL",
+        "{p}:20:24: service[1].upstream[1]: \"http://api.example.com/v1 x\" is not a usable URL: `http://api.example.com/v1 x`: ' ' is not allowed in a URL",
     );
     // With tracing, the hops' span exports take port 4317 around their sidecar.
     case(

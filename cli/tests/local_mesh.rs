@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use local_support::{demo, drive, model, one_mesh_at_a_time, options, start, start_mode};
-use meshgen_cli::local::{Options, RetryMode};
 use meshgen::model::Protocol;
+use meshgen_cli::local::{Options, RetryMode};
 
 const CANARY: (&str, &str) = ("x-dev-user", "super-secret");
 
@@ -25,6 +25,17 @@ async fn canary_and_weights(protocol: Protocol) {
     assert_eq!(without.successes(), 100);
     assert_eq!(without.count("middleware", "prod"), 100);
     assert_eq!(without.count("middleware", "canary"), 0);
+    mesh.stop();
+
+    // A canary on a header of the profile's own: every hop in front of the
+    // route must forward it (the hop configuration's FORWARD_HEADERS).
+    let own = "[routing.canary.middleware]\nheader = \"x-canary\"\nvalue = \"yes\"\n";
+    let mut mesh = start_mode(model(demo(protocol), Some(own), &[]), RetryMode::On).await;
+    let with = drive(&mesh, 20, &[("x-canary", "yes")]).await;
+    assert_eq!(with.successes(), 20, "{:?}", with.samples[0].error);
+    assert_eq!(with.count("middleware", "canary"), 20);
+    let without = drive(&mesh, 20, &[CANARY]).await;
+    assert_eq!(without.count("middleware", "prod"), 20);
     mesh.stop();
 
     let weights = "[routing.weights.middleware]\nprod = 80\ncanary = 20\n";

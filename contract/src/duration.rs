@@ -153,7 +153,9 @@ fn group(int: &str, frac: &str, scale: u64) -> Result<u64, ParseDurationError> {
     let denominator = 10u64
         .checked_pow(u32::try_from(frac.len()).map_err(|_| ParseDurationError::TooPrecise)?)
         .ok_or(ParseDurationError::TooPrecise)?;
-    let numerator = frac.parse::<u64>().map_err(|_| ParseDurationError::TooPrecise)?;
+    let numerator = frac
+        .parse::<u64>()
+        .map_err(|_| ParseDurationError::TooPrecise)?;
     let scaled = u128::from(numerator) * u128::from(scale);
     if scaled % u128::from(denominator) != 0 {
         return Err(ParseDurationError::TooPrecise);
@@ -234,7 +236,11 @@ mod tests {
         // The float-based parser this replaces refused 175 of these.
         for ms in 0..10_000u64 {
             let text = format!("{}.{:03}s", ms / 1000, ms % 1000);
-            assert_eq!(Duration::parse(&text), Ok(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                Duration::parse(&text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
     }
 

@@ -59,7 +59,9 @@ pub fn check_match_name(name: &str) -> Result<(), String> {
         return Err("a header name is 1 to 64 lowercase letters, digits, '-' or '_'".into());
     }
     if RESERVED.contains(&name) || TRACE.contains(&name) || FOREIGN_TRACE.contains(&name) {
-        return Err(format!("`{name}` is set by clients, proxies or tracing, not by a user"));
+        return Err(format!(
+            "`{name}` is set by clients, proxies or tracing, not by a user"
+        ));
     }
     if name.starts_with("grpc-") || name.starts_with("x-envoy-") {
         return Err("`grpc-` and `x-envoy-` headers are reserved by gRPC and Envoy".into());
@@ -81,7 +83,9 @@ pub fn check_match_value(value: &str) -> Result<(), String> {
         ));
     }
     if value.starts_with(' ') || value.ends_with(' ') {
-        return Err("surrounding spaces are trimmed by proxies, so the value could never match".into());
+        return Err(
+            "surrounding spaces are trimmed by proxies, so the value could never match".into(),
+        );
     }
     Ok(())
 }
@@ -118,7 +122,10 @@ mod tests {
             ("x-canary", "yes"),
             ("fail", "0.3"),
             ("fail-status", "503"),
-            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
             ("x-b3-traceid", "0af7651916cd43dd8448eb211c80319c"),
             ("x-ot-span-context", "abc"),
             ("authorization", "secret"),
@@ -156,11 +163,30 @@ mod tests {
     #[test]
     fn match_names_and_values() {
         assert!(check_match_name("x-canary").is_ok());
-        for bad in ["", "X-Canary", "a b", "host", "traceparent", "grpc-timeout", "x-envoy-foo", ":path"] {
+        for bad in [
+            "",
+            "X-Canary",
+            "a b",
+            "host",
+            "traceparent",
+            "grpc-timeout",
+            "x-envoy-foo",
+            ":path",
+        ] {
             assert!(check_match_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_match_value("super secret").is_ok());
-        for bad in ["", " a", "a ", "a\u{0}", "a\nb", "a\u{7f}", "a\u{85}", "é", "a\u{202e}"] {
+        for bad in [
+            "",
+            " a",
+            "a ",
+            "a\u{0}",
+            "a\nb",
+            "a\u{7f}",
+            "a\u{85}",
+            "é",
+            "a\u{202e}",
+        ] {
             assert!(check_match_value(bad).is_err(), "{bad:?}");
         }
     }

@@ -96,7 +96,11 @@ impl HopConfig {
         out.push((env::METRICS_PORT, self.metrics_port.to_string()));
         out.push((env::WORK, self.work.to_string()));
         if !self.forward_headers.is_empty() {
-            let list: Vec<&str> = self.forward_headers.iter().map(HeaderName::as_str).collect();
+            let list: Vec<&str> = self
+                .forward_headers
+                .iter()
+                .map(HeaderName::as_str)
+                .collect();
             out.push((env::FORWARD_HEADERS, list.join(",")));
         }
         out.push((env::OTEL_SERVICE_NAME, self.service.clone()));
@@ -146,12 +150,20 @@ impl HopConfig {
             .iter()
             .map(|t| Target::parse(t))
             .collect::<Result<_, _>>()
-            .map_err(|e| ConfigError::new(env::UPSTREAM, &get(env::UPSTREAM).unwrap_or_default(), &e))?;
+            .map_err(|e| {
+                ConfigError::new(env::UPSTREAM, &get(env::UPSTREAM).unwrap_or_default(), &e)
+            })?;
         let upstream_timeout = match get(env::UPSTREAM_TIMEOUT) {
             None => Self::DEFAULT_UPSTREAM_TIMEOUT,
             Some(v) => match Duration::parse(v.trim()) {
                 Ok(d) if d > Duration::ZERO && d <= Self::MAX_UPSTREAM_TIMEOUT => d,
-                Ok(_) => return Err(ConfigError::new(env::UPSTREAM_TIMEOUT, &v, "must be more than 0 and at most 1h")),
+                Ok(_) => {
+                    return Err(ConfigError::new(
+                        env::UPSTREAM_TIMEOUT,
+                        &v,
+                        "must be more than 0 and at most 1h",
+                    ));
+                }
                 Err(e) => return Err(ConfigError::new(env::UPSTREAM_TIMEOUT, &v, &e.to_string())),
             },
         };
@@ -159,7 +171,13 @@ impl HopConfig {
             None => false,
             Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
             Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
-            Some(v) => return Err(ConfigError::new(env::WORK, &v, "is not true/false (or 1/0)")),
+            Some(v) => {
+                return Err(ConfigError::new(
+                    env::WORK,
+                    &v,
+                    "is not true/false (or 1/0)",
+                ));
+            }
         };
         let forward_headers = list(env::FORWARD_HEADERS)
             .iter()
@@ -215,7 +233,13 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: `{}` {}", self.var, self.value.escape_debug(), self.reason)
+        write!(
+            f,
+            "{}: `{}` {}",
+            self.var,
+            self.value.escape_debug(),
+            self.reason
+        )
     }
 }
 
@@ -228,8 +252,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<HopConfig, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         HopConfig::from_env(Protocol::Http, |k| map.get(k).cloned())
     }
 
@@ -240,7 +266,10 @@ mod tests {
 
     #[test]
     fn defaults() {
-        assert_eq!(config(&[]).unwrap(), HopConfig::new(Protocol::Http, "hop", "v1"));
+        assert_eq!(
+            config(&[]).unwrap(),
+            HopConfig::new(Protocol::Http, "hop", "v1")
+        );
         let grpc = HopConfig::from_env(Protocol::Grpc, |_| None).unwrap();
         assert_eq!((grpc.port, grpc.metrics_port), (50051, 9464));
     }
@@ -251,16 +280,25 @@ mod tests {
             ("PORT", "3000"),
             ("SERVICE_NAME", "middleware"),
             ("SERVICE_VERSION", "canary"),
-            ("UPSTREAM", "http://backend/, grpc://backend:50051,https://time.example/api"),
+            (
+                "UPSTREAM",
+                "http://backend/, grpc://backend:50051,https://time.example/api",
+            ),
             ("UPSTREAM_TIMEOUT", "1.005s"),
             ("WORK", "1"),
             ("FORWARD_HEADERS", "x-canary, x-beta"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "service.version=canary,service.namespace=demo"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.version=canary,service.namespace=demo",
+            ),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
         ])
         .unwrap();
         assert_eq!(c.port, 3000);
-        assert_eq!((c.service.as_str(), c.version.as_str()), ("middleware", "canary"));
+        assert_eq!(
+            (c.service.as_str(), c.version.as_str()),
+            ("middleware", "canary")
+        );
         assert_eq!(c.upstreams.len(), 3);
         assert_eq!(c.upstream_timeout, Duration::from_millis(1005));
         assert!(c.work);

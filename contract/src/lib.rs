@@ -20,7 +20,7 @@ mod target;
 pub use duration::{Duration, ParseDurationError};
 pub use grpc::Code;
 pub use hop::{ConfigError, HopConfig, env};
-pub use protocol::{METRICS_PORT, OTLP_GRPC_PORT, Protocol};
-pub use target::{Target, TargetScheme};
 /// The `http` crate this contract speaks in (`HeaderName`, `HeaderMap`, `Uri`).
 pub use http;
+pub use protocol::{METRICS_PORT, OTLP_GRPC_PORT, Protocol};
+pub use target::{Target, TargetScheme};

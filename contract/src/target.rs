@@ -28,8 +28,14 @@ impl Target {
     /// Commas, spaces and control characters are refused: `UPSTREAM` is a
     /// comma-separated list, so a comma inside one URL would silently make two.
     pub fn parse(raw: &str) -> Result<Target, String> {
-        if let Some(c) = raw.chars().find(|c| *c == ',' || c.is_whitespace() || c.is_control()) {
-            return Err(format!("`{}`: {c:?} is not allowed in a URL", raw.escape_debug()));
+        if let Some(c) = raw
+            .chars()
+            .find(|c| *c == ',' || c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "`{}`: {c:?} is not allowed in a URL",
+                raw.escape_debug()
+            ));
         }
         let uri: Uri = raw
             .parse()
@@ -103,9 +109,15 @@ mod tests {
     #[test]
     fn parses_the_three_schemes() {
         let t = Target::parse("grpc://backend:50051").unwrap();
-        assert_eq!((t.scheme, t.uri.to_string()), (TargetScheme::Grpc, "http://backend:50051/".into()));
+        assert_eq!(
+            (t.scheme, t.uri.to_string()),
+            (TargetScheme::Grpc, "http://backend:50051/".into())
+        );
         let t = Target::parse("https://api.example.com/x").unwrap();
-        assert_eq!((t.scheme, t.host(), t.port()), (TargetScheme::Https, "api.example.com", 443));
+        assert_eq!(
+            (t.scheme, t.host(), t.port()),
+            (TargetScheme::Https, "api.example.com", 443)
+        );
         assert_eq!(Target::parse("http://h:81/").unwrap().port(), 81);
     }
 

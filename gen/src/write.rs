@@ -60,6 +60,22 @@ pub fn write(dir: &Path, files: &[File]) -> Result<Vec<String>, Error> {
     // Refuse before touching anything.
     for f in files {
         let target = dir.join(&f.path);
+        // A link inside the output (`out/istio -> /etc`) would be followed by the
+        // per-file commit and write outside it.
+        let mut inside = dir.to_path_buf();
+        for part in Path::new(&f.path)
+            .parent()
+            .into_iter()
+            .flat_map(Path::components)
+        {
+            inside.push(part);
+            if inside.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+                return Err(out_err(format!(
+                    "refusing to write into {}: it is not a plain directory (a link?)",
+                    inside.display()
+                )));
+            }
+        }
         if target.symlink_metadata().is_ok() && !previous.contains(&f.path) {
             return Err(out_err(format!(
                 "refusing to overwrite {}: meshgen did not write it (not in {}); move it away or choose another -o",
@@ -274,11 +290,18 @@ fn staging_pid(rest: &str) -> Option<i32> {
     }
 }
 
+#[cfg(unix)]
 fn process_exists(pid: i32) -> bool {
     // SAFETY: kill(2) with signal 0 sends nothing; it only checks the pid.
     let gone = unsafe { libc::kill(pid, 0) } == -1
         && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
     !gone
+}
+
+/// Without a way to ask, a staging directory is never taken for abandoned.
+#[cfg(not(unix))]
+fn process_exists(_: i32) -> bool {
+    true
 }
 
 fn commit(dir: &Path, staging: &Path, files: &[File], stale: &[String]) -> Result<(), Error> {

@@ -54,7 +54,12 @@ pub async fn bind(protocol: Protocol) -> Result<Bound, i32> {
         .collect();
     eprintln!(
         "{}-{} serving {} on {addr}, metrics on {metrics_addr}, upstreams: {upstreams:?}",
-        hop.config.service, hop.config.version, match protocol { Protocol::Http => "HTTP", Protocol::Grpc => "gRPC" },
+        hop.config.service,
+        hop.config.version,
+        match protocol {
+            Protocol::Http => "HTTP",
+            Protocol::Grpc => "gRPC",
+        },
     );
     Ok(Bound { hop, listener })
 }

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use meshgen_cli::local::{Mesh, Options, RetryMode, load};
 use meshgen::model::{Model, Protocol};
 use meshgen::profile::{Layers, load as load_profile};
+use meshgen_cli::local::{Mesh, Options, RetryMode, load};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

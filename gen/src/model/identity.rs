@@ -61,11 +61,20 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
         out.push((at("PeerAuthentication", PEER_AUTHENTICATION), Owner::Chain));
     }
     for (i, s) in m.services.iter().enumerate() {
-        let mut kinds = vec!["ServiceAccount", "Service", "VirtualService", "DestinationRule"];
+        let mut kinds = vec![
+            "ServiceAccount",
+            "Service",
+            "VirtualService",
+            "DestinationRule",
+        ];
         if m.mesh.mtls {
             kinds.push("AuthorizationPolicy");
         }
-        out.extend(kinds.into_iter().map(|k| (at(k, &s.name), Owner::Service(i))));
+        out.extend(
+            kinds
+                .into_iter()
+                .map(|k| (at(k, &s.name), Owner::Service(i))),
+        );
         for (j, w) in s.versions.iter().enumerate() {
             out.push((at("Deployment", &w.name), Owner::Workload(i, j)));
         }

@@ -9,9 +9,9 @@
 //! environments) only print it: they may choose *how* to spell a value, never
 //! *whether* or *which*.
 
+mod hop;
 pub mod identity;
 pub mod istio;
-mod hop;
 mod wire;
 
 use serde::Serialize;

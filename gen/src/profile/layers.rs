@@ -66,7 +66,7 @@ fn load_file(
     out: &mut Vec<Profile>,
 ) -> Result<SourceId, Vec<Diagnostic>> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_profile(path).map_err(|e| {
         let d = Diagnostic::new(format!("cannot read {shown}: {e}"));
         vec![match referrer {
             Some((sm, at)) => located(sm, at, d),
@@ -98,6 +98,32 @@ fn load_file(
     chain.pop();
     out.push(profile);
     Ok(id)
+}
+
+/// The largest profile read: a profile is a few hundred lines; anything far
+/// larger (`extends = "/dev/zero"`) is a mistake, not a profile.
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+/// Reads a profile file: a regular file of at most [`MAX_PROFILE_BYTES`], UTF-8.
+fn read_profile(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    // Checked before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(MAX_PROFILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "larger than {} KiB, too large for a profile",
+                MAX_PROFILE_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 fn parse<T: DeserializeOwned>(sources: &SourceMap, id: SourceId) -> Result<T, Vec<Diagnostic>> {
@@ -172,6 +198,16 @@ fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>>
             Diagnostic::new("expected KEY=VALUE, e.g. --set istio.mtls=false").in_file(arg),
         ]);
     };
+    // One `--set` is one TOML line: a line break would let the value set other
+    // keys (`--set 'name=x\nistio.mtls=false'`).
+    if let Some(c) = set.chars().find(|c| c.is_control()) {
+        return Err(vec![
+            Diagnostic::new(format!(
+                "{c:?} is not allowed in --set (one key, one value, one line)"
+            ))
+            .in_file(arg.escape_debug().to_string()),
+        ]);
+    }
     let key = key.trim();
     let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
     if key.is_empty() || !key.chars().all(bare) || key.split('.').any(str::is_empty) {

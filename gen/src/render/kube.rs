@@ -198,7 +198,9 @@ pub fn view(m: &Model) -> View<'_> {
                     .callers
                     .iter()
                     .map(|c| match c {
-                        Caller::Ingress => istio::principal(istio::NAMESPACE, istio::INGRESS_ACCOUNT),
+                        Caller::Ingress => {
+                            istio::principal(istio::NAMESPACE, istio::INGRESS_ACCOUNT)
+                        }
                         Caller::Service { name } => istio::principal(ns, name),
                     })
                     .collect(),

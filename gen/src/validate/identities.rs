@@ -26,7 +26,10 @@ impl Cx<'_> {
         let owner = |o: Owner| -> (String, &Sourced<String>) {
             match o {
                 Owner::Chain => ("the chain's namespace".into(), namespace),
-                Owner::Service(i) => (format!("service \"{}\"", model.services[i].name), &specs[i].name),
+                Owner::Service(i) => (
+                    format!("service \"{}\"", model.services[i].name),
+                    &specs[i].name,
+                ),
                 Owner::Workload(i, j) => (
                     format!(
                         "version \"{}\" of service \"{}\"",

@@ -48,8 +48,10 @@ fn val<T: Clone>(v: &Option<Sourced<T>>, default: T) -> T {
 /// Namespaces the chain may not take: a STRICT PeerAuthentication and a
 /// NetworkPolicy would apply to everything else running there.
 fn reserved_namespace(ns: &str) -> bool {
-    matches!(ns, "default" | "istio-system" | "kube-public" | "kube-system" | "kube-node-lease")
-        || ns.starts_with("kube-")
+    matches!(
+        ns,
+        "default" | "istio-system" | "kube-public" | "kube-system" | "kube-node-lease"
+    ) || ns.starts_with("kube-")
 }
 
 impl Cx<'_> {
@@ -92,7 +94,13 @@ impl Cx<'_> {
         let d = match Duration::parse(&v.value) {
             Ok(d) => d,
             Err(e) => {
-                self.err(v, format!("\"{}\" is not a duration like \"2s\", \"500ms\" or \"1.005s\": {e}", v.value.escape_debug()));
+                self.err(
+                    v,
+                    format!(
+                        "\"{}\" is not a duration like \"2s\", \"500ms\" or \"1.005s\": {e}",
+                        v.value.escape_debug()
+                    ),
+                );
                 return fallback;
             }
         };
@@ -112,7 +120,13 @@ impl Cx<'_> {
     /// Kubernetes names and label values: a DNS-1123 label.
     fn label(&mut self, v: &Sourced<String>, what: &str) {
         if let Err(why) = dns1123_label(&v.value) {
-            self.err(v, format!("\"{}\" is not a valid {what}: {why}", v.value.escape_debug()));
+            self.err(
+                v,
+                format!(
+                    "\"{}\" is not a valid {what}: {why}",
+                    v.value.escape_debug()
+                ),
+            );
         }
     }
 

@@ -111,20 +111,27 @@ pub(super) fn image_registry(text: &str) -> Result<(), &'static str> {
             return Err("the registry port is not a port number");
         }
     }
-    let path = if is_host { rest } else { text.split('/').collect() };
+    let path = if is_host {
+        rest
+    } else {
+        text.split('/').collect()
+    };
     let component = |c: &str| {
         // [a-z0-9]+ ((.|_|__|-+) [a-z0-9]+)*
         !c.is_empty()
             && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
             && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-            && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+            && c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
             && !c.contains("..")
             && !c.contains("___")
             && !c.contains("._")
             && !c.contains("_.")
     };
     if path.is_empty() || !path.iter().all(|c| component(c)) {
-        return Err("path components are lowercase letters and digits, separated by '.', '_' or '-'");
+        return Err(
+            "path components are lowercase letters and digits, separated by '.', '_' or '-'",
+        );
     }
     Ok(())
 }
@@ -145,10 +152,27 @@ mod tests {
 
     #[test]
     fn registries() {
-        for good in ["localhost/meshgen", "registry.example:5000/team/x", "docker.io/library", "meshgen", "ghcr.io/a-b/c_d"] {
+        for good in [
+            "localhost/meshgen",
+            "registry.example:5000/team/x",
+            "docker.io/library",
+            "meshgen",
+            "ghcr.io/a-b/c_d",
+        ] {
             assert_eq!(image_registry(good), Ok(()), "{good}");
         }
-        for bad in [":::", "", "a//b", "Upper/x", "host:0/x", "host:99999/x", "-a.example/x", "a/b/", "a/.b", "x y/z"] {
+        for bad in [
+            ":::",
+            "",
+            "a//b",
+            "Upper/x",
+            "host:0/x",
+            "host:99999/x",
+            "-a.example/x",
+            "a/b/",
+            "a/.b",
+            "x y/z",
+        ] {
             assert!(image_registry(bad).is_err(), "{bad}");
         }
     }

@@ -11,9 +11,9 @@ use crate::model::{
 use crate::profile::schema;
 use crate::profile::source::Sourced;
 
+use super::Cx;
 use super::names::gateway_host;
 use super::services::Spec;
-use super::Cx;
 
 impl Cx<'_> {
     pub(super) fn ingress(
@@ -79,7 +79,10 @@ impl Cx<'_> {
         }
         if a.value == 0 {
             if let Some((_, at)) = per_try {
-                self.err(at, "per_try_timeout has no effect with attempts = 0 (no retries)");
+                self.err(
+                    at,
+                    "per_try_timeout has no effect with attempts = 0 (no retries)",
+                );
             }
             return RetryPolicy::Off;
         }
@@ -91,8 +94,10 @@ impl Cx<'_> {
         // Each hop waits for every try of its upstream call (its UPSTREAM_TIMEOUT).
         let budget = policy.budget();
         if budget.is_none_or(|b| b > HopConfig::MAX_UPSTREAM_TIMEOUT) {
+            let total = budget.map_or("beyond measure".into(), |b| b.to_string());
             let msg = format!(
-                "(attempts + 1) x per_try_timeout is longer than the {} a hop waits for an upstream",
+                "(attempts + 1) x per_try_timeout is {total}, longer than the {} a hop waits \
+                 for an upstream",
                 HopConfig::MAX_UPSTREAM_TIMEOUT
             );
             match per_try {
@@ -152,7 +157,10 @@ impl Cx<'_> {
             if let Err(why) = headers::check_match_name(&header.value) {
                 self.err(
                     header,
-                    format!("\"{}\" cannot be a canary header: {why}", header.value.escape_debug()),
+                    format!(
+                        "\"{}\" cannot be a canary header: {why}",
+                        header.value.escape_debug()
+                    ),
                 );
             }
             if let Err(why) = headers::check_match_value(&value.value) {

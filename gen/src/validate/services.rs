@@ -32,7 +32,10 @@ impl Cx<'_> {
             if let Err(why) = dns1035_label(&s.name.value) {
                 self.err(
                     &s.name,
-                    format!("\"{}\" is not a valid service name: {why}", s.name.value.escape_debug()),
+                    format!(
+                        "\"{}\" is not a valid service name: {why}",
+                        s.name.value.escape_debug()
+                    ),
                 );
             }
             if !seen.insert(s.name.value.clone()) {
@@ -114,9 +117,7 @@ impl Cx<'_> {
             return match parse_url(text) {
                 // `http://backend/` would leave the mesh's routing, the cycle
                 // check and the allow-list to a ServiceEntry for an internal name.
-                Ok(Upstream::External { host, .. })
-                    if known.contains(&host.as_str()) =>
-                {
+                Ok(Upstream::External { host, .. }) if known.contains(&host.as_str()) => {
                     self.err(
                         item,
                         format!(
@@ -129,7 +130,10 @@ impl Cx<'_> {
                 }
                 Ok(u) => Some(u),
                 Err(why) => {
-                    self.err(item, format!("\"{}\" is not a usable URL: {why}", text.escape_debug()));
+                    self.err(
+                        item,
+                        format!("\"{}\" is not a usable URL: {why}", text.escape_debug()),
+                    );
                     None
                 }
             };

@@ -15,11 +15,11 @@ use ::http::HeaderMap;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
-use crate::{HopConfig, Target, TargetScheme};
 use crate::headers;
 use crate::metrics::{Metrics, Outcome};
 use crate::reply::{Answer, UpstreamReply};
 use crate::telemetry::Telemetry;
+use crate::{HopConfig, Target, TargetScheme};
 
 pub use self::grpc::GrpcClient;
 pub use self::http::HttpClient;

@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 pub use retry::{RetryMode, convert_retries, default_retry_policy, parse_retry_on, retry_policy};
 pub use route::{fault, routes};
 
-use meshgen::model::{Egress, Model, Protocol, Upstream};
 use meshgen::model::istio;
+use meshgen::model::{Egress, Model, Protocol, Upstream};
 
 /// Where everything listens on 127.0.0.1, decided by `meshgen up` (see `ports.rs`).
 #[derive(Clone, Debug)]
