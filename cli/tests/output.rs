@@ -18,7 +18,7 @@ fn committed_out_is_fresh() {
     let r = meshgen(&["render", "profiles/demo.toml", "--check"]);
     assert_eq!(
         r.code, 0,
-        "out/ is stale; run `cargo run -p meshgen -- render profiles/demo.toml`:\n{}",
+        "out/ is stale; run `cargo run --bin meshgen -- render profiles/demo.toml`:\n{}",
         r.stderr
     );
 }

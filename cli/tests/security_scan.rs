@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 #[test]
 fn checkov_passes_every_shipped_profile() {
     let checkov = tool("checkov");
-    let config = repo().join("gen/tests/security/checkov.yaml");
+    let config = repo().join("cli/tests/security/checkov.yaml");
     for profile in shipped_profiles() {
         // Not render(): checkov skips directories whose name starts with a dot,
         // which tempfile's default names do.

@@ -27,8 +27,10 @@ pub enum ParseDurationError {
     NoUnit,
     /// A unit this grammar does not know (`2d`, `2 s`).
     UnknownUnit(String),
-    /// Not a number where one was expected (`s`, `.5s`, `-1s`).
+    /// Not a number where one was expected (`s`, `.5s`).
     NotANumber,
+    /// A minus sign (`-1s`).
+    Negative,
     /// More digits than a nanosecond holds (`1.0000000001s`).
     TooPrecise,
     /// Longer than about 584 years.
@@ -40,7 +42,11 @@ impl fmt::Display for ParseDurationError {
         match self {
             Self::Empty => f.write_str("empty duration"),
             Self::NoUnit => f.write_str("a duration needs a unit (e.g. 2s, 500ms)"),
+            Self::UnknownUnit(u) if u.starts_with(char::is_whitespace) => {
+                f.write_str("no space between the number and its unit (2s, not 2 s)")
+            }
             Self::UnknownUnit(u) => write!(f, "unknown unit `{u}` (use h, m, s, ms, us or ns)"),
+            Self::Negative => f.write_str("a duration cannot be negative"),
             Self::NotANumber => f.write_str("expected a number like 2, 1.5 before the unit"),
             Self::TooPrecise => f.write_str("finer than a nanosecond"),
             Self::Overflow => f.write_str("too long"),
@@ -85,7 +91,7 @@ impl Duration {
 
     /// Whether it is a whole number of milliseconds (Istio's precision).
     pub const fn is_whole_millis(self) -> bool {
-        self.nanos % 1_000_000 == 0
+        self.nanos.is_multiple_of(1_000_000)
     }
 
     pub fn checked_mul(self, n: u64) -> Option<Self> {
@@ -116,7 +122,11 @@ impl Duration {
                 None => ("", after),
             };
             if int.is_empty() {
-                return Err(ParseDurationError::NotANumber);
+                return Err(if rest.starts_with('-') {
+                    ParseDurationError::Negative
+                } else {
+                    ParseDurationError::NotANumber
+                });
             }
             let unit_end = after
                 .find(|c: char| c.is_ascii_digit())
@@ -254,7 +264,7 @@ mod tests {
             ("s", NotANumber),
             (".5s", NotANumber),
             ("1.s", NotANumber),
-            ("-1s", NotANumber),
+            ("-1s", Negative),
             ("2 s", UnknownUnit(" s".into())),
             ("2d", UnknownUnit("d".into())),
             ("2ss", UnknownUnit("ss".into())),

@@ -83,9 +83,7 @@ pub fn check_match_value(value: &str) -> Result<(), String> {
         ));
     }
     if value.starts_with(' ') || value.ends_with(' ') {
-        return Err(
-            "surrounding spaces are trimmed by proxies, so the value could never match".into(),
-        );
+        return Err("surrounding spaces are trimmed by proxies".into());
     }
     Ok(())
 }

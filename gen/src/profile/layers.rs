@@ -129,7 +129,13 @@ fn read_profile(path: &Path) -> std::io::Result<String> {
 fn parse<T: DeserializeOwned>(sources: &SourceMap, id: SourceId) -> Result<T, Vec<Diagnostic>> {
     let text = &sources.get(id).text;
     with_source(id, || toml::from_str::<T>(text)).map_err(|e| {
-        let mut d = Diagnostic::new(e.message().trim_end().to_owned());
+        // serde names Rust types; a profile author thinks in numbers.
+        let message = e
+            .message()
+            .trim_end()
+            .replace("expected u32", "expected a whole number, 0 or more")
+            .replace("expected u16", "expected a whole number from 0 to 65535");
+        let mut d = Diagnostic::new(message);
         match e.span() {
             Some(span) => {
                 d = d

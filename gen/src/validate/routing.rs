@@ -45,7 +45,10 @@ impl Cx<'_> {
                     if let Err(why) = gateway_host(&host.value) {
                         self.err(
                             host,
-                            format!("\"{}\" is not a valid host: {why}", host.value),
+                            format!(
+                                "\"{}\" is not a valid host: {why}",
+                                host.value.escape_debug()
+                            ),
                         );
                     }
                 }
@@ -66,7 +69,7 @@ impl Cx<'_> {
             if let Some((_, at)) = per_try {
                 self.err(
                     at,
-                    "per_try_timeout needs `attempts`: without it routes keep Istio's default                      retry policy, which has no per-try timeout",
+                    "per_try_timeout needs `attempts`: without it routes keep Istio's default retry policy, which has no per-try timeout",
                 );
             }
             return RetryPolicy::Default;
@@ -74,7 +77,7 @@ impl Cx<'_> {
         if a.value > 10 {
             self.err(
                 a,
-                "more than 10 retries per try would multiply the load; use at most 10",
+                "more than 10 retries of each request would multiply the load; use at most 10",
             );
         }
         if a.value == 0 {

@@ -26,7 +26,7 @@ impl Cx<'_> {
         default_subset: &Option<Sourced<String>>,
         default_name: &str,
     ) -> Vec<Spec> {
-        let mut seen = BTreeSet::new();
+        let mut seen: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let mut out = Vec::new();
         for s in list {
             if let Err(why) = dns1035_label(&s.name.value) {
@@ -38,11 +38,17 @@ impl Cx<'_> {
                     ),
                 );
             }
-            if !seen.insert(s.name.value.clone()) {
+            if let Some(first) = seen.get(&s.name.value) {
+                let first = self.sm.locate(first.0, first.1);
                 self.err(
                     &s.name,
-                    format!("service \"{}\" is defined twice", s.name.value),
+                    format!(
+                        "service \"{}\" is defined twice (first at {first})",
+                        s.name.value
+                    ),
                 );
+            } else {
+                seen.insert(s.name.value.clone(), (s.name.source, s.name.span.start));
             }
             let versions = match &s.versions {
                 Some(v) => {
