@@ -2,7 +2,19 @@
 
 use std::fmt;
 
-use crate::profile::source::Location;
+/// A point in a source, ready to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub source: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.source, self.line, self.column)
+    }
+}
 
 /// One problem with the input, pointing at where it is.
 #[derive(Debug, Clone, PartialEq)]

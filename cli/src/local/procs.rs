@@ -27,6 +27,8 @@ impl Proc {
             .stderr(Stdio::from(err))
             .process_group(0);
         // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
+        // Elsewhere (macOS) there is no PDEATHSIG: `Drop` still stops the group.
+        #[cfg(target_os = "linux")]
         unsafe {
             cmd.pre_exec(|| {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {

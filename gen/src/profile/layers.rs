@@ -20,10 +20,10 @@ pub struct Layers {
 /// The merged profile and the texts its values point into.
 #[derive(Debug)]
 pub struct Loaded {
-    pub profile: Profile,
-    pub sources: SourceMap,
+    pub(crate) profile: Profile,
+    pub(crate) sources: SourceMap,
     /// The file named on the command line (where "missing key" errors point).
-    pub main: SourceId,
+    pub(crate) main: SourceId,
 }
 
 pub fn load(layers: &Layers) -> Result<Loaded, Vec<Diagnostic>> {

@@ -7,10 +7,11 @@
 //! `Sourced::deserialize` reads.
 
 use std::cell::Cell;
-use std::fmt;
 use std::ops::Range;
 
 use serde::{Deserialize, Deserializer};
+
+use crate::error::{Diagnostic, Location};
 
 /// Index of a source in a [`SourceMap`].
 pub type SourceId = usize;
@@ -29,20 +30,6 @@ pub struct SourceMap {
     sources: Vec<Source>,
 }
 
-/// A point in a source, ready to print.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub source: String,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.source, self.line, self.column)
-    }
-}
-
 impl SourceMap {
     pub fn add(&mut self, name: String, text: String) -> SourceId {
         self.sources.push(Source { name, text });
@@ -54,13 +41,9 @@ impl SourceMap {
     }
 
     /// A diagnostic pointing at `value`, naming its dotted key.
-    pub fn diag<T>(
-        &self,
-        value: &Sourced<T>,
-        message: impl Into<String>,
-    ) -> crate::error::Diagnostic {
+    pub fn diag<T>(&self, value: &Sourced<T>, message: impl Into<String>) -> Diagnostic {
         let text = &self.sources[value.source].text;
-        crate::error::Diagnostic::new(message)
+        Diagnostic::new(message)
             .at(self.locate(value.source, value.span.start))
             .key(key_path_at(text, value.span.start))
     }

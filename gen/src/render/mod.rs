@@ -1,9 +1,9 @@
 //! From a [`Model`] to files: templates fill in the Kubernetes view of the Model,
 //! and every document is re-emitted canonically.
 
-pub mod canonical;
-pub mod kube;
-pub mod templates;
+mod canonical;
+mod kube;
+mod templates;
 
 use std::path::Path;
 
