@@ -198,12 +198,7 @@ impl ServicePatch {
 /// that is not valid TOML (`--set namespace=demo`) is taken as a string.
 /// `--set service.NAME.KEY=value` sets KEY of the service named NAME.
 fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>> {
-    let arg = format!("--set {set}");
-    let Some((key, value)) = set.split_once('=') else {
-        return Err(vec![
-            Diagnostic::new("expected KEY=VALUE, e.g. --set istio.mtls=false").in_file(arg),
-        ]);
-    };
+    let arg = format!("--set {}", printable(set));
     // One `--set` is one TOML line: a line break would let the value set other
     // keys (`--set 'name=x\nistio.mtls=false'`).
     if let Some(c) = set.chars().find(|c| c.is_control()) {
@@ -211,9 +206,14 @@ fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>>
             Diagnostic::new(format!(
                 "{c:?} is not allowed in --set (one key, one value, one line)"
             ))
-            .in_file(arg.escape_debug().to_string()),
+            .in_file(arg),
         ]);
     }
+    let Some((key, value)) = set.split_once('=') else {
+        return Err(vec![
+            Diagnostic::new("expected KEY=VALUE, e.g. --set istio.mtls=false").in_file(arg),
+        ]);
+    };
     let key = key.trim();
     let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
     if key.is_empty() || !key.chars().all(bare) || key.split('.').any(str::is_empty) {
@@ -252,6 +252,17 @@ fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>>
     }
     let id = sources.add(arg, line(key));
     Ok(Set::Layer(Box::new(parse(sources, id)?)))
+}
+
+/// `text` with the characters a terminal would act on (controls, bidirectional
+/// overrides) escaped, and everything else, quotes included, as typed.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\'' | '\\' => c.to_string(),
+            c => c.escape_debug().to_string(),
+        })
+        .collect()
 }
 
 fn located<T>(sm: &SourceMap, at: &Sourced<T>, d: Diagnostic) -> Diagnostic {

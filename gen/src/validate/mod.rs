@@ -18,7 +18,7 @@ use crate::model::{
 use crate::profile::Loaded;
 use crate::profile::schema;
 use crate::profile::source::{SourceMap, Sourced};
-use names::{dns1123_label, image_registry};
+use names::{dns1123_label, image_registry, yaml11_string};
 
 /// Validates `loaded` and resolves it; returns every problem found, not just the first.
 pub fn resolve(loaded: &Loaded) -> Result<Model, Vec<Diagnostic>> {
@@ -119,7 +119,7 @@ impl Cx<'_> {
 
     /// Kubernetes names and label values: a DNS-1123 label.
     fn label(&mut self, v: &Sourced<String>, what: &str) {
-        if let Err(why) = dns1123_label(&v.value) {
+        if let Err(why) = dns1123_label(&v.value).and_then(|()| yaml11_string(&v.value)) {
             self.err(
                 v,
                 format!(
@@ -211,8 +211,32 @@ impl Cx<'_> {
                 .insert(Caller::Ingress);
         }
         let mut externals: BTreeMap<String, BTreeSet<ExternalPort>> = BTreeMap::new();
+        // One port of a host speaks one protocol: a ServiceEntry port is HTTP or TLS.
+        let mut port_use: BTreeMap<(&str, u16), (bool, &Sourced<String>)> = BTreeMap::new();
         for (from, list) in &upstreams {
-            for (u, _) in list {
+            for (u, item) in list {
+                if let Upstream::External {
+                    host, port, tls, ..
+                } = u
+                    && let Some(&(first_tls, first)) = port_use.get(&(host.as_str(), *port))
+                    && first_tls != *tls
+                {
+                    let first_at = self.sm.locate(first.source, first.span.start);
+                    self.err(
+                        item,
+                        format!(
+                            "{host}:{port} is called {} TLS here and {} TLS at {first_at}; \
+                             one port of a host speaks one protocol",
+                            if *tls { "with" } else { "without" },
+                            if first_tls { "with" } else { "without" },
+                        ),
+                    );
+                } else if let Upstream::External {
+                    host, port, tls, ..
+                } = u
+                {
+                    port_use.insert((host, *port), (*tls, item));
+                }
                 match u {
                     Upstream::Service { name } => {
                         callers

@@ -21,6 +21,19 @@ pub fn dns1123_label(s: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A name that `kubectl` reads back as the string it is. kubectl parses YAML 1.1,
+/// where a plain `no` is false and `0b101` is 5; the output is YAML 1.2, which
+/// leaves those unquoted.
+pub fn yaml11_string(s: &str) -> Result<(), &'static str> {
+    let binary = s
+        .strip_prefix("0b")
+        .is_some_and(|b| !b.is_empty() && b.chars().all(|c| c == '0' || c == '1'));
+    if matches!(s, "y" | "n" | "yes" | "no" | "on" | "off") || binary {
+        return Err("kubectl reads it as a boolean or a number (YAML 1.1); choose another name");
+    }
+    Ok(())
+}
+
 /// RFC 1035 label, as Kubernetes checks Service names (must start with a letter).
 pub fn dns1035_label(s: &str) -> Result<(), &'static str> {
     dns1123_label(s)?;
@@ -139,6 +152,16 @@ pub(super) fn image_registry(text: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml11_words() {
+        for bad in ["y", "n", "yes", "no", "on", "off", "0b101"] {
+            assert!(yaml11_string(bad).is_err(), "{bad}");
+        }
+        for good in ["nope", "yes1", "0b2", "prod"] {
+            assert!(yaml11_string(good).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn labels() {
