@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chain_proto::v1::hop_server::{Hop as HopRpc, HopServer};
 use chain_proto::{CallRequest, FILE_DESCRIPTOR_SET};
 use hop::fail_status::grpc_code_name;
-use hop::serve::Bound;
+use hop::serve::{Bound, Counted};
 use hop::{Hop, Outcome};
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
@@ -86,7 +86,7 @@ pub async fn run() -> i32 {
     };
 
     // Health: "" (the server) is SERVING from the start; add the hop service.
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let (mut health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<HopServer<HopService>>().await;
     // Both reflection versions: grpcurl 1.8 speaks v1alpha, newer clients v1.
     let reflection = || {
@@ -109,27 +109,45 @@ pub async fn run() -> i32 {
         reflection_v1,
         reflection_v1alpha,
     };
-    let builder = connection_builder();
-    let open = hop::serve::accept_until_signal(listener, |io| {
-        builder.serve_connection(io, routes.clone())
+    let builder = connection_builder(hop.config.max_streams);
+    let idle = hop.config.idle_timeout.into();
+    let open = hop::serve::accept_until_signal(listener, idle, |io, activity| {
+        builder.serve_connection(io, Counted::new(routes.clone(), activity))
     })
     .await;
-    // Tell health checkers first, then let in-flight calls finish (GOAWAY to clients).
-    health.set_not_serving::<HopServer<HopService>>().await;
+    stop_serving(&mut health).await;
     hop::serve::drain(&hop, open).await
 }
 
-/// HTTP/2 only (prior knowledge h2c), with the settings tonic's
-/// `transport::Server` used: bounded header lists, no stream limit, no
-/// keep-alive pings.
-fn connection_builder() -> http2::Builder<TokioExecutor> {
+/// Tells health checkers first: both statuses (the server, "", and the hop
+/// service) go NOT_SERVING, and open `Watch` streams get that and then end,
+/// so they do not hold the drain. `Check` keeps answering NOT_SERVING while
+/// in-flight calls finish (GOAWAY to clients).
+async fn stop_serving(health: &mut tonic_health::server::HealthReporter) {
+    use tonic_health::ServingStatus::NotServing;
+    let hop = <HopServer<HopService> as tonic::server::NamedService>::NAME;
+    for service in ["", hop] {
+        health.set_service_status(service, NotServing).await;
+    }
+    // Let the watchers read NOT_SERVING before their streams end.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for service in ["", hop] {
+        // Dropping a status's sender ends its Watch streams; a fresh one
+        // keeps Check answering.
+        health.clear_service_status(service).await;
+        health.set_service_status(service, NotServing).await;
+    }
+}
+
+/// HTTP/2 only (prior knowledge h2c): bounded header lists and at most
+/// `max_streams` calls at once per connection (tonic's `transport::Server`
+/// sets no limit: 20,000 streams on one connection took a hop to 381 MB).
+fn connection_builder(max_streams: u32) -> http2::Builder<TokioExecutor> {
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
         .max_header_list_size(64 * 1024)
-        .max_concurrent_streams(None)
-        .max_pending_accept_reset_streams(None)
-        .max_local_error_reset_streams(None)
+        .max_concurrent_streams(max_streams)
         .keep_alive_timeout(Duration::from_secs(20));
     builder
 }
@@ -188,7 +206,7 @@ where
     type Future = CallFuture;
 
     fn call(&self, request: http::Request<Incoming>) -> CallFuture {
-        let timeout = grpc_timeout(request.headers());
+        let timeout = hop::deadline::grpc_timeout(request.headers());
         let path = request.uri().path();
         // The generated servers are always ready (poll_ready is a no-op) and
         // cheap to clone (an Arc and a few settings).
@@ -242,53 +260,5 @@ impl Future for CallFuture {
             }
             None => Poll::Pending,
         }
-    }
-}
-
-/// The `grpc-timeout` header (gRPC over HTTP/2: at most 8 digits and a unit),
-/// as tonic's server reads it; anything unparsable means no deadline.
-fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get("grpc-timeout")?.as_bytes();
-    let (&unit, digits) = value.split_last()?;
-    if digits.len() > 8 {
-        return None;
-    }
-    let n = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
-    Some(match unit {
-        b'H' => Duration::from_secs(n * 60 * 60),
-        b'M' => Duration::from_secs(n * 60),
-        b'S' => Duration::from_secs(n),
-        b'm' => Duration::from_millis(n),
-        b'u' => Duration::from_micros(n),
-        b'n' => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn timeout(value: &str) -> Option<Duration> {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("grpc-timeout", value.parse().unwrap());
-        grpc_timeout(&headers)
-    }
-
-    #[test]
-    fn grpc_timeout_like_tonic() {
-        assert_eq!(timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(timeout("1999m"), Some(Duration::from_millis(1999)));
-        assert_eq!(timeout("3H"), Some(Duration::from_secs(3 * 3600)));
-        assert_eq!(timeout("5M"), Some(Duration::from_secs(300)));
-        assert_eq!(
-            timeout("12345678u"),
-            Some(Duration::from_micros(12_345_678))
-        );
-        assert_eq!(timeout("7n"), Some(Duration::from_nanos(7)));
-        for bad in ["", "S", "123456789m", "10x", "1.5S", "-1S"] {
-            assert_eq!(timeout(bad), None, "{bad:?}");
-        }
-        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
     }
 }

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hop::serve::Bound;
+use hop::serve::{Bound, Counted};
 use hop::{Hop, Outcome};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -20,22 +20,26 @@ pub async fn run() -> i32 {
         Ok(bound) => bound,
         Err(code) => return code,
     };
-    let builder = connection_builder();
-    let open = hop::serve::accept_until_signal(listener, |io| {
+    let builder = connection_builder(hop.config.max_streams);
+    let idle = hop.config.idle_timeout.into();
+    let open = hop::serve::accept_until_signal(listener, idle, |io, activity| {
         let hop = hop.clone();
         let service = hyper::service::service_fn(move |req| {
             let hop = hop.clone();
             async move { Ok::<_, Infallible>(route(&hop, req).await) }
         });
-        builder.serve_connection(io, service).into_owned()
+        builder
+            .serve_connection(io, Counted::new(service, activity))
+            .into_owned()
     })
     .await;
     hop::serve::drain(&hop, open).await
 }
 
 /// HTTP/1.1 and h2c with bounded headers: hyper answers 431 (HTTP/1.1) or
-/// resets the stream (HTTP/2) rather than buffering anything a client sends.
-fn connection_builder() -> auto::Builder<TokioExecutor> {
+/// resets the stream (HTTP/2) rather than buffering anything a client sends;
+/// at most `max_streams` calls at once on one HTTP/2 connection.
+fn connection_builder(max_streams: u32) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -47,7 +51,7 @@ fn connection_builder() -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(64 * 1024)
-        .max_concurrent_streams(256);
+        .max_concurrent_streams(max_streams);
     builder
 }
 

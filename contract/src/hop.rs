@@ -23,6 +23,11 @@ pub mod env {
     pub const WORK: &str = "WORK";
     /// Comma-separated header names forwarded besides the fixed ones.
     pub const FORWARD_HEADERS: &str = "FORWARD_HEADERS";
+    /// Concurrent HTTP/2 streams (calls) a client may open on one connection.
+    pub const MAX_CONCURRENT_STREAMS: &str = "MAX_CONCURRENT_STREAMS";
+    /// A [`crate::Duration`]: a connection with no request in flight and no
+    /// byte moving for this long is closed.
+    pub const IDLE_TIMEOUT: &str = "IDLE_TIMEOUT";
     pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -53,6 +58,12 @@ pub struct HopConfig {
     pub work: bool,
     /// Forwarded besides [`headers::APP`]: the headers routes match on.
     pub forward_headers: Vec<HeaderName>,
+    /// Concurrent streams per HTTP/2 connection (both protocols): bounds what
+    /// one client can make a hop hold in memory.
+    pub max_streams: u32,
+    /// Connections idle this long (nothing in flight, nothing read or
+    /// written) are closed.
+    pub idle_timeout: Duration,
     /// OTLP/gRPC endpoint; `None`: spans are not exported.
     pub otlp_endpoint: Option<String>,
 }
@@ -62,6 +73,14 @@ impl HopConfig {
     pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
     /// The longest `UPSTREAM_TIMEOUT` a hop accepts.
     pub const MAX_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3600);
+    /// Streams per connection unless `MAX_CONCURRENT_STREAMS` says otherwise:
+    /// Envoy's own default for HTTP/2 servers is 2^31, gRPC-Go's 100; 100
+    /// keeps a flood of one connection within a 64 MiB pod.
+    pub const DEFAULT_MAX_STREAMS: u32 = 100;
+    /// Idle connections close after this unless `IDLE_TIMEOUT` says otherwise
+    /// (Envoy's `idle_timeout` for inbound connections is 1h; a hop closes its
+    /// own side sooner so silent clients cannot hold its descriptors).
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
     /// A terminal hop with every default, for `protocol`.
     pub fn new(protocol: Protocol, service: &str, version: &str) -> HopConfig {
@@ -75,6 +94,8 @@ impl HopConfig {
             upstream_timeout: Self::DEFAULT_UPSTREAM_TIMEOUT,
             work: false,
             forward_headers: Vec::new(),
+            max_streams: Self::DEFAULT_MAX_STREAMS,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             otlp_endpoint: None,
         }
     }
@@ -103,6 +124,8 @@ impl HopConfig {
                 .collect();
             out.push((env::FORWARD_HEADERS, list.join(",")));
         }
+        out.push((env::MAX_CONCURRENT_STREAMS, self.max_streams.to_string()));
+        out.push((env::IDLE_TIMEOUT, self.idle_timeout.to_string()));
         out.push((env::OTEL_SERVICE_NAME, self.service.clone()));
         let mut attributes = format!("service.version={}", self.version);
         if let Some(ns) = &self.namespace {
@@ -153,18 +176,31 @@ impl HopConfig {
             .map_err(|e| {
                 ConfigError::new(env::UPSTREAM, &get(env::UPSTREAM).unwrap_or_default(), &e)
             })?;
-        let upstream_timeout = match get(env::UPSTREAM_TIMEOUT) {
-            None => Self::DEFAULT_UPSTREAM_TIMEOUT,
+        let duration = |var: &'static str, default: Duration| match get(var) {
+            None => Ok(default),
             Some(v) => match Duration::parse(v.trim()) {
-                Ok(d) if d > Duration::ZERO && d <= Self::MAX_UPSTREAM_TIMEOUT => d,
-                Ok(_) => {
+                Ok(d) if d > Duration::ZERO && d <= Self::MAX_UPSTREAM_TIMEOUT => Ok(d),
+                Ok(_) => Err(ConfigError::new(
+                    var,
+                    &v,
+                    "must be more than 0 and at most 1h",
+                )),
+                Err(e) => Err(ConfigError::new(var, &v, &e.to_string())),
+            },
+        };
+        let upstream_timeout = duration(env::UPSTREAM_TIMEOUT, Self::DEFAULT_UPSTREAM_TIMEOUT)?;
+        let idle_timeout = duration(env::IDLE_TIMEOUT, Self::DEFAULT_IDLE_TIMEOUT)?;
+        let max_streams = match get(env::MAX_CONCURRENT_STREAMS) {
+            None => Self::DEFAULT_MAX_STREAMS,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => {
                     return Err(ConfigError::new(
-                        env::UPSTREAM_TIMEOUT,
+                        env::MAX_CONCURRENT_STREAMS,
                         &v,
-                        "must be more than 0 and at most 1h",
+                        "is not a number of streams from 1 to 10000",
                     ));
                 }
-                Err(e) => return Err(ConfigError::new(env::UPSTREAM_TIMEOUT, &v, &e.to_string())),
             },
         };
         let work = match get(env::WORK).map(|v| v.trim().to_ascii_lowercase()) {
@@ -203,6 +239,8 @@ impl HopConfig {
             upstream_timeout,
             work,
             forward_headers,
+            max_streams,
+            idle_timeout,
             otlp_endpoint: get(env::OTEL_EXPORTER_OTLP_ENDPOINT),
         })
     }
@@ -321,6 +359,16 @@ mod tests {
             (&[("WORK", "maybe")][..], "WORK"),
             (&[("FORWARD_HEADERS", "host")][..], "FORWARD_HEADERS"),
             (&[("FORWARD_HEADERS", "X-Canary")][..], "FORWARD_HEADERS"),
+            (
+                &[("MAX_CONCURRENT_STREAMS", "0")][..],
+                "MAX_CONCURRENT_STREAMS",
+            ),
+            (
+                &[("MAX_CONCURRENT_STREAMS", "many")][..],
+                "MAX_CONCURRENT_STREAMS",
+            ),
+            (&[("IDLE_TIMEOUT", "0s")][..], "IDLE_TIMEOUT"),
+            (&[("IDLE_TIMEOUT", "5")][..], "IDLE_TIMEOUT"),
         ] {
             let err = config(vars).unwrap_err();
             assert_eq!(err.var(), var, "{err}");
@@ -352,6 +400,8 @@ mod tests {
             work in any::<bool>(),
             headers in prop::collection::btree_set("x-[a-z0-9]{1,10}", 0..3),
             otlp in prop::option::of(label()),
+            max_streams in 1u32..=10_000,
+            idle_ms in 1u64..3_600_000,
         ) -> (Protocol, HopConfig) {
             let upstreams = upstreams
                 .into_iter()
@@ -375,6 +425,8 @@ mod tests {
                 upstream_timeout,
                 work,
                 forward_headers: headers.iter().map(|h| HeaderName::try_from(h.as_str()).unwrap()).collect(),
+                max_streams,
+                idle_timeout: Duration::from_millis(idle_ms),
                 otlp_endpoint: otlp.map(|h| format!("http://{h}:4317")),
             })
         }

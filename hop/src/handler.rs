@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 use crate::reply::{self, Reply};
 use crate::telemetry::Telemetry;
 use crate::upstream::Upstreams;
-use crate::{dice, work};
+use crate::{deadline, dice, work};
 
 /// What the hop decided.
 #[derive(Debug)]
@@ -57,9 +57,10 @@ impl Hop {
             true => Some(work::run(&self.telemetry, &self.metrics, cx).await),
             false => None,
         };
+        let deadline = deadline::of(headers, start);
         let upstreams = self
             .upstreams
-            .call_all(headers, cx, &self.telemetry, &self.metrics)
+            .call_all(headers, deadline, cx, &self.telemetry, &self.metrics)
             .await;
         // A terminal hop answers the time itself, so a chain works offline.
         let body = self

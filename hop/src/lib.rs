@@ -6,6 +6,7 @@
 //! metrics, the in-app work and the upstream clients.
 
 pub mod cli;
+pub mod deadline;
 pub mod dice;
 pub mod fail_status;
 pub mod handler;

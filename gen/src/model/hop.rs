@@ -33,6 +33,9 @@ impl Model {
                 .iter()
                 .map(|h| HeaderName::try_from(h.as_str()).expect("validated header names"))
                 .collect(),
+            // Sized so that no client can take a hop past its pod's memory limit.
+            max_streams: HopConfig::DEFAULT_MAX_STREAMS,
+            idle_timeout: HopConfig::DEFAULT_IDLE_TIMEOUT,
             otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
         }
     }

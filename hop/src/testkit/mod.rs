@@ -3,6 +3,7 @@
 //! receiver, and small clients. Everything is bounded in time.
 
 mod client;
+pub mod hold;
 mod otlp;
 mod process;
 mod stub;

@@ -19,6 +19,14 @@ use crate::reply::{Answer, Reply};
 /// An upstream body larger than this is an error, not a memory problem.
 const MAX_BODY: usize = 1024 * 1024;
 
+/// "connection closed before message completed": the connection ended
+/// before any byte of an answer.
+fn closed_before_answer(e: &hyper_util::client::legacy::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<hyper::Error>())
+        .is_some_and(hyper::Error::is_incomplete_message)
+}
+
 /// Cheap to clone: clones share the connection pool (and one allocation:
 /// hyper's client is a few hundred bytes of settings).
 #[derive(Clone)]
@@ -50,18 +58,23 @@ impl HttpClient {
 
     /// GET the target, asking for JSON so that a hop upstream answers its
     /// structured reply; anything else is kept as a plain body.
-    pub async fn get(&self, target: &Target, headers: HeaderMap) -> CallResult {
-        let mut request = Request::new(Empty::new());
-        *request.uri_mut() = target.uri.clone();
-        *request.headers_mut() = headers;
-        request
-            .headers_mut()
-            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        request
-            .headers_mut()
-            .insert(header::USER_AGENT, HeaderValue::from_static("chain-hop"));
-
-        let response = match self.client.request(request).await {
+    pub async fn get(&self, target: &Target, mut headers: HeaderMap) -> CallResult {
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(header::USER_AGENT, HeaderValue::from_static("chain-hop"));
+        let request = || {
+            let mut request = Request::new(Empty::new());
+            *request.uri_mut() = target.uri.clone();
+            *request.headers_mut() = headers.clone();
+            request
+        };
+        let mut sent = self.client.request(request()).await;
+        // A pooled connection the upstream closed (idle timeout, drain) just as
+        // this request went out: the upstream never saw it, and GET is
+        // idempotent, so send it once more on a fresh connection.
+        if sent.as_ref().is_err_and(closed_before_answer) {
+            sent = self.client.request(request()).await;
+        }
+        let response = match sent {
             Ok(response) => response,
             Err(e) => {
                 return CallResult::error(

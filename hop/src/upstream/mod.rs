@@ -15,11 +15,11 @@ use ::http::HeaderMap;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
-use crate::headers;
 use crate::metrics::{Metrics, Outcome};
 use crate::reply::{Answer, UpstreamReply};
 use crate::telemetry::Telemetry;
 use crate::{HopConfig, Target, TargetScheme};
+use crate::{deadline, headers};
 
 pub use self::grpc::GrpcClient;
 pub use self::http::HttpClient;
@@ -101,6 +101,7 @@ impl Upstreams {
     pub async fn call_all(
         &self,
         incoming: &HeaderMap,
+        deadline: Option<Instant>,
         cx: &Context,
         telemetry: &Telemetry,
         metrics: &Metrics,
@@ -108,8 +109,9 @@ impl Upstreams {
         let forwarded = headers::forwarded(incoming, telemetry.enabled(), &self.forward);
         let mut replies = Vec::with_capacity(self.upstreams.len());
         for upstream in &self.upstreams {
+            let timeout = deadline::budget(self.timeout, deadline);
             let answer = self
-                .call(upstream, &forwarded, cx, telemetry, metrics)
+                .call(upstream, &forwarded, timeout, cx, telemetry, metrics)
                 .await;
             replies.push(UpstreamReply {
                 target: upstream.target.raw.clone(),
@@ -123,6 +125,7 @@ impl Upstreams {
         &self,
         upstream: &Upstream,
         forwarded: &HeaderMap,
+        timeout: Duration,
         cx: &Context,
         telemetry: &Telemetry,
         metrics: &Metrics,
@@ -142,15 +145,15 @@ impl Upstreams {
         let call = async {
             match &upstream.client {
                 Client::Http(client) => client.get(target, headers).await,
-                Client::Grpc(client) => client.call(headers, self.timeout).await,
+                Client::Grpc(client) => client.call(headers, timeout).await,
             }
         };
-        let result = tokio::time::timeout(self.timeout, call)
+        let result = tokio::time::timeout(timeout, call)
             .await
             .unwrap_or_else(|_| {
                 CallResult::error(
                     Outcome::Timeout,
-                    format!("TimeoutError: no answer within {:?}", self.timeout),
+                    format!("TimeoutError: no answer within {timeout:?}"),
                     None,
                 )
             });

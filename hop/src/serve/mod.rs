@@ -6,13 +6,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 
 use contract::Protocol;
 
 use crate::{Hop, HopConfig};
+
+mod conn;
+
+pub use conn::{Activity, Counted, Tracked};
 
 /// How long in-flight requests may take to finish after SIGTERM (Kubernetes
 /// gives 30 s before SIGKILL by default).
@@ -64,17 +72,33 @@ pub async fn bind(protocol: Protocol) -> Result<Bound, i32> {
     Ok(Bound { hop, listener })
 }
 
+/// The connections still open when the hop stopped accepting.
+pub struct Open {
+    shutdown: watch::Sender<bool>,
+    /// Every connection task holds a sender; `recv` is `None` once all ended.
+    live: mpsc::Receiver<()>,
+    count: Arc<AtomicUsize>,
+}
+
 /// Serves each accepted connection with `connection` until SIGTERM or Ctrl-C,
 /// then stops accepting; returns the connections still open, to [`drain`].
+///
+/// Every connection is closed once it has been idle (nothing in flight,
+/// nothing read or written) for the hop's `IDLE_TIMEOUT`; `connection` gets
+/// the socket and its [`Activity`], to count requests with [`Counted`].
 pub async fn accept_until_signal<C>(
     listener: TcpListener,
-    mut connection: impl FnMut(TokioIo<TcpStream>) -> C,
-) -> GracefulShutdown
+    idle_timeout: Duration,
+    mut connection: impl FnMut(TokioIo<Tracked<TcpStream>>, &Arc<Activity>) -> C,
+) -> Open
 where
     C: GracefulConnection + Send + 'static,
     C::Error: Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    let (shutdown, stop) = watch::channel(false);
+    let (alive, live) = mpsc::channel::<()>(1);
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut errors = AcceptErrors::default();
     let signal = crate::shutdown::signal();
     tokio::pin!(signal);
     loop {
@@ -84,32 +108,82 @@ where
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
-                        eprintln!("accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(errors.failed(&e)).await;
                         continue;
                     }
                 };
+                errors.succeeded();
                 let _ = stream.set_nodelay(true);
-                let watched = graceful.watch(connection(TokioIo::new(stream)));
+                let activity = Activity::new();
+                let conn = connection(TokioIo::new(Tracked::new(stream, activity.clone())), &activity);
+                let (stop, alive, count) = (stop.clone(), alive.clone(), count.clone());
+                count.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
-                    // Connection errors (resets, malformed requests) are the client's business.
-                    let _ = watched.await;
+                    conn::run(conn, activity, idle_timeout, stop).await;
+                    count.fetch_sub(1, Ordering::Relaxed);
+                    drop(alive);
                 });
             }
             _ = &mut signal => break,
         }
     }
-    graceful
+    Open {
+        shutdown,
+        live,
+        count,
+    }
 }
 
-/// Lets in-flight requests finish (at most [`DRAIN`]), then flushes spans.
-/// Returns the exit code: 0.
-pub async fn drain(hop: &Arc<Hop>, graceful: GracefulShutdown) -> i32 {
-    eprintln!("SIGTERM: draining {} connection(s)", graceful.count());
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
+/// Backoff and a log that stays readable when `accept` keeps failing (at the
+/// descriptor limit it fails as fast as it is called).
+#[derive(Default)]
+struct AcceptErrors {
+    streak: u32,
+    last_log: Option<Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    /// How long to wait before accepting again: 1 ms, doubling to 1 s.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.streak = self.streak.saturating_add(1);
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            let more = match self.unlogged {
+                0 => String::new(),
+                n => format!(" ({n} more since the last report)"),
+            };
+            eprintln!("accept: {e}{more}");
+            self.last_log = Some(Instant::now());
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        Duration::from_millis(1u64 << self.streak.min(10).saturating_sub(1))
+    }
+
+    fn succeeded(&mut self) {
+        self.streak = 0;
+    }
+}
+
+/// Asks every open connection to finish (HTTP/2 GOAWAY, HTTP/1.1 `Connection:
+/// close`), lets in-flight requests finish (at most [`DRAIN`]), then flushes
+/// spans. Returns the exit code: 0.
+pub async fn drain(hop: &Arc<Hop>, open: Open) -> i32 {
+    let Open {
+        shutdown,
+        mut live,
+        count,
+    } = open;
+    eprintln!(
+        "SIGTERM: draining {} connection(s)",
+        count.load(Ordering::Relaxed)
+    );
+    let _ = shutdown.send(true);
+    if tokio::time::timeout(DRAIN, live.recv()).await.is_err() {
         eprintln!("drain: gave up after {DRAIN:?}");
     }
     let hop = hop.clone();

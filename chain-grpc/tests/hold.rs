@@ -1,0 +1,196 @@
+//! The gRPC hop holds under hostile and faulty traffic (`--nocapture` prints
+//! the figures): a stream flood on one connection, idle connections, the
+//! caller's deadline, SIGTERM with a health watch open. Linux: memory is
+//! read from /proc.
+
+use std::time::{Duration, Instant};
+
+use hop::testkit::{
+    HopProcess, Protocol, Stub, StubMode, grpc_call, grpc_serving, hold, workspace_binary,
+};
+
+/// The pod's memory limit (gen/templates/20-workloads.yaml.j2).
+const POD_LIMIT: u64 = 64 << 20;
+
+async fn hop(upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
+    let binary = workspace_binary("chain-grpc");
+    HopProcess::hop(
+        &binary,
+        Protocol::Grpc,
+        ("frontend", "prod"),
+        upstream,
+        extra,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_stream_flood_on_one_connection_stays_within_the_pod_limit() {
+    let stub = Stub::start(StubMode::Hang).await;
+    let hop = hop(&stub.url(), &[("UPSTREAM_TIMEOUT", "30s")]).await;
+    let written =
+        hold::stream_flood(hop.port, Protocol::Grpc, 20_000, Duration::from_secs(15)).await;
+    let rss = hold::peak_rss(hop.pid());
+    eprintln!(
+        "chain-grpc: {written} streams on one connection, peak RSS {:.1} MiB",
+        rss as f64 / 1048576.0
+    );
+    assert!(rss < POD_LIMIT, "peak RSS {rss} bytes");
+    assert!(
+        grpc_serving(hop.port, "").await,
+        "the hop stopped serving others"
+    );
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_others_still_served() {
+    let hop = hop("", &[("IDLE_TIMEOUT", "1s")]).await;
+    let port = hop.port;
+    let (took, open) = hold::idle_flood(port, 1000, Duration::from_secs(6), || {
+        grpc_serving(port, "")
+    })
+    .await;
+    eprintln!("chain-grpc: 1000 idle connections, all closed after {took:?}, {open} left open");
+    assert_eq!(open, 0);
+    assert!(
+        took < Duration::from_secs(4),
+        "closed after {took:?} with IDLE_TIMEOUT=1s"
+    );
+}
+
+#[tokio::test]
+async fn the_callers_deadline_reaches_the_upstream() {
+    // The stub speaks h2c too: it records the upstream call's metadata.
+    let stub = Stub::start(StubMode::Answer("")).await;
+    let hop = hop(&format!("grpc://127.0.0.1:{}", stub.port), &[]).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", hop.port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = chain_proto::v1::hop_client::HopClient::new(channel);
+    let mut request = tonic::Request::new(chain_proto::CallRequest {});
+    request.set_timeout(Duration::from_millis(50));
+    let _ = client.call(request).await;
+    let received = stub.received();
+    let sent = received[0]["grpc-timeout"].to_str().unwrap();
+    let budget = hop::deadline::grpc_timeout(&received[0]).expect("a grpc-timeout");
+    eprintln!("chain-grpc: caller's deadline 50ms, upstream got grpc-timeout {sent}");
+    assert!(budget <= Duration::from_millis(50), "{sent}");
+}
+
+#[tokio::test]
+async fn sigterm_ends_health_watches_and_exits_promptly() {
+    let mut hop = hop("", &[]).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", hop.port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let request = tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    };
+    let mut watch = health.watch(request).await.unwrap().into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status, 1, "SERVING first");
+    let start = Instant::now();
+    hop.sigterm();
+    let mut statuses = Vec::new();
+    while let Ok(Ok(Some(update))) =
+        tokio::time::timeout(Duration::from_secs(5), watch.message()).await
+    {
+        statuses.push(update.status);
+    }
+    let status = hop.wait(Duration::from_secs(5)).await;
+    let took = start.elapsed();
+    eprintln!(
+        "chain-grpc: SIGTERM with a Health/Watch open: exit after {took:?}, watch saw {statuses:?}"
+    );
+    assert!(status.success());
+    assert_eq!(statuses, [2], "NOT_SERVING, then the stream ends");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// SIGTERM of the middle hop under 32 concurrent callers, then a restart on
+/// the same port: the front hop loses no call the middle hop had accepted
+/// (GOAWAY: calls above its last stream id are sent again); calls made while
+/// it was down fail to connect and are counted apart.
+#[tokio::test]
+async fn sigterm_of_a_middle_hop_under_load_loses_no_accepted_call() {
+    let binary = workspace_binary("chain-grpc");
+    let backend = HopProcess::hop(&binary, Protocol::Grpc, ("backend", "prod"), "", &[]).await;
+    let mut middle = HopProcess::hop(
+        &binary,
+        Protocol::Grpc,
+        ("middleware", "prod"),
+        &backend.url(),
+        &[],
+    )
+    .await;
+    let middle_port = middle.port.to_string();
+    let frontend = HopProcess::hop(
+        &binary,
+        Protocol::Grpc,
+        ("frontend", "prod"),
+        &middle.url(),
+        &[],
+    )
+    .await;
+    let port = frontend.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..32)
+        .map(|_| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && answers.len() < 2000 {
+                    answers.push(match grpc_call(port, &[]).await {
+                        Ok((_, reply)) => match &reply.upstreams[0].answer {
+                            Some(chain_proto::Answer::Reply(r)) => {
+                                format!("whole {}", r.service)
+                            }
+                            other => format!("{other:?}"),
+                        },
+                        Err(status) => format!("frontend call failed: {status}"),
+                    });
+                }
+                answers
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    middle.sigterm();
+    assert!(middle.wait(Duration::from_secs(10)).await.success());
+    let restarted = HopProcess::hop(
+        &binary,
+        Protocol::Grpc,
+        ("middleware", "prod"),
+        &backend.url(),
+        &[("PORT", &middle_port)],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for caller in callers {
+        answers.extend(caller.await.unwrap());
+    }
+    let whole = answers.iter().filter(|a| a.starts_with("whole")).count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.contains("Connection refused"))
+        .count();
+    let others: Vec<&String> = answers
+        .iter()
+        .filter(|a| !a.starts_with("whole") && !a.contains("Connection refused"))
+        .collect();
+    eprintln!(
+        "chain-grpc: middle hop SIGTERM + restart under 32 callers: {} calls, {whole} whole, \
+         {} lost, {refused} refused while it was down",
+        answers.len(),
+        others.len()
+    );
+    assert!(others.is_empty(), "{others:?}");
+    drop(restarted);
+}

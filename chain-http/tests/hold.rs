@@ -1,0 +1,133 @@
+//! The HTTP hop holds under hostile and faulty traffic (`--nocapture` prints
+//! the figures): a stream flood on one h2c connection, idle connections.
+//! Linux: memory is read from /proc.
+
+use std::time::Duration;
+
+use hop::testkit::{HopProcess, Protocol, Stub, StubMode, hold, http_get, workspace_binary};
+
+/// The pod's memory limit (gen/templates/20-workloads.yaml.j2).
+const POD_LIMIT: u64 = 64 << 20;
+
+async fn hop(upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
+    let binary = workspace_binary("chain-http");
+    HopProcess::hop(
+        &binary,
+        Protocol::Http,
+        ("frontend", "prod"),
+        upstream,
+        extra,
+    )
+    .await
+}
+
+async fn healthy(port: u16) -> bool {
+    matches!(http_get(port, "/healthz", &[]).await, Ok((200, _, _)))
+}
+
+#[tokio::test]
+async fn a_stream_flood_on_one_connection_stays_within_the_pod_limit() {
+    let stub = Stub::start(StubMode::Hang).await;
+    let hop = hop(&stub.url(), &[("UPSTREAM_TIMEOUT", "30s")]).await;
+    let written =
+        hold::stream_flood(hop.port, Protocol::Http, 20_000, Duration::from_secs(15)).await;
+    let rss = hold::peak_rss(hop.pid());
+    eprintln!(
+        "chain-http: {written} streams on one connection, peak RSS {:.1} MiB",
+        rss as f64 / 1048576.0
+    );
+    assert!(rss < POD_LIMIT, "peak RSS {rss} bytes");
+    assert!(healthy(hop.port).await, "the hop stopped serving others");
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_others_still_served() {
+    let hop = hop("", &[("IDLE_TIMEOUT", "1s")]).await;
+    let port = hop.port;
+    let (took, open) = hold::idle_flood(port, 1000, Duration::from_secs(6), || healthy(port)).await;
+    eprintln!("chain-http: 1000 idle connections, all closed after {took:?}, {open} left open");
+    assert_eq!(open, 0);
+    assert!(
+        took < Duration::from_secs(4),
+        "closed after {took:?} with IDLE_TIMEOUT=1s"
+    );
+}
+
+/// SIGTERM of the middle hop under 32 concurrent callers, then a restart on
+/// the same port: calls the draining hop had accepted finish, and the front
+/// hop never loses a call to a pooled connection the middle hop closed
+/// ("connection closed before message completed"); calls refused while it
+/// was down are counted apart.
+#[tokio::test]
+async fn sigterm_of_a_middle_hop_under_load_loses_no_accepted_call() {
+    let binary = workspace_binary("chain-http");
+    let backend = HopProcess::hop(&binary, Protocol::Http, ("backend", "prod"), "", &[]).await;
+    let mut middle = HopProcess::hop(
+        &binary,
+        Protocol::Http,
+        ("middleware", "prod"),
+        &backend.url(),
+        &[],
+    )
+    .await;
+    let middle_port = middle.port.to_string();
+    let frontend = HopProcess::hop(
+        &binary,
+        Protocol::Http,
+        ("frontend", "prod"),
+        &middle.url(),
+        &[],
+    )
+    .await;
+    let port = frontend.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..32)
+        .map(|_| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut bodies = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && bodies.len() < 2000 {
+                    match http_get(port, "/", &[]).await {
+                        Ok((_, _, body)) => bodies.push(body),
+                        Err(e) => bodies.push(format!("frontend call failed: {e}")),
+                    }
+                }
+                bodies
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    middle.sigterm();
+    assert!(middle.wait(Duration::from_secs(10)).await.success());
+    let restarted = HopProcess::hop(
+        &binary,
+        Protocol::Http,
+        ("middleware", "prod"),
+        &backend.url(),
+        &[("PORT", &middle_port)],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut bodies = Vec::new();
+    for caller in callers {
+        bodies.extend(caller.await.unwrap());
+    }
+    let count = |needle: &str| bodies.iter().filter(|b| b.contains(needle)).count();
+    let lost = count("closed before message completed");
+    let refused = count("Connection refused");
+    let whole = count("backend-prod");
+    eprintln!(
+        "chain-http: middle hop SIGTERM + restart under 32 callers: {} calls, {whole} whole, \
+         {lost} lost to a closed pooled connection, {refused} refused while it was down",
+        bodies.len()
+    );
+    assert_eq!(lost, 0);
+    assert_eq!(
+        count("frontend call failed"),
+        0,
+        "the frontend itself failed a call"
+    );
+    assert_eq!(whole + refused, bodies.len(), "another failure: {bodies:?}");
+    drop(restarted);
+}

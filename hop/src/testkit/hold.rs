@@ -1,0 +1,155 @@
+//! Hostile and faulty traffic against a real hop process, the same scenarios
+//! for both binaries: each plays one kind of client on 127.0.0.1, bounded in
+//! count and time, and returns the figure its test asserts.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::Protocol;
+
+/// Peak resident memory of a process (VmHWM), in bytes. Linux only: the
+/// tests that read it are the Linux tests.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status");
+    kib * 1024
+}
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A header field as an HPACK literal without indexing, new name, no Huffman
+/// (RFC 7541 6.2.2): the simplest encoding, enough for short names and values.
+fn literal(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.push(0x00);
+    out.push(name.len() as u8);
+    out.extend_from_slice(name.as_bytes());
+    out.push(value.len() as u8);
+    out.extend_from_slice(value.as_bytes());
+}
+
+/// The frames of one call on `stream`: the hop's request for its protocol.
+fn call_frames(protocol: Protocol, stream: u32) -> Vec<u8> {
+    let mut block = Vec::new();
+    match protocol {
+        Protocol::Http => {
+            // :method GET, :scheme http, :path / (static table 2, 6, 4).
+            block.extend_from_slice(&[0x82, 0x86, 0x84]);
+            literal(&mut block, ":authority", "hop");
+            frame(0x1, 0x4 | 0x1, stream, &block) // HEADERS, END_HEADERS | END_STREAM
+        }
+        Protocol::Grpc => {
+            // :method POST, :scheme http (static table 3, 6).
+            block.extend_from_slice(&[0x83, 0x86]);
+            literal(&mut block, ":path", "/chain.v1.Hop/Call");
+            literal(&mut block, ":authority", "hop");
+            literal(&mut block, "content-type", "application/grpc");
+            literal(&mut block, "te", "trailers");
+            let mut out = frame(0x1, 0x4, stream, &block); // HEADERS, END_HEADERS
+            // An empty CallRequest (uncompressed, length 0), END_STREAM.
+            out.extend(frame(0x0, 0x1, stream, &[0, 0, 0, 0, 0]));
+            out
+        }
+    }
+}
+
+/// Opens `streams` calls on one HTTP/2 connection as fast as the socket takes
+/// them, ignoring the hop's stream limit, and never reads an answer (a
+/// client that floods and does not read). Gives up writing after `limit`.
+/// Returns how many streams were written.
+pub async fn stream_flood(port: u16, protocol: Protocol, streams: u32, limit: Duration) -> u32 {
+    let mut socket = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let mut hello = PREFACE.to_vec();
+    hello.extend(frame(0x4, 0, 0, &[])); // SETTINGS, defaults
+    socket.write_all(&hello).await.expect("preface");
+    let end = Instant::now() + limit;
+    let mut written = 0;
+    for i in 0..streams {
+        let frames = call_frames(protocol, 2 * i + 1);
+        match tokio::time::timeout_at(end.into(), socket.write_all(&frames)).await {
+            Ok(Ok(())) => written += 1,
+            _ => break,
+        }
+    }
+    // Hold the connection (unread) a moment so the hop has it all in hand.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    written
+}
+
+/// Opens `count` connections that send nothing and waits until the hop has
+/// closed every one (at most `limit` after the last was opened); meanwhile
+/// `check` (a real call) must keep succeeding. Returns how long after the last
+/// connection was opened the last one was closed, and how many were still
+/// open at `limit`.
+pub async fn idle_flood<F, Fut>(
+    port: u16,
+    count: usize,
+    limit: Duration,
+    mut check: F,
+) -> (Duration, usize)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        sockets.push(
+            TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect"),
+        );
+    }
+    let start = Instant::now();
+    let closed = sockets.into_iter().map(|mut s| {
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            // Closed: EOF, or a reset (HTTP/2 sends GOAWAY first: read past it).
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return Instant::now(),
+                    Ok(_) => {}
+                }
+            }
+        })
+    });
+    let closed: Vec<_> = closed.collect();
+    let mut checks = 0;
+    while start.elapsed() < limit && closed.iter().any(|h| !h.is_finished()) {
+        assert!(
+            check().await,
+            "a real call failed while {count} idle connections were open"
+        );
+        checks += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        checks > 0,
+        "no real call was made while the idle connections were open"
+    );
+    let mut last = start;
+    let mut open = 0;
+    for handle in closed {
+        if handle.is_finished() {
+            last = last.max(handle.await.expect("reader task"));
+        } else {
+            handle.abort();
+            open += 1;
+        }
+    }
+    (last - start, open)
+}
