@@ -53,6 +53,7 @@ impl HopRpc for HopService {
 
         let result = match hop.handle(&headers, &cx).await {
             Outcome::Fail(status) => Err(Status::new(status.grpc, "fail dice")),
+            Outcome::Overloaded => Err(Status::resource_exhausted("overloaded")),
             Outcome::Reply(reply) => Ok(Response::new(reply.into())),
         };
 

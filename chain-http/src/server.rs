@@ -89,6 +89,7 @@ async fn serve_hop(hop: &Hop, req: Request<Incoming>) -> Response<Full<Bytes>> {
                 StatusCode::from_u16(status.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             response
         }
+        Outcome::Overloaded => plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded\n"),
         Outcome::Reply(reply) if wants_json(headers) => with_type(
             Response::new(Full::new(Bytes::from(reply.to_json()))),
             "application/json",

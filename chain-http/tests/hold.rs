@@ -131,3 +131,34 @@ async fn sigterm_of_a_middle_hop_under_load_loses_no_accepted_call() {
     assert_eq!(whole + refused, bodies.len(), "another failure: {bodies:?}");
     drop(restarted);
 }
+
+/// Past MAX_IN_FLIGHT requests at once (over all connections), the hop
+/// answers 503 "overloaded" at once instead of holding more.
+#[tokio::test]
+async fn past_max_in_flight_requests_are_answered_overloaded_at_once() {
+    let stub = Stub::start(StubMode::Hang).await;
+    let hop = hop(
+        &stub.url(),
+        &[("MAX_IN_FLIGHT", "4"), ("UPSTREAM_TIMEOUT", "5s")],
+    )
+    .await;
+    let port = hop.port;
+    let calls: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(async move { http_get(port, "/", &[]).await }))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let answered = calls.iter().filter(|c| c.is_finished()).count();
+    let mut overloaded = 0;
+    for call in calls {
+        if call.is_finished()
+            && let Ok(Ok((503, _, body))) = call.await
+        {
+            assert_eq!(body, "overloaded\n");
+            overloaded += 1;
+        }
+    }
+    eprintln!(
+        "chain-http: 8 calls with MAX_IN_FLIGHT=4: {answered} answered within 1s, {overloaded} overloaded"
+    );
+    assert_eq!((answered, overloaded), (4, 4));
+}

@@ -29,9 +29,9 @@ async fn canary_and_weights(protocol: Protocol) {
 
     // A canary on a header of the profile's own: every hop in front of the
     // route must forward it (the hop configuration's FORWARD_HEADERS).
-    let own = "[routing.canary.middleware]\nheader = \"x-canary\"\nvalue = \"yes\"\n";
+    let own = "[routing.canary.middleware]\nheader = \"x-canary\"\nvalue = \"beta\"\n";
     let mut mesh = start_mode(model(demo(protocol), Some(own), &[]), RetryMode::On).await;
-    let with = drive(&mesh, 20, &[("x-canary", "yes")]).await;
+    let with = drive(&mesh, 20, &[("x-canary", "beta")]).await;
     assert_eq!(with.successes(), 20, "{:?}", with.samples[0].error);
     assert_eq!(with.count("middleware", "canary"), 20);
     let without = drive(&mesh, 20, &[CANARY]).await;

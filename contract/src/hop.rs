@@ -25,6 +25,8 @@ pub mod env {
     pub const FORWARD_HEADERS: &str = "FORWARD_HEADERS";
     /// Concurrent HTTP/2 streams (calls) a client may open on one connection.
     pub const MAX_CONCURRENT_STREAMS: &str = "MAX_CONCURRENT_STREAMS";
+    /// Requests one hop handles at once, over all its connections.
+    pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
     /// A [`crate::Duration`]: a connection with no request in flight and no
     /// byte moving for this long is closed.
     pub const IDLE_TIMEOUT: &str = "IDLE_TIMEOUT";
@@ -64,6 +66,9 @@ pub struct HopConfig {
     /// Connections idle this long (nothing in flight, nothing read or
     /// written) are closed.
     pub idle_timeout: Duration,
+    /// Requests handled at once over all connections; more are answered
+    /// "overloaded" at once (HTTP 503, gRPC RESOURCE_EXHAUSTED).
+    pub max_in_flight: u32,
     /// OTLP/gRPC endpoint; `None`: spans are not exported.
     pub otlp_endpoint: Option<String>,
 }
@@ -81,6 +86,10 @@ impl HopConfig {
     /// (Envoy's `idle_timeout` for inbound connections is 1h; a hop closes its
     /// own side sooner so silent clients cannot hold its descriptors).
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Requests at once unless `MAX_IN_FLIGHT` says otherwise: each waits on
+    /// its upstreams with a few KiB of state, so 1,024 stay far below a 64 MiB
+    /// pod.
+    pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
 
     /// A terminal hop with every default, for `protocol`.
     pub fn new(protocol: Protocol, service: &str, version: &str) -> HopConfig {
@@ -96,6 +105,7 @@ impl HopConfig {
             forward_headers: Vec::new(),
             max_streams: Self::DEFAULT_MAX_STREAMS,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT,
             otlp_endpoint: None,
         }
     }
@@ -126,6 +136,7 @@ impl HopConfig {
         }
         out.push((env::MAX_CONCURRENT_STREAMS, self.max_streams.to_string()));
         out.push((env::IDLE_TIMEOUT, self.idle_timeout.to_string()));
+        out.push((env::MAX_IN_FLIGHT, self.max_in_flight.to_string()));
         out.push((env::OTEL_SERVICE_NAME, self.service.clone()));
         let mut attributes = format!("service.version={}", self.version);
         if let Some(ns) = &self.namespace {
@@ -190,19 +201,23 @@ impl HopConfig {
         };
         let upstream_timeout = duration(env::UPSTREAM_TIMEOUT, Self::DEFAULT_UPSTREAM_TIMEOUT)?;
         let idle_timeout = duration(env::IDLE_TIMEOUT, Self::DEFAULT_IDLE_TIMEOUT)?;
-        let max_streams = match get(env::MAX_CONCURRENT_STREAMS) {
-            None => Self::DEFAULT_MAX_STREAMS,
+        let count = |var: &'static str, default: u32, max: u32| match get(var) {
+            None => Ok(default),
             Some(v) => match v.trim().parse::<u32>() {
-                Ok(n) if (1..=10_000).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::new(
-                        env::MAX_CONCURRENT_STREAMS,
-                        &v,
-                        "is not a number of streams from 1 to 10000",
-                    ));
-                }
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ConfigError::new(
+                    var,
+                    &v,
+                    &format!("is not a number from 1 to {max}"),
+                )),
             },
         };
+        let max_streams = count(
+            env::MAX_CONCURRENT_STREAMS,
+            Self::DEFAULT_MAX_STREAMS,
+            10_000,
+        )?;
+        let max_in_flight = count(env::MAX_IN_FLIGHT, Self::DEFAULT_MAX_IN_FLIGHT, 100_000)?;
         let work = match get(env::WORK).map(|v| v.trim().to_ascii_lowercase()) {
             None => false,
             Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
@@ -241,6 +256,7 @@ impl HopConfig {
             forward_headers,
             max_streams,
             idle_timeout,
+            max_in_flight,
             otlp_endpoint: get(env::OTEL_EXPORTER_OTLP_ENDPOINT),
         })
     }
@@ -368,6 +384,7 @@ mod tests {
                 "MAX_CONCURRENT_STREAMS",
             ),
             (&[("IDLE_TIMEOUT", "0s")][..], "IDLE_TIMEOUT"),
+            (&[("MAX_IN_FLIGHT", "0")][..], "MAX_IN_FLIGHT"),
             (&[("IDLE_TIMEOUT", "5")][..], "IDLE_TIMEOUT"),
         ] {
             let err = config(vars).unwrap_err();
@@ -402,6 +419,7 @@ mod tests {
             otlp in prop::option::of(label()),
             max_streams in 1u32..=10_000,
             idle_ms in 1u64..3_600_000,
+            max_in_flight in 1u32..=100_000,
         ) -> (Protocol, HopConfig) {
             let upstreams = upstreams
                 .into_iter()
@@ -427,6 +445,7 @@ mod tests {
                 forward_headers: headers.iter().map(|h| HeaderName::try_from(h.as_str()).unwrap()).collect(),
                 max_streams,
                 idle_timeout: Duration::from_millis(idle_ms),
+                max_in_flight,
                 otlp_endpoint: otlp.map(|h| format!("http://{h}:4317")),
             })
         }

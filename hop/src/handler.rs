@@ -21,6 +21,9 @@ use crate::{deadline, dice, work};
 pub enum Outcome {
     /// The dice said fail: answer this error, call no upstream.
     Fail(FailStatus),
+    /// `MAX_IN_FLIGHT` requests are being handled: answer at once that the
+    /// hop is overloaded (HTTP 503, gRPC RESOURCE_EXHAUSTED).
+    Overloaded,
     Reply(Reply),
 }
 
@@ -30,6 +33,7 @@ pub struct Hop {
     pub telemetry: Telemetry,
     pub metrics: Arc<Metrics>,
     upstreams: Upstreams,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl Hop {
@@ -39,6 +43,7 @@ impl Hop {
         let metrics = Arc::new(Metrics::new(&config.service));
         let upstreams = Upstreams::new(&config)?;
         Ok(Hop {
+            in_flight: tokio::sync::Semaphore::new(config.max_in_flight as usize),
             config,
             telemetry,
             metrics,
@@ -50,6 +55,9 @@ impl Hop {
     /// and the context holding the server span.
     pub async fn handle(&self, headers: &HeaderMap, cx: &Context) -> Outcome {
         let start = Instant::now();
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            return Outcome::Overloaded;
+        };
         if dice::roll(dice::probability(headers::text(headers, "fail"))) {
             return Outcome::Fail(FailStatus::parse(headers::text(headers, "fail-status")));
         }

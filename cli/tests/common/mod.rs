@@ -8,6 +8,11 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_norway::Value;
 
+/// Random valid profiles (properties.rs).
+pub mod random_profile;
+/// The strict schema validators and the YAML 1.1 reader (schemas.rs, properties.rs).
+pub mod schema;
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -36,6 +36,7 @@ impl Model {
             // Sized so that no client can take a hop past its pod's memory limit.
             max_streams: HopConfig::DEFAULT_MAX_STREAMS,
             idle_timeout: HopConfig::DEFAULT_IDLE_TIMEOUT,
+            max_in_flight: HopConfig::DEFAULT_MAX_IN_FLIGHT,
             otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
         }
     }

@@ -12,7 +12,7 @@ use crate::profile::schema;
 use crate::profile::source::Sourced;
 
 use super::Cx;
-use super::names::gateway_host;
+use super::names::{gateway_host, yaml11_string};
 use super::services::Spec;
 
 impl Cx<'_> {
@@ -80,13 +80,10 @@ impl Cx<'_> {
                 "more than 10 retries of each request would multiply the load; use at most 10",
             );
         }
+        // `attempts = 0` turns retries off whatever the per-try timeout says,
+        // as in Istio: `--set routing.retries.attempts=0` over a profile with
+        // retries is how the README renders the same demo without them.
         if a.value == 0 {
-            if let Some((_, at)) = per_try {
-                self.err(
-                    at,
-                    "per_try_timeout has no effect with attempts = 0 (no retries)",
-                );
-            }
             return RetryPolicy::Off;
         }
         let policy = RetryPolicy::Retry(Retries {
@@ -157,7 +154,9 @@ impl Cx<'_> {
                 continue;
             };
             self.subset_of(subset, &svc.value, versions);
-            if let Err(why) = headers::check_match_name(&header.value) {
+            if let Err(why) = headers::check_match_name(&header.value)
+                .and_then(|()| yaml11_string(&header.value).map_err(String::from))
+            {
                 self.err(
                     header,
                     format!(
@@ -166,7 +165,9 @@ impl Cx<'_> {
                     ),
                 );
             }
-            if let Err(why) = headers::check_match_value(&value.value) {
+            if let Err(why) = headers::check_match_value(&value.value)
+                .and_then(|()| yaml11_string(&value.value).map_err(String::from))
+            {
                 self.err(
                     value,
                     format!("\"{}\" can never match: {why}", value.value.escape_debug()),
