@@ -119,63 +119,16 @@ async fn sigterm_ends_health_watches_and_exits_promptly() {
 #[tokio::test]
 async fn sigterm_of_a_middle_hop_under_load_loses_no_accepted_call() {
     let binary = workspace_binary("chain-grpc");
-    let backend = HopProcess::hop(&binary, Protocol::Grpc, ("backend", "prod"), "", &[]).await;
-    let mut middle = HopProcess::hop(
-        &binary,
-        Protocol::Grpc,
-        ("middleware", "prod"),
-        &backend.url(),
-        &[],
-    )
+    let answers = hold::restart_middle_under_load(&binary, Protocol::Grpc, |port| async move {
+        match grpc_call(port, &[]).await {
+            Ok((_, reply)) => match &reply.upstreams[0].answer {
+                Some(chain_proto::Answer::Reply(r)) => format!("whole {}", r.service),
+                other => format!("{other:?}"),
+            },
+            Err(status) => format!("frontend call failed: {status}"),
+        }
+    })
     .await;
-    let middle_port = middle.port.to_string();
-    let frontend = HopProcess::hop(
-        &binary,
-        Protocol::Grpc,
-        ("frontend", "prod"),
-        &middle.url(),
-        &[],
-    )
-    .await;
-    let port = frontend.port;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let callers: Vec<_> = (0..32)
-        .map(|_| {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut answers = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) && answers.len() < 2000 {
-                    answers.push(match grpc_call(port, &[]).await {
-                        Ok((_, reply)) => match &reply.upstreams[0].answer {
-                            Some(chain_proto::Answer::Reply(r)) => {
-                                format!("whole {}", r.service)
-                            }
-                            other => format!("{other:?}"),
-                        },
-                        Err(status) => format!("frontend call failed: {status}"),
-                    });
-                }
-                answers
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    middle.sigterm();
-    assert!(middle.wait(Duration::from_secs(10)).await.success());
-    let restarted = HopProcess::hop(
-        &binary,
-        Protocol::Grpc,
-        ("middleware", "prod"),
-        &backend.url(),
-        &[("PORT", &middle_port)],
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut answers = Vec::new();
-    for caller in callers {
-        answers.extend(caller.await.unwrap());
-    }
     let whole = answers.iter().filter(|a| a.starts_with("whole")).count();
     let refused = answers
         .iter()
@@ -192,7 +145,6 @@ async fn sigterm_of_a_middle_hop_under_load_loses_no_accepted_call() {
         others.len()
     );
     assert!(others.is_empty(), "{others:?}");
-    drop(restarted);
 }
 
 /// Past MAX_IN_FLIGHT calls at once (over all connections), the hop answers

@@ -61,58 +61,13 @@ async fn idle_connections_are_closed_and_others_still_served() {
 #[tokio::test]
 async fn sigterm_of_a_middle_hop_under_load_loses_no_accepted_call() {
     let binary = workspace_binary("chain-http");
-    let backend = HopProcess::hop(&binary, Protocol::Http, ("backend", "prod"), "", &[]).await;
-    let mut middle = HopProcess::hop(
-        &binary,
-        Protocol::Http,
-        ("middleware", "prod"),
-        &backend.url(),
-        &[],
-    )
+    let bodies = hold::restart_middle_under_load(&binary, Protocol::Http, |port| async move {
+        match http_get(port, "/", &[]).await {
+            Ok((_, _, body)) => body,
+            Err(e) => format!("frontend call failed: {e}"),
+        }
+    })
     .await;
-    let middle_port = middle.port.to_string();
-    let frontend = HopProcess::hop(
-        &binary,
-        Protocol::Http,
-        ("frontend", "prod"),
-        &middle.url(),
-        &[],
-    )
-    .await;
-    let port = frontend.port;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let callers: Vec<_> = (0..32)
-        .map(|_| {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut bodies = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) && bodies.len() < 2000 {
-                    match http_get(port, "/", &[]).await {
-                        Ok((_, _, body)) => bodies.push(body),
-                        Err(e) => bodies.push(format!("frontend call failed: {e}")),
-                    }
-                }
-                bodies
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    middle.sigterm();
-    assert!(middle.wait(Duration::from_secs(10)).await.success());
-    let restarted = HopProcess::hop(
-        &binary,
-        Protocol::Http,
-        ("middleware", "prod"),
-        &backend.url(),
-        &[("PORT", &middle_port)],
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut bodies = Vec::new();
-    for caller in callers {
-        bodies.extend(caller.await.unwrap());
-    }
     let count = |needle: &str| bodies.iter().filter(|b| b.contains(needle)).count();
     let lost = count("closed before message completed");
     let refused = count("Connection refused");
@@ -129,7 +84,6 @@ async fn sigterm_of_a_middle_hop_under_load_loses_no_accepted_call() {
         "the frontend itself failed a call"
     );
     assert_eq!(whole + refused, bodies.len(), "another failure: {bodies:?}");
-    drop(restarted);
 }
 
 /// Past MAX_IN_FLIGHT requests at once (over all connections), the hop

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use super::Protocol;
+use super::{HopProcess, Protocol};
 
 /// Peak resident memory of a process (VmHWM), in bytes. Linux only: the
 /// tests that read it are the Linux tests.
@@ -152,4 +152,55 @@ where
         }
     }
     (last - start, open)
+}
+
+/// Three hops of `binary` (front, middle, back); 32 callers of the front hop
+/// in a loop; SIGTERM of the middle hop (it must exit 0), a restart on its
+/// port, and a moment more of load. Returns what `call` made of every call
+/// (the caller's own words: a test sorts them into whole, refused, lost).
+pub async fn restart_middle_under_load<F, Fut>(
+    binary: &std::path::Path,
+    protocol: Protocol,
+    call: F,
+) -> Vec<String>
+where
+    F: Fn(u16) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = String> + Send,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let hop = |name, upstream: String, extra: Vec<(&'static str, String)>| async move {
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        HopProcess::hop(binary, protocol, (name, "prod"), &upstream, &extra).await
+    };
+    let backend = hop("backend", String::new(), vec![]).await;
+    let mut middle = hop("middleware", backend.url(), vec![]).await;
+    let frontend = hop("frontend", middle.url(), vec![]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let callers: Vec<_> = (0..32)
+        .map(|_| {
+            let (stop, call, port) = (stop.clone(), call.clone(), frontend.port);
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                // Bounded in count as well as in time.
+                while !stop.load(Ordering::Relaxed) && outcomes.len() < 2000 {
+                    outcomes.push(call(port).await);
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    middle.sigterm();
+    assert!(middle.wait(Duration::from_secs(10)).await.success());
+    let port = vec![("PORT", middle.port.to_string())];
+    let _restarted = hop("middleware", backend.url(), port).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut outcomes = Vec::new();
+    for caller in callers {
+        outcomes.extend(caller.await.expect("caller task"));
+    }
+    outcomes
 }
