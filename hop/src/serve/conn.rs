@@ -167,9 +167,14 @@ where
     }
 }
 
+/// After the GOAWAY of an idle HTTP/2 connection, how long a client has to
+/// acknowledge it before the connection is dropped (one that never reads
+/// would otherwise hold it).
+const IDLE_GRACE: Duration = Duration::from_secs(1);
+
 /// Runs one connection to its end: closed by the client, idle for
-/// `idle_timeout` (closed gracefully, then dropped if it still lingers after
-/// another `idle_timeout`), or asked to close by `shutdown` (then it has until
+/// `idle_timeout` (closed gracefully, then dropped if it still lingers
+/// [`IDLE_GRACE`] later), or asked to close by `shutdown` (then it has until
 /// the drain ends).
 pub(super) async fn run<C: GracefulConnection>(
     conn: C,
@@ -182,7 +187,7 @@ pub(super) async fn run<C: GracefulConnection>(
         _ = conn.as_mut() => {}
         _ = activity.idle_for(idle_timeout) => {
             conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(idle_timeout, conn).await;
+            let _ = tokio::time::timeout(idle_timeout.min(IDLE_GRACE), conn).await;
         }
         // The only change is to `true` (or the sender is gone): stop.
         _ = shutdown.changed() => {
