@@ -16,6 +16,9 @@ use crate::Target;
 use crate::metrics::Outcome;
 use crate::reply::{Answer, Reply};
 
+/// How often a GET is sent again after its pooled connection closed under it.
+const RESENDS: usize = 3;
+
 /// An upstream body larger than this is an error, not a memory problem.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -69,9 +72,13 @@ impl HttpClient {
         };
         let mut sent = self.client.request(request()).await;
         // A pooled connection the upstream closed (idle timeout, drain) just as
-        // this request went out: the upstream never saw it, and GET is
-        // idempotent, so send it once more on a fresh connection.
-        if sent.as_ref().is_err_and(closed_before_answer) {
+        // this request went out: the upstream never answered it, and GET is
+        // idempotent, so send it again. A draining upstream closes all its
+        // pooled connections at once, so the next one may be closing too.
+        for _ in 0..RESENDS {
+            if !sent.as_ref().is_err_and(closed_before_answer) {
+                break;
+            }
             sent = self.client.request(request()).await;
         }
         let response = match sent {
