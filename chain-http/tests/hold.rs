@@ -116,3 +116,32 @@ async fn past_max_in_flight_requests_are_answered_overloaded_at_once() {
     );
     assert_eq!((answered, overloaded), (4, 4));
 }
+
+/// SIGTERM while an HTTP/1.1 keep-alive request is in flight: the answer still
+/// comes, says `connection: close`, and the hop then closes the connection.
+#[tokio::test]
+async fn a_request_in_flight_at_sigterm_is_answered_with_connection_close() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let stub = Stub::start(StubMode::Hang).await;
+    let mut hop = hop(&stub.url(), &[("UPSTREAM_TIMEOUT", "1s")]).await;
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", hop.port))
+        .await
+        .unwrap();
+    socket
+        .write_all(b"GET / HTTP/1.1\r\nhost: hop\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    hop.sigterm();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut answer));
+    assert!(read.await.is_ok(), "the hop did not close the connection");
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    eprintln!(
+        "chain-http: answer in flight at SIGTERM: {:?}",
+        answer.lines().next()
+    );
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(hop.wait(Duration::from_secs(10)).await.success());
+}
