@@ -215,28 +215,6 @@ impl Cx<'_> {
         let mut port_use: BTreeMap<(&str, u16), (bool, &Sourced<String>)> = BTreeMap::new();
         for (from, list) in &upstreams {
             for (u, item) in list {
-                if let Upstream::External {
-                    host, port, tls, ..
-                } = u
-                    && let Some(&(first_tls, first)) = port_use.get(&(host.as_str(), *port))
-                    && first_tls != *tls
-                {
-                    let first_at = self.sm.locate(first.source, first.span.start);
-                    self.err(
-                        item,
-                        format!(
-                            "{host}:{port} is called {} TLS here and {} TLS at {first_at}; \
-                             one port of a host speaks one protocol",
-                            if *tls { "with" } else { "without" },
-                            if first_tls { "with" } else { "without" },
-                        ),
-                    );
-                } else if let Upstream::External {
-                    host, port, tls, ..
-                } = u
-                {
-                    port_use.insert((host, *port), (*tls, item));
-                }
                 match u {
                     Upstream::Service { name } => {
                         callers
@@ -247,6 +225,25 @@ impl Cx<'_> {
                     Upstream::External {
                         host, port, tls, ..
                     } => {
+                        match port_use.get(&(host.as_str(), *port)) {
+                            Some(&(first_tls, first)) if first_tls != *tls => {
+                                let first_at = self.sm.locate(first.source, first.span.start);
+                                let with = |tls: bool| if tls { "with" } else { "without" };
+                                self.err(
+                                    item,
+                                    format!(
+                                        "{host}:{port} is called {} TLS here and {} TLS at \
+                                         {first_at}; one port of a host speaks one protocol",
+                                        with(*tls),
+                                        with(first_tls),
+                                    ),
+                                );
+                            }
+                            Some(_) => {}
+                            None => {
+                                port_use.insert((host, *port), (*tls, item));
+                            }
+                        }
                         externals
                             .entry(host.clone())
                             .or_default()
