@@ -5,12 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use hop::testkit::{
-    HopProcess, Protocol, Stub, StubMode, grpc_call, grpc_serving, hold, workspace_binary,
-};
-
-/// The pod's memory limit (gen/templates/20-workloads.yaml.j2).
-const POD_LIMIT: u64 = 64 << 20;
+use hop::testkit::{HopProcess, Protocol, Stub, StubMode, grpc_call, hold, workspace_binary};
 
 async fn hop(upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
     let binary = workspace_binary("chain-grpc");
@@ -26,36 +21,12 @@ async fn hop(upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
 
 #[tokio::test]
 async fn a_stream_flood_on_one_connection_stays_within_the_pod_limit() {
-    let stub = Stub::start(StubMode::Hang).await;
-    let hop = hop(&stub.url(), &[("UPSTREAM_TIMEOUT", "30s")]).await;
-    let written =
-        hold::stream_flood(hop.port, Protocol::Grpc, 20_000, Duration::from_secs(15)).await;
-    let rss = hold::peak_rss(hop.pid());
-    eprintln!(
-        "chain-grpc: {written} streams on one connection, peak RSS {:.1} MiB",
-        rss as f64 / 1048576.0
-    );
-    assert!(rss < POD_LIMIT, "peak RSS {rss} bytes");
-    assert!(
-        grpc_serving(hop.port, "").await,
-        "the hop stopped serving others"
-    );
+    hold::assert_stream_flood_holds(&workspace_binary("chain-grpc"), Protocol::Grpc).await;
 }
 
 #[tokio::test]
 async fn idle_connections_are_closed_and_others_still_served() {
-    let hop = hop("", &[("IDLE_TIMEOUT", "1s")]).await;
-    let port = hop.port;
-    let (took, open) = hold::idle_flood(port, 1000, Duration::from_secs(6), || {
-        grpc_serving(port, "")
-    })
-    .await;
-    eprintln!("chain-grpc: 1000 idle connections, all closed after {took:?}, {open} left open");
-    assert_eq!(open, 0);
-    assert!(
-        took < Duration::from_secs(4),
-        "closed after {took:?} with IDLE_TIMEOUT=1s"
-    );
+    hold::assert_idle_connections_close(&workspace_binary("chain-grpc"), Protocol::Grpc).await;
 }
 
 #[tokio::test]

@@ -6,9 +6,6 @@ use std::time::Duration;
 
 use hop::testkit::{HopProcess, Protocol, Stub, StubMode, hold, http_get, workspace_binary};
 
-/// The pod's memory limit (gen/templates/20-workloads.yaml.j2).
-const POD_LIMIT: u64 = 64 << 20;
-
 async fn hop(upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
     let binary = workspace_binary("chain-http");
     HopProcess::hop(
@@ -21,36 +18,14 @@ async fn hop(upstream: &str, extra: &[(&str, &str)]) -> HopProcess {
     .await
 }
 
-async fn healthy(port: u16) -> bool {
-    matches!(http_get(port, "/healthz", &[]).await, Ok((200, _, _)))
-}
-
 #[tokio::test]
 async fn a_stream_flood_on_one_connection_stays_within_the_pod_limit() {
-    let stub = Stub::start(StubMode::Hang).await;
-    let hop = hop(&stub.url(), &[("UPSTREAM_TIMEOUT", "30s")]).await;
-    let written =
-        hold::stream_flood(hop.port, Protocol::Http, 20_000, Duration::from_secs(15)).await;
-    let rss = hold::peak_rss(hop.pid());
-    eprintln!(
-        "chain-http: {written} streams on one connection, peak RSS {:.1} MiB",
-        rss as f64 / 1048576.0
-    );
-    assert!(rss < POD_LIMIT, "peak RSS {rss} bytes");
-    assert!(healthy(hop.port).await, "the hop stopped serving others");
+    hold::assert_stream_flood_holds(&workspace_binary("chain-http"), Protocol::Http).await;
 }
 
 #[tokio::test]
 async fn idle_connections_are_closed_and_others_still_served() {
-    let hop = hop("", &[("IDLE_TIMEOUT", "1s")]).await;
-    let port = hop.port;
-    let (took, open) = hold::idle_flood(port, 1000, Duration::from_secs(6), || healthy(port)).await;
-    eprintln!("chain-http: 1000 idle connections, all closed after {took:?}, {open} left open");
-    assert_eq!(open, 0);
-    assert!(
-        took < Duration::from_secs(4),
-        "closed after {took:?} with IDLE_TIMEOUT=1s"
-    );
+    hold::assert_idle_connections_close(&workspace_binary("chain-http"), Protocol::Http).await;
 }
 
 /// SIGTERM of the middle hop under 32 concurrent callers, then a restart on

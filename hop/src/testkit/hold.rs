@@ -7,7 +7,57 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use super::{HopProcess, Protocol};
+use std::path::Path;
+
+use super::{HopProcess, Protocol, Stub, StubMode};
+
+/// The hops' pod memory limit (gen/templates/20-workloads.yaml.j2).
+pub const POD_LIMIT: u64 = 64 << 20;
+
+/// A hop of `binary` calling an upstream that never answers, flooded with
+/// 20,000 streams on one connection by a client that ignores the stream
+/// limit and never reads: its peak memory stays under [`POD_LIMIT`] and it
+/// keeps answering its health check. Prints the figures.
+pub async fn assert_stream_flood_holds(binary: &Path, protocol: Protocol) {
+    let stub = Stub::start(StubMode::Hang).await;
+    let extra = [("UPSTREAM_TIMEOUT", "30s")];
+    let hop = HopProcess::hop(binary, protocol, ("frontend", "prod"), &stub.url(), &extra).await;
+    let written = stream_flood(hop.port, protocol, 20_000, Duration::from_secs(15)).await;
+    let rss = peak_rss(hop.pid());
+    eprintln!(
+        "{}: {written} streams on one connection, peak RSS {:.1} MiB",
+        name(binary),
+        rss as f64 / 1048576.0
+    );
+    assert!(rss < POD_LIMIT, "peak RSS {rss} bytes");
+    assert!(hop.healthy().await, "the hop stopped serving others");
+}
+
+/// A hop of `binary` with `IDLE_TIMEOUT=1s` gets 1,000 connections that send
+/// nothing: all are closed soon after the timeout, and the hop answers its
+/// health check meanwhile. Prints the figures.
+pub async fn assert_idle_connections_close(binary: &Path, protocol: Protocol) {
+    let extra = [("IDLE_TIMEOUT", "1s")];
+    let hop = HopProcess::hop(binary, protocol, ("frontend", "prod"), "", &extra).await;
+    let (took, open) = idle_flood(&hop, 1000, Duration::from_secs(6)).await;
+    eprintln!(
+        "{}: 1000 idle connections, all closed after {took:?}, {open} left open",
+        name(binary)
+    );
+    assert_eq!(open, 0);
+    // Idle for 1s, GOAWAY, then at most 1s (IDLE_GRACE) more for a client that
+    // never answers it; 2s of slack for a busy machine.
+    assert!(
+        took < Duration::from_secs(4),
+        "closed after {took:?} with IDLE_TIMEOUT=1s"
+    );
+}
+
+fn name(binary: &Path) -> String {
+    binary
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
 
 /// Peak resident memory of a process (VmHWM), in bytes. Linux only: the
 /// tests that read it are the Linux tests.
@@ -91,21 +141,13 @@ pub async fn stream_flood(port: u16, protocol: Protocol, streams: u32, limit: Du
     written
 }
 
-/// Opens `count` connections that send nothing and waits until the hop has
-/// closed every one (at most `limit` after the last was opened); meanwhile
-/// `check` (a real call) must keep succeeding. Returns how long after the last
-/// connection was opened the last one was closed, and how many were still
-/// open at `limit`.
-pub async fn idle_flood<F, Fut>(
-    port: u16,
-    count: usize,
-    limit: Duration,
-    mut check: F,
-) -> (Duration, usize)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
+/// Opens `count` connections to `hop` that send nothing and waits until the
+/// hop has closed every one (at most `limit` after the last was opened);
+/// meanwhile its health check must keep answering. Returns how long after
+/// the last connection was opened the last one was closed, and how many were
+/// still open at `limit`.
+pub async fn idle_flood(hop: &HopProcess, count: usize, limit: Duration) -> (Duration, usize) {
+    let port = hop.port;
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
         sockets.push(
@@ -131,7 +173,7 @@ where
     let mut checks = 0;
     while start.elapsed() < limit && closed.iter().any(|h| !h.is_finished()) {
         assert!(
-            check().await,
+            hop.healthy().await,
             "a real call failed while {count} idle connections were open"
         );
         checks += 1;
@@ -159,7 +201,7 @@ where
 /// port, and a moment more of load. Returns what `call` made of every call
 /// (the caller's own words: a test sorts them into whole, refused, lost).
 pub async fn restart_middle_under_load<F, Fut>(
-    binary: &std::path::Path,
+    binary: &Path,
     protocol: Protocol,
     call: F,
 ) -> Vec<String>

@@ -101,7 +101,8 @@ impl HopProcess {
         hop
     }
 
-    async fn healthy(&self) -> bool {
+    /// Whether it answers its health check (HTTP `/healthz`, gRPC `""`).
+    pub async fn healthy(&self) -> bool {
         match self.protocol {
             Protocol::Http => matches!(http_get(self.port, "/healthz", &[]).await, Ok((200, _, _))),
             Protocol::Grpc => grpc_serving(self.port, "").await,
