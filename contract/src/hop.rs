@@ -451,10 +451,34 @@ mod tests {
         }
     }
 
+    /// Every variable a hop reads.
+    const VARS: [&str; 11] = [
+        env::PORT,
+        env::METRICS_PORT,
+        env::SERVICE_NAME,
+        env::SERVICE_VERSION,
+        env::UPSTREAM,
+        env::UPSTREAM_TIMEOUT,
+        env::WORK,
+        env::FORWARD_HEADERS,
+        env::MAX_CONCURRENT_STREAMS,
+        env::IDLE_TIMEOUT,
+        env::MAX_IN_FLIGHT,
+    ];
+
     proptest! {
         #[test]
         fn from_env_reads_what_to_env_writes((protocol, c) in hop_config()) {
             prop_assert_eq!(round_trip(&c, protocol), c);
+        }
+
+        /// Whatever a variable holds (control characters, huge numbers,
+        /// commas), a hop starts or names that variable in its refusal.
+        #[test]
+        fn any_value_is_read_or_refused_by_name(var in prop::sample::select(VARS.to_vec()), value in "\\PC{0,40}|[\\x00-\\x1f\\x7f ,=:]{0,8}|[0-9]{1,30}") {
+            if let Err(e) = config(&[(var, &value)]) {
+                prop_assert_eq!(e.var(), var);
+            }
         }
     }
 }
