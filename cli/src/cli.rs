@@ -271,6 +271,11 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
         } => {
             let model = input.model()?;
             let files = render::render(&model, templates.as_deref())?;
+            if !check {
+                for r in model.requirements() {
+                    eprintln!("note: {r}");
+                }
+            }
             let stdout_mode = output.as_os_str() == "-";
             if check {
                 if stdout_mode {

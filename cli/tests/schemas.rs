@@ -2,8 +2,10 @@
 //! - core kinds with `kubernetes-validate --strict -k 1.33.0` (PyPI);
 //! - Istio kinds with `@kubernetes-models/istio@3` (npm, Node 22), through
 //!   tests/schema/validate-istio.mjs;
-//! - Istio kinds again, strictly, against the Istio CRDs' openAPIV3Schema vendored in
-//!   tests/schema/istio-crds.yaml (the npm models accept unknown fields).
+//! - Istio and Gateway API kinds, strictly (unknown fields, types, enums,
+//!   patterns, bounds), against the CRDs' openAPIV3Schema vendored in
+//!   tests/schema/ (the npm models accept unknown fields): Istio's, and the
+//!   Gateway API v1.4.1 experimental channel, the version Istio 1.28 supports.
 //!
 //! The validators live in tests/common/schema.rs (properties.rs uses them too).
 //! The outside programs are installed by `scripts/test` (into .tools/). When one is
@@ -51,11 +53,11 @@ fn istio_kinds_pass_kubernetes_models() {
 }
 
 #[test]
-fn istio_kinds_have_no_unknown_fields() {
+fn crd_kinds_have_no_unknown_fields() {
     let crds = schema::crds();
     let mut errors = Vec::new();
     let mut checked = 0;
-    for (at, doc) in all_documents().iter().filter(|(_, d)| schema::is_istio(d)) {
+    for (at, doc) in all_documents().iter().filter(|(_, d)| schema::is_crd_kind(d)) {
         if schema::crd_check(&crds, at, doc, &mut errors) {
             checked += 1;
         }
@@ -63,7 +65,7 @@ fn istio_kinds_have_no_unknown_fields() {
     assert!(checked > 20, "too few Istio documents checked: {checked}");
     assert!(
         errors.is_empty(),
-        "Istio CRD schema violations:\n{}",
+        "CRD schema violations (Istio, Gateway API):\n{}",
         errors.join("\n")
     );
 }
@@ -81,4 +83,22 @@ fn the_strict_walk_rejects_what_it_should() {
     let all = errors.join("\n");
     assert!(all.contains("unknown field `retryon`"), "{all}");
     assert!(all.contains("attempts: \"3\" is not of type"), "{all}");
+}
+
+#[test]
+fn the_strict_walk_checks_gateway_api_patterns_and_bounds() {
+    let crds = schema::crds();
+    let route = &crds["gateway.networking.k8s.io"]["HTTPRoute"]["v1"]["properties"]["spec"];
+    let mut errors = Vec::new();
+    // Istio writes "1.005s"; the Gateway API only takes "1s5ms".
+    let bad = serde_json::json!({
+        "rules": [{
+            "timeouts": {"backendRequest": "1.005s"},
+            "retry": {"attempts": 3, "codes": [200]}
+        }]
+    });
+    schema::walk(&bad, route, "spec", &mut errors);
+    let all = errors.join("\n");
+    assert!(all.contains("backendRequest: \"1.005s\" does not match"), "{all}");
+    assert!(all.contains("codes[0]: 200 is below 400"), "{all}");
 }

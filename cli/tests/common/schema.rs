@@ -4,9 +4,9 @@
 //! - core kinds: `kubernetes-validate --strict -k 1.33.0` (PyPI);
 //! - Istio kinds: `@kubernetes-models/istio@3` (npm, Node 22), through
 //!   tests/schema/validate-istio.mjs;
-//! - Istio kinds again, strictly, against the Istio CRDs' openAPIV3Schema
-//!   vendored in tests/schema/istio-crds.yaml (the npm models accept unknown
-//!   fields);
+//! - Istio and Gateway API kinds, strictly (unknown fields, types, enums,
+//!   patterns, bounds), against the CRDs' openAPIV3Schema vendored in
+//!   tests/schema/ (Gateway API: v1.4.1, experimental channel);
 //! - YAML 1.1, as kubectl reads it: PyYAML, from kubernetes-validate's
 //!   environment, through tests/common/yaml11.py.
 //!
@@ -39,6 +39,18 @@ pub fn is_istio(doc: &Json) -> bool {
         .contains(".istio.io/")
 }
 
+pub fn is_gateway_api(doc: &Json) -> bool {
+    doc["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("gateway.networking.k8s.io/")
+}
+
+/// Kinds the vendored CRDs define (Istio's and the Gateway API's).
+pub fn is_crd_kind(doc: &Json) -> bool {
+    is_istio(doc) || is_gateway_api(doc)
+}
+
 pub fn is_core(doc: &Json) -> bool {
     matches!(
         doc["apiVersion"].as_str().unwrap_or_default(),
@@ -49,7 +61,7 @@ pub fn is_core(doc: &Json) -> bool {
 /// The documents no validator covers, as messages.
 pub fn uncovered(docs: &[Doc]) -> Vec<String> {
     docs.iter()
-        .filter(|(_, d)| !is_core(d) && !is_istio(d))
+        .filter(|(_, d)| !is_core(d) && !is_crd_kind(d))
         .map(|(at, d)| format!("{at}: no validator for {}", d["apiVersion"]))
         .collect()
 }
@@ -158,11 +170,19 @@ pub fn kubernetes_models(docs: &[Doc]) -> Result<usize, String> {
 /// group -> kind -> version -> openAPIV3Schema
 pub type Crds = BTreeMap<String, BTreeMap<String, BTreeMap<String, Json>>>;
 
-/// The vendored Istio CRDs.
+/// The vendored CRDs: Istio's, and the Gateway API's v1.4.1 experimental
+/// channel (a superset of the standard one; HTTPRoute `retry` is in it only).
 pub fn crds() -> Crds {
-    let text = std::fs::read_to_string(tests_dir().join("schema/istio-crds.yaml")).unwrap();
     let mut out = Crds::new();
-    for de in serde_norway::Deserializer::from_str(&text) {
+    for file in ["istio-crds.yaml", "gateway-api-v1.4.1-experimental-crds.yaml"] {
+        let text = std::fs::read_to_string(tests_dir().join("schema").join(file)).unwrap();
+        read_crds(&text, &mut out);
+    }
+    out
+}
+
+fn read_crds(text: &str, out: &mut Crds) {
+    for de in serde_norway::Deserializer::from_str(text) {
         let crd = Json::deserialize(de).unwrap();
         if crd["kind"] != "CustomResourceDefinition" {
             continue;
@@ -181,7 +201,6 @@ pub fn crds() -> Crds {
                 );
         }
     }
-    out
 }
 
 /// Checks the spec of the Istio document `doc` against its CRD, adding what
@@ -241,6 +260,7 @@ pub fn walk(value: &Json, schema: &Json, path: &str, errors: &mut Vec<String>) {
     {
         errors.push(format!("{path}: {value} is not one of {allowed:?}"));
     }
+    bounds(value, schema, path, errors);
     if let Some(obj) = value.as_object() {
         for r in schema["required"].as_array().into_iter().flatten() {
             if !obj.contains_key(r.as_str().unwrap()) {
@@ -271,11 +291,44 @@ pub fn walk(value: &Json, schema: &Json, path: &str, errors: &mut Vec<String>) {
     }
 }
 
+/// `pattern`, `maxLength`, `minimum`, `maximum`, `maxItems`, `minItems` (the
+/// CEL rules, `x-kubernetes-validations`, need an API server).
+fn bounds(value: &Json, schema: &Json, path: &str, errors: &mut Vec<String>) {
+    if let (Some(text), Some(pattern)) = (value.as_str(), schema["pattern"].as_str()) {
+        let re = regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{path}: {pattern}: {e}"));
+        if !re.is_match(text) {
+            errors.push(format!("{path}: {value} does not match {pattern}"));
+        }
+    }
+    if let (Some(text), Some(max)) = (value.as_str(), schema["maxLength"].as_u64())
+        && text.chars().count() as u64 > max
+    {
+        errors.push(format!("{path}: {value} is longer than {max}"));
+    }
+    if let Some(n) = value.as_f64() {
+        if schema["minimum"].as_f64().is_some_and(|min| n < min) {
+            errors.push(format!("{path}: {n} is below {}", schema["minimum"]));
+        }
+        if schema["maximum"].as_f64().is_some_and(|max| n > max) {
+            errors.push(format!("{path}: {n} is above {}", schema["maximum"]));
+        }
+    }
+    if let Some(items) = value.as_array() {
+        let n = items.len() as u64;
+        if schema["maxItems"].as_u64().is_some_and(|max| n > max) {
+            errors.push(format!("{path}: {n} items, at most {}", schema["maxItems"]));
+        }
+        if schema["minItems"].as_u64().is_some_and(|min| n < min) {
+            errors.push(format!("{path}: {n} items, at least {}", schema["minItems"]));
+        }
+    }
+}
+
 /// Every check above over `docs`, each program run once.
 pub fn strict(docs: &[Doc]) -> Result<(), String> {
     let mut errors = uncovered(docs);
     let crds = crds();
-    for (at, doc) in docs.iter().filter(|(_, d)| is_istio(d)) {
+    for (at, doc) in docs.iter().filter(|(_, d)| is_crd_kind(d)) {
         crd_check(&crds, at, doc, &mut errors);
     }
     if !errors.is_empty() {

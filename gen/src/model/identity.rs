@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::Model;
+use super::{DataPlane, Model, Protocol, RoutingApi, istio};
 
 /// A Kubernetes object's identity.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,6 +46,9 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
         namespace: m.namespace.clone(),
         name: name.to_owned(),
     };
+    let gateway_api = m.mesh.routing_api == RoutingApi::GatewayApi;
+    let ambient = m.mesh.data_plane == DataPlane::Ambient;
+    let route = route_kind(m);
     let mut out = vec![
         (
             ObjectRef {
@@ -57,37 +60,101 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
         ),
         (at("NetworkPolicy", NETWORK_POLICY), Owner::Chain),
     ];
+    if ambient {
+        out.push((at("Gateway", istio::WAYPOINT), Owner::Chain));
+    }
     if m.mesh.mtls {
         out.push((at("PeerAuthentication", PEER_AUTHENTICATION), Owner::Chain));
+        if ambient {
+            out.push((at("PeerAuthentication", METRICS_PEER_AUTHENTICATION), Owner::Chain));
+        }
     }
     for (i, s) in m.services.iter().enumerate() {
-        let mut kinds = vec![
-            "ServiceAccount",
-            "Service",
-            "VirtualService",
-            "DestinationRule",
-        ];
+        let mut kinds = vec!["ServiceAccount", "Service"];
         if m.mesh.mtls {
             kinds.push("AuthorizationPolicy");
         }
+        if !gateway_api {
+            kinds.push("DestinationRule");
+        }
+        kinds.push(route);
         out.extend(
             kinds
                 .into_iter()
                 .map(|k| (at(k, &s.name), Owner::Service(i))),
         );
+        if m.mesh.mtls && ambient {
+            out.push((
+                at("AuthorizationPolicy", &waypoint_policy(&s.name)),
+                Owner::Service(i),
+            ));
+        }
         for (j, w) in s.versions.iter().enumerate() {
             out.push((at("Deployment", &w.name), Owner::Workload(i, j)));
+            if gateway_api {
+                out.push((at("Service", &w.name), Owner::Workload(i, j)));
+            }
         }
     }
     out.push((at("Gateway", &m.ingress.gateway), Owner::Ingress));
-    out.push((at("VirtualService", &m.ingress.route), Owner::Ingress));
+    if gateway_api {
+        out.push((at("NetworkPolicy", &m.ingress.gateway), Owner::Ingress));
+    }
+    out.push((at(route, &m.ingress.route), Owner::Ingress));
     for (i, e) in m.externals.iter().enumerate() {
         out.push((at("ServiceEntry", &e.name), Owner::External(i)));
     }
     out
 }
 
+/// The objects Istio creates in the chain's namespace for the Gateways of
+/// [`objects`]: a Deployment, Service and ServiceAccount per Gateway API
+/// gateway and waypoint. A chain object with one of their identities would
+/// fight Istio's controller.
+pub fn made_by_istio(m: &Model) -> Vec<(ObjectRef, Owner)> {
+    let mut names = Vec::new();
+    if m.mesh.routing_api == RoutingApi::GatewayApi {
+        names.push((istio::gateway_deployment(&m.ingress.gateway), Owner::Ingress));
+    }
+    if m.mesh.data_plane == DataPlane::Ambient {
+        names.push((istio::WAYPOINT.to_owned(), Owner::Chain));
+    }
+    names
+        .into_iter()
+        .flat_map(|(name, owner)| {
+            ["Deployment", "Service", "ServiceAccount"].map(|kind| {
+                (
+                    ObjectRef {
+                        kind,
+                        namespace: m.namespace.clone(),
+                        name: name.clone(),
+                    },
+                    owner,
+                )
+            })
+        })
+        .collect()
+}
+
+/// The kind of the routes: a VirtualService, or the Gateway API route of the
+/// chain's protocol.
+pub fn route_kind(m: &Model) -> &'static str {
+    match (m.mesh.routing_api, m.wire.protocol) {
+        (RoutingApi::Istio, _) => "VirtualService",
+        (RoutingApi::GatewayApi, Protocol::Http) => "HTTPRoute",
+        (RoutingApi::GatewayApi, Protocol::Grpc) => "GRPCRoute",
+    }
+}
+
+/// The L7 AuthorizationPolicy of a service in ambient mode, enforced by the
+/// waypoint (the one named after the service is ztunnel's, at L4).
+pub fn waypoint_policy(service: &str) -> String {
+    format!("{service}-waypoint")
+}
+
 /// The NetworkPolicy that fences the chain's namespace.
 pub const NETWORK_POLICY: &str = "chain-ingress";
+/// Ambient: lets Prometheus scrape the hops' metrics port in plain text.
+pub const METRICS_PEER_AUTHENTICATION: &str = "hop-metrics";
 /// The namespace-wide PeerAuthentication (`default` is Istio's convention).
 pub const PEER_AUTHENTICATION: &str = "default";

@@ -12,6 +12,18 @@ pub const INGRESS_ACCOUNT: &str = "istio-ingressgateway-service-account";
 /// The tracing collector's Service (in [`NAMESPACE`]) and its OTLP/gRPC port.
 pub const COLLECTOR_SERVICE: &str = "jaeger-collector";
 pub const COLLECTOR_PORT: u16 = OTLP_GRPC_PORT;
+/// The namespace's waypoint (ambient): a Gateway of class `istio-waypoint`,
+/// and the Deployment, Service and ServiceAccount Istio makes for it.
+pub const WAYPOINT: &str = "waypoint";
+/// The HBONE port a waypoint listens on.
+pub const WAYPOINT_PORT: u16 = 15008;
+
+/// What Istio names the Deployment, Service and ServiceAccount it makes for a
+/// Gateway API gateway of class `istio`.
+pub fn gateway_deployment(gateway: &str) -> String {
+    format!("{gateway}-istio")
+}
+
 /// The trust domain of a default Istio install.
 pub const TRUST_DOMAIN: &str = "cluster.local";
 

@@ -14,7 +14,8 @@ pub mod identity;
 pub mod istio;
 mod wire;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 pub use contract::{Code, Duration, Protocol};
 pub use hop::Placement;
@@ -55,6 +56,35 @@ pub struct Mesh {
     pub servicegraph: bool,
     pub egress: Egress,
     pub access_log: bool,
+    /// The API routes are written in.
+    pub routing_api: RoutingApi,
+    /// Where the mesh's proxies run.
+    pub data_plane: DataPlane,
+    /// The Istio control plane revision the chain is bound to (`istio.io/rev`);
+    /// `None`: the default revision (`istio-injection=enabled`).
+    pub revision: Option<String>,
+}
+
+/// The API the chain's routes are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoutingApi {
+    /// Istio's own: Gateway, VirtualService, DestinationRule subsets.
+    Istio,
+    /// The Kubernetes Gateway API: Gateway, HTTPRoute or GRPCRoute; versions
+    /// are Services of their own.
+    GatewayApi,
+}
+
+/// Where the mesh's proxies run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataPlane {
+    /// An Envoy sidecar in every pod.
+    Sidecar,
+    /// No sidecars: ztunnel on each node (L4, mTLS) and a waypoint proxy for
+    /// the namespace (every L7 route and policy).
+    Ambient,
 }
 
 /// Outbound traffic policy of the sidecars.
@@ -217,9 +247,13 @@ pub struct Retries {
     /// Retries after the first try, at least 1.
     pub attempts: u32,
     pub per_try_timeout: Duration,
-    /// Envoy retry conditions, comma-separated without spaces (Envoy's `retry_on`,
-    /// Istio's `retryOn`); decided by the protocol, see [`Wire::retry_on`].
+    /// Retry conditions, comma-separated without spaces, as a VirtualService's
+    /// `retryOn` (status codes listed among them); decided by the protocol and
+    /// the routing API, see [`Wire::retry_conditions`].
     pub retry_on: String,
+    /// The HTTP statuses retried, as an HTTPRoute's `retry.codes` names them
+    /// (Gateway API only; empty with the classic API, whose `5xx` covers them).
+    pub status_codes: Vec<u16>,
 }
 
 impl RetryPolicy {
@@ -265,6 +299,33 @@ pub struct Delay {
 }
 
 impl Model {
+    /// What a cluster needs before `kubectl apply` of this model's manifests,
+    /// beyond Istio itself: said to the user at render time.
+    pub fn requirements(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.mesh.routing_api == RoutingApi::GatewayApi {
+            // Every route carries the same policy: one look at any of them.
+            let retry_field = self.services.iter().any(|s| {
+                matches!(s.route.retries, RetryPolicy::Off | RetryPolicy::Retry(_))
+            });
+            out.push(if retry_field {
+                "the routes use HTTPRoute `retry`, in the Gateway API's experimental channel: \
+                 install its v1.4 experimental CRDs (standard ones would drop `retry`)"
+                    .to_owned()
+            } else {
+                "the routes are Gateway API v1.4: install its standard CRDs".to_owned()
+            });
+        }
+        if self.mesh.data_plane == DataPlane::Ambient {
+            out.push(
+                "ambient mode: install Istio with this render's istio/install.yaml (the \
+                 `ambient` profile: istiod, istio-cni, ztunnel)"
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }

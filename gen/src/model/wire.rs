@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{AbortStatus, Code, Protocol};
+use super::{AbortStatus, Code, Protocol, RoutingApi};
 
 /// The protocol decisions of a chain.
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +59,36 @@ impl Wire {
                 retry_on: "internal,unavailable,cancelled,reset,connect-failure,refused-stream",
                 default_abort: AbortStatus::Grpc(Code::Unavailable),
             },
+        }
+    }
+}
+
+/// The conditions Istio's conversion of an HTTPRoute `retry` always sets
+/// (pilot/pkg/config/kube/gateway/conversion.go), before the codes.
+const GATEWAY_API_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled";
+/// The HTTPRoute `retry.codes` that stand for the classic `5xx`: the hop's
+/// own failure (500) and what a proxy answers for a failed upstream.
+const GATEWAY_API_RETRY_CODES: [u16; 4] = [500, 502, 503, 504];
+
+impl Wire {
+    /// The profile's retries as Istio applies them under `api`: the retry
+    /// conditions as a VirtualService `retryOn` (Istio's conversion of an
+    /// HTTPRoute `retry` lists each code there), and the status codes an
+    /// HTTPRoute's `retry.codes` names. The Gateway API has no `5xx`, so a
+    /// per-try timeout or a reset is retried there only as a connection failure.
+    /// `None`: `api` cannot express retries for this protocol (a GRPCRoute).
+    pub fn retry_conditions(&self, api: RoutingApi) -> Option<(String, Vec<u16>)> {
+        match (api, self.protocol) {
+            (RoutingApi::Istio, _) => Some((self.retry_on.to_owned(), Vec::new())),
+            (RoutingApi::GatewayApi, Protocol::Grpc) => None,
+            (RoutingApi::GatewayApi, Protocol::Http) => {
+                let codes = GATEWAY_API_RETRY_CODES.to_vec();
+                let mut on = GATEWAY_API_RETRY_ON.to_owned();
+                for c in &codes {
+                    on.push_str(&format!(",{c}"));
+                }
+                Some((on, codes))
+            }
         }
     }
 }

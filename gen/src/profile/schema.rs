@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::{DataPlane, RoutingApi};
 pub use contract::Protocol;
 
 use super::source::Sourced;
@@ -82,6 +83,16 @@ pub struct Istio {
     pub access_log: Option<Sourced<bool>>,
     /// Percentage of requests traced, 0 to 100 (default 100).
     pub trace_sampling: Option<Sourced<f64>>,
+    /// The API routes are written in: "istio" (Gateway, VirtualService,
+    /// DestinationRule) or "gateway-api" (Gateway, HTTPRoute/GRPCRoute, one
+    /// Service per version). Default "istio", or "gateway-api" with ambient.
+    pub routing_api: Option<Sourced<RoutingApi>>,
+    /// Where the proxies run: "sidecar" (default) or "ambient" (ztunnel and a
+    /// waypoint; needs routing_api = "gateway-api").
+    pub data_plane: Option<Sourced<DataPlane>>,
+    /// Istio revision to bind the chain to, e.g. "1-28" (the `istio.io/rev`
+    /// label instead of `istio-injection`); default: the default revision.
+    pub revision: Option<Sourced<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -309,7 +320,7 @@ macro_rules! merge_fields {
 merge_fields! {
     Profile { extends, name, namespace, protocol, istio, image, ingress, routing, service }
     Service { name, versions, upstream, replicas, work }
-    Istio { mtls, tracing, servicegraph, grafana, egress, access_log, trace_sampling }
+    Istio { mtls, tracing, servicegraph, grafana, egress, access_log, trace_sampling, routing_api, data_plane, revision }
     Image { registry, tag, pull_policy }
     Ingress { service, hosts }
     Routing { default_subset, retries, canary, weights, fault }

@@ -12,7 +12,11 @@ use std::collections::BTreeMap;
 use contract::Target;
 use serde::Serialize;
 
-use crate::model::{Caller, Model, Placement, Protocol, Route, Upstream, istio};
+use crate::model::identity::{route_kind, waypoint_policy};
+use crate::model::{
+    Caller, DataPlane, Duration, Model, Placement, Protocol, RetryPolicy, Route, RoutingApi,
+    Upstream, istio,
+};
 
 /// `part-of` of the objects shared by all profiles.
 pub const SHARED_PART_OF: &str = "meshgen-addons";
@@ -32,8 +36,20 @@ pub struct View<'m> {
     pub gateway_protocol: &'static str,
     /// Labels of every object of the chain.
     pub labels: Labels,
-    /// Labels of the chain's namespace: sidecar injection on.
+    /// Labels of the chain's namespace: sidecar injection on, or ambient mode
+    /// with the namespace's waypoint.
     pub namespace_labels: Labels,
+    /// Labels of the Gateway API Gateways (ingress, waypoint): the chain's,
+    /// plus the Istio revision that must program them.
+    pub gateway_labels: Labels,
+    /// Kind of every route: VirtualService, HTTPRoute or GRPCRoute.
+    pub route_kind: &'static str,
+    /// The per-try timeout as an HTTPRoute `timeouts.backendRequest`, when the
+    /// routes retry (Gateway API durations have no decimals: "1s5ms").
+    pub backend_request_timeout: Option<String>,
+    pub waypoint: KWaypoint,
+    /// The IstioOperator's `profile`: `default` (sidecars) or `ambient`.
+    pub install_profile: &'static str,
     /// Labels of the shared objects in `istio-system`.
     pub shared_labels: Labels,
     pub istio_namespace: &'static str,
@@ -55,7 +71,15 @@ pub struct KService<'m> {
     /// Principals allowed to call it (the chain's edges into it).
     pub callers: Vec<String>,
     pub subsets: Vec<&'m str>,
+    /// The Service of each version (Gateway API routes name them instead of
+    /// subsets): version -> Service name.
+    pub backends: BTreeMap<&'m str, &'m str>,
     pub route: &'m Route,
+    /// Ambient: principals ztunnel lets through at L4 (the waypoint's, and the
+    /// ingress gateway's for the entry service, which the gateway calls directly).
+    pub l4_callers: Vec<String>,
+    /// Ambient: name of its L7 AuthorizationPolicy, enforced by the waypoint.
+    pub waypoint_policy: String,
     pub deployments: Vec<KDeployment<'m>>,
 }
 
@@ -79,9 +103,21 @@ pub struct EnvVar {
 #[derive(Debug, Serialize)]
 pub struct KIngress<'m> {
     pub gateway: &'m str,
+    /// Pod labels of the gateway Istio deploys for a Gateway API Gateway.
+    pub pod_selector: Labels,
     pub route: &'m str,
     pub service_host: String,
     pub hosts: &'m [String],
+    /// A Gateway API route's `hostnames`: empty when any host is answered.
+    pub hostnames: Vec<&'m str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KWaypoint {
+    pub name: &'static str,
+    pub port: u16,
+    /// The Gateway's labels: it serves traffic addressed to Services.
+    pub labels: Labels,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,6 +169,14 @@ pub fn view(m: &Model) -> View<'_> {
     let (port_name, gateway_protocol) = match m.wire.protocol {
         Protocol::Http => ("http", "HTTP"),
         Protocol::Grpc => ("grpc", "GRPC"),
+    };
+    // Who the entry service sees calling: the gateway Istio installs, or the
+    // one it deploys for a Gateway API Gateway (named after it).
+    let ingress_principal = match m.mesh.routing_api {
+        RoutingApi::Istio => istio::principal(istio::NAMESPACE, istio::INGRESS_ACCOUNT),
+        RoutingApi::GatewayApi => {
+            istio::principal(ns, &istio::gateway_deployment(&m.ingress.gateway))
+        }
     };
     let services = m
         .services
@@ -198,13 +242,24 @@ pub fn view(m: &Model) -> View<'_> {
                     .callers
                     .iter()
                     .map(|c| match c {
-                        Caller::Ingress => {
-                            istio::principal(istio::NAMESPACE, istio::INGRESS_ACCOUNT)
-                        }
+                        Caller::Ingress => ingress_principal.clone(),
                         Caller::Service { name } => istio::principal(ns, name),
                     })
                     .collect(),
+                l4_callers: std::iter::once(istio::principal(ns, istio::WAYPOINT))
+                    .chain(
+                        s.callers
+                            .contains(&Caller::Ingress)
+                            .then(|| ingress_principal.clone()),
+                    )
+                    .collect(),
+                waypoint_policy: waypoint_policy(&s.name),
                 subsets: s.versions.iter().map(|w| w.version.as_str()).collect(),
+                backends: s
+                    .versions
+                    .iter()
+                    .map(|w| (w.version.as_str(), w.name.as_str()))
+                    .collect(),
                 route: &s.route,
                 deployments,
             }
@@ -231,8 +286,40 @@ pub fn view(m: &Model) -> View<'_> {
         })
         .collect();
     let mut namespace_labels = labels.clone();
-    namespace_labels.insert("istio-injection", "enabled".to_owned());
+    let mut gateway_labels = labels.clone();
+    if let Some(rev) = &m.mesh.revision {
+        namespace_labels.insert("istio.io/rev", rev.clone());
+        gateway_labels.insert("istio.io/rev", rev.clone());
+    }
+    match m.mesh.data_plane {
+        DataPlane::Sidecar if m.mesh.revision.is_none() => {
+            namespace_labels.insert("istio-injection", "enabled".to_owned());
+        }
+        DataPlane::Sidecar => {}
+        DataPlane::Ambient => {
+            namespace_labels.insert("istio.io/dataplane-mode", "ambient".to_owned());
+            namespace_labels.insert("istio.io/use-waypoint", istio::WAYPOINT.to_owned());
+        }
+    }
+    let mut waypoint_labels = gateway_labels.clone();
+    waypoint_labels.insert("istio.io/waypoint-for", "service".to_owned());
+    let backend_request_timeout = match &m.services[0].route.retries {
+        RetryPolicy::Retry(r) => Some(gateway_api_duration(r.per_try_timeout)),
+        RetryPolicy::Default | RetryPolicy::Off => None,
+    };
     View {
+        gateway_labels,
+        route_kind: route_kind(m),
+        install_profile: match m.mesh.data_plane {
+            DataPlane::Sidecar => "default",
+            DataPlane::Ambient => "ambient",
+        },
+        backend_request_timeout,
+        waypoint: KWaypoint {
+            name: istio::WAYPOINT,
+            port: istio::WAYPOINT_PORT,
+            labels: waypoint_labels,
+        },
         port_name,
         gateway_protocol,
         namespace_labels,
@@ -243,12 +330,56 @@ pub fn view(m: &Model) -> View<'_> {
         services,
         ingress: KIngress {
             gateway: &m.ingress.gateway,
+            pod_selector: [(
+                "gateway.networking.k8s.io/gateway-name",
+                m.ingress.gateway.clone(),
+            )]
+            .into(),
             route: &m.ingress.route,
             service_host: istio::host(&m.ingress.service, ns),
             hosts: &m.ingress.hosts,
+            hostnames: match m.ingress.hosts.iter().any(|h| h == "*") {
+                true => Vec::new(),
+                false => m.ingress.hosts.iter().map(String::as_str).collect(),
+            },
         },
         externals,
         tracing,
         model: m,
+    }
+}
+
+/// A duration as the Gateway API spells it (`^([0-9]{1,5}(h|m|s|ms)){1,4}$`):
+/// "1s5ms" for Istio's "1.005s". Validated durations are whole milliseconds,
+/// at most a day.
+fn gateway_api_duration(d: Duration) -> String {
+    let ms = d.as_nanos() / 1_000_000;
+    let parts = [
+        (ms / 3_600_000, "h"),
+        (ms / 60_000 % 60, "m"),
+        (ms / 1000 % 60, "s"),
+        (ms % 1000, "ms"),
+    ];
+    let text: String = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if text.is_empty() { "0s".to_owned() } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_api_durations_have_no_decimals() {
+        let spelled = |text: &str| gateway_api_duration(Duration::parse(text).unwrap());
+        assert_eq!(spelled("2s"), "2s");
+        assert_eq!(spelled("1.005s"), "1s5ms");
+        assert_eq!(spelled("500ms"), "500ms");
+        assert_eq!(spelled("1m30s"), "1m30s");
+        assert_eq!(spelled("24h"), "24h");
+        assert_eq!(spelled("25h1m1.001s"), "25h1m1s1ms");
     }
 }

@@ -39,7 +39,7 @@ templates! {
     "30-ingress.yaml.j2" => "30-ingress.yaml",
     "40-egress.yaml.j2" => "40-egress.yaml",
     "50-routing.yaml.j2" => "50-routing.yaml";
-    partials: "_dashboard.json.j2", "_routes.j2"
+    partials: "_dashboard.json.j2", "_routes.j2", "_gateway_routes.j2"
 }
 
 /// Builds the template environment; `dir` overrides embedded templates by name.

@@ -65,7 +65,10 @@ impl Cx<'_> {
             }
         }
         let mut seen: BTreeMap<ObjectRef, Owner> = BTreeMap::new();
-        for (object, o) in identity::objects(model) {
+        for (object, o) in identity::objects(model)
+            .into_iter()
+            .chain(identity::made_by_istio(model))
+        {
             if let Some(first) = seen.get(&object).copied() {
                 let (first_what, first_at) = owner(first);
                 let (what, at) = owner(o);

@@ -12,8 +12,8 @@ use contract::{HopConfig, headers};
 
 use crate::error::Diagnostic;
 use crate::model::{
-    Caller, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model, Protocol,
-    PullPolicy, Route, Service, Tracing, Upstream, WeightedSubset, Wire, Workload, istio,
+    Caller, DataPlane, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model, Protocol,
+    PullPolicy, Route, RoutingApi, Service, Tracing, Upstream, WeightedSubset, Wire, Workload, istio,
 };
 use crate::profile::Loaded;
 use crate::profile::schema;
@@ -188,7 +188,7 @@ impl Cx<'_> {
         }
 
         let ingress = self.ingress(&p.ingress, &known, &known_list, &specs);
-        let retries = self.retries(&p.routing.retries, &wire);
+        let retries = self.retries(&p.routing.retries, &wire, mesh.routing_api);
         let versions_of: BTreeMap<&str, Vec<&str>> = specs
             .iter()
             .map(|s| {
@@ -201,6 +201,9 @@ impl Cx<'_> {
         let canaries = self.canaries(&p.routing.canary, &versions_of, &known_list);
         let weights = self.weights(&p.routing.weights, &versions_of, &known_list);
         let faults = self.faults(&p.routing.fault, &versions_of, &known_list, &wire);
+        if mesh.routing_api == RoutingApi::GatewayApi {
+            self.gateway_api_expresses(&p.routing, protocol);
+        }
 
         // Who calls whom.
         let mut callers: BTreeMap<String, BTreeSet<Caller>> = BTreeMap::new();
@@ -351,6 +354,23 @@ impl Cx<'_> {
     }
 
     fn mesh(&mut self, i: &schema::Istio) -> Mesh {
+        let data_plane = val(&i.data_plane, DataPlane::Sidecar);
+        // Ambient applies L7 routes at the waypoint, which Istio configures
+        // from Gateway API routes (VirtualServices there are alpha).
+        let routing_api = match (&i.routing_api, data_plane) {
+            (Some(api), DataPlane::Ambient) if api.value == RoutingApi::Istio => {
+                self.err(
+                    api,
+                    "ambient routes at the waypoint, which Istio configures from Gateway API \
+                     routes (VirtualService support there is alpha); use routing_api = \
+                     \"gateway-api\", or data_plane = \"sidecar\" for VirtualServices",
+                );
+                RoutingApi::Istio
+            }
+            (Some(api), _) => api.value,
+            (None, DataPlane::Ambient) => RoutingApi::GatewayApi,
+            (None, DataPlane::Sidecar) => RoutingApi::Istio,
+        };
         let sampling = i.trace_sampling.as_ref().map_or(100.0, |s| self.percent(s));
         Mesh {
             mtls: val(&i.mtls, false),
@@ -364,6 +384,12 @@ impl Cx<'_> {
                 schema::Egress::RegistryOnly => Egress::RegistryOnly,
             },
             access_log: val(&i.access_log, true),
+            routing_api,
+            data_plane,
+            revision: i.revision.as_ref().map(|r| {
+                self.label(r, "Istio revision");
+                r.value.clone()
+            }),
         }
     }
 

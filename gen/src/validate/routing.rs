@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use contract::{Code, HopConfig, headers};
+use contract::{Code, HopConfig, Protocol, headers};
 
 use crate::model::{
-    Abort, AbortStatus, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy, WeightedSubset,
-    Wire,
+    Abort, AbortStatus, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy, RoutingApi,
+    WeightedSubset, Wire,
 };
 use crate::profile::schema;
 use crate::profile::source::Sourced;
@@ -63,7 +63,12 @@ impl Cx<'_> {
     /// `retries` block and Istio's default policy applies; a `per_try_timeout`
     /// would then be silently dropped, so it is refused. `attempts = 0` stays
     /// explicit: it is the only way to turn the default off.
-    pub(super) fn retries(&mut self, r: &schema::Retries, wire: &Wire) -> RetryPolicy {
+    pub(super) fn retries(
+        &mut self,
+        r: &schema::Retries,
+        wire: &Wire,
+        api: RoutingApi,
+    ) -> RetryPolicy {
         let per_try = r.per_try_timeout.as_ref().map(|d| (self.duration(d), d));
         let Some(a) = &r.attempts else {
             if let Some((_, at)) = per_try {
@@ -86,10 +91,13 @@ impl Cx<'_> {
         if a.value == 0 {
             return RetryPolicy::Off;
         }
+        // `None` (a GRPCRoute) is refused by `gateway_api_expresses`.
+        let (retry_on, status_codes) = wire.retry_conditions(api).unwrap_or_default();
         let policy = RetryPolicy::Retry(Retries {
             attempts: a.value,
             per_try_timeout: per_try.map_or(Duration::from_secs(2), |(d, _)| d),
-            retry_on: wire.retry_on.to_owned(),
+            retry_on,
+            status_codes,
         });
         // Each hop waits for every try of its upstream call (its UPSTREAM_TIMEOUT).
         let budget = policy.budget();
@@ -106,6 +114,30 @@ impl Cx<'_> {
             }
         }
         policy
+    }
+
+    /// What the Gateway API cannot say is refused, never dropped: it has no
+    /// fault injection, and a GRPCRoute has no retry policy (an HTTPRoute's
+    /// retry codes are HTTP statuses, which a gRPC error never is).
+    pub(super) fn gateway_api_expresses(&mut self, r: &schema::Routing, protocol: Protocol) {
+        for svc in r.fault.keys() {
+            self.err(
+                svc,
+                "the Gateway API has no fault injection; write the routes with \
+                 routing_api = \"istio\" (a VirtualService `fault`) to inject faults",
+            );
+        }
+        if protocol == Protocol::Grpc
+            && let Some(a) = &r.retries.attempts
+        {
+            self.err(
+                a,
+                "a GRPCRoute has no retry policy (the Gateway API's retries are HTTPRoute's, by \
+                 HTTP status, which a gRPC error never has); leave `attempts` out for Istio's \
+                 default policy, or write the routes with routing_api = \"istio\" (a \
+                 VirtualService `retries`)",
+            );
+        }
     }
 
     /// Checks that a routing key names a service; returns its versions.

@@ -108,6 +108,7 @@ mod tests {
             attempts,
             per_try_timeout: Duration::from_secs(2),
             retry_on: retry_on.into(),
+            status_codes: Vec::new(),
         }
     }
 
