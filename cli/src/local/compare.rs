@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::load::{self, Spec};
 use super::{Mesh, Options, RetryMode};
-use meshgen::model::{Model, Protocol};
+use meshgen::model::{DataPlane, Model, Protocol, RoutingApi};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -27,6 +27,10 @@ pub struct Settings {
 pub struct Row {
     pub profile: String,
     pub protocol: Protocol,
+    /// The API the profile's routes are written in (`istio`, `gateway-api`).
+    pub routing_api: RoutingApi,
+    /// Where the profile's proxies run (`sidecar`, `ambient`).
+    pub data_plane: DataPlane,
     /// `on`, `off`, `default`, or `bare` (no Envoy at all).
     pub retries: String,
     pub fail: f64,
@@ -54,6 +58,7 @@ pub async fn profile(
     bars: &MultiProgress,
 ) -> Result<Vec<Row>, String> {
     let protocol = model.wire.protocol;
+    let (routing_api, data_plane) = (model.mesh.routing_api, model.mesh.data_plane);
     let modes = settings.modes.clone();
     let mut mesh = Mesh::start(
         model,
@@ -121,6 +126,8 @@ pub async fn profile(
         rows.push(Row {
             profile: label.to_owned(),
             protocol,
+            routing_api,
+            data_plane,
             retries: label_mode.to_owned(),
             fail: settings.fail,
             requests: outcome.samples.len(),
@@ -144,6 +151,20 @@ fn protocol_name(p: Protocol) -> &'static str {
     }
 }
 
+fn routing_api_name(api: RoutingApi) -> &'static str {
+    match api {
+        RoutingApi::Istio => "istio",
+        RoutingApi::GatewayApi => "gateway-api",
+    }
+}
+
+fn data_plane_name(d: DataPlane) -> &'static str {
+    match d {
+        DataPlane::Sidecar => "sidecar",
+        DataPlane::Ambient => "ambient",
+    }
+}
+
 /// A progress display on stderr when it is a terminal, hidden otherwise.
 pub fn progress() -> MultiProgress {
     if std::io::stderr().is_terminal() {
@@ -158,6 +179,8 @@ pub fn table(rows: &[Row]) -> String {
     let head = [
         "profile",
         "protocol",
+        "routes",
+        "data plane",
         "retries",
         "success",
         "req/s",
@@ -172,6 +195,8 @@ pub fn table(rows: &[Row]) -> String {
         lines.push(vec![
             r.profile.clone(),
             protocol_name(r.protocol).into(),
+            routing_api_name(r.routing_api).into(),
+            data_plane_name(r.data_plane).into(),
             r.retries.clone(),
             format!("{:.3}", r.success_ratio),
             format!("{:.0}", r.requests_per_second),
@@ -207,6 +232,8 @@ mod tests {
         let row = Row {
             profile: "demo".into(),
             protocol: Protocol::Grpc,
+            routing_api: RoutingApi::GatewayApi,
+            data_plane: DataPlane::Ambient,
             retries: "default".into(),
             fail: 0.3,
             requests: 10,
@@ -221,7 +248,11 @@ mod tests {
         let v = serde_json::to_value(&row).unwrap();
         assert_eq!(v["protocol"], "grpc");
         assert_eq!(v["retries"], "default");
+        assert_eq!(v["routing_api"], "gateway-api");
+        assert_eq!(v["data_plane"], "ambient");
         assert_eq!(v["success_ratio"], 0.5);
-        assert!(table(&[row]).lines().nth(1).unwrap().contains("default"));
+        let line = table(&[row]).lines().nth(1).unwrap().to_owned();
+        assert!(line.contains("default"), "{line}");
+        assert!(line.contains("gateway-api  ambient"), "{line}");
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::RetryMode;
-use meshgen::model::{Model, Upstream};
+use meshgen::model::{DataPlane, Model, RoutingApi, Upstream};
 
 /// How to run a local mesh.
 #[derive(Clone, Debug, Default)]
@@ -76,6 +76,21 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
     }
     if model.mesh.mtls {
         notes.push("mtls: not played locally (plain text on 127.0.0.1)".into());
+    }
+    if model.mesh.routing_api == RoutingApi::GatewayApi {
+        notes.push(
+            "gateway-api: the routes are played as Istio converts the HTTPRoutes/GRPCRoutes \
+             (retries by status code, no `5xx`)"
+                .into(),
+        );
+    }
+    if model.mesh.data_plane == DataPlane::Ambient {
+        notes.push(
+            "ambient: the outbound listener of each service plays the waypoint (its routes, \
+             retries and timeouts); ztunnel (HBONE, L4 mTLS) and the L4/L7 \
+             AuthorizationPolicies are not played"
+                .into(),
+        );
     }
     Ok(notes)
 }

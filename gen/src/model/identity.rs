@@ -66,7 +66,10 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
     if m.mesh.mtls {
         out.push((at("PeerAuthentication", PEER_AUTHENTICATION), Owner::Chain));
         if ambient {
-            out.push((at("PeerAuthentication", METRICS_PEER_AUTHENTICATION), Owner::Chain));
+            out.push((
+                at("PeerAuthentication", METRICS_PEER_AUTHENTICATION),
+                Owner::Chain,
+            ));
         }
     }
     for (i, s) in m.services.iter().enumerate() {
@@ -114,7 +117,10 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
 pub fn made_by_istio(m: &Model) -> Vec<(ObjectRef, Owner)> {
     let mut names = Vec::new();
     if m.mesh.routing_api == RoutingApi::GatewayApi {
-        names.push((istio::gateway_deployment(&m.ingress.gateway), Owner::Ingress));
+        names.push((
+            istio::gateway_deployment(&m.ingress.gateway),
+            Owner::Ingress,
+        ));
     }
     if m.mesh.data_plane == DataPlane::Ambient {
         names.push((istio::WAYPOINT.to_owned(), Owner::Chain));

@@ -305,9 +305,10 @@ impl Model {
         let mut out = Vec::new();
         if self.mesh.routing_api == RoutingApi::GatewayApi {
             // Every route carries the same policy: one look at any of them.
-            let retry_field = self.services.iter().any(|s| {
-                matches!(s.route.retries, RetryPolicy::Off | RetryPolicy::Retry(_))
-            });
+            let retry_field = self
+                .services
+                .iter()
+                .any(|s| matches!(s.route.retries, RetryPolicy::Off | RetryPolicy::Retry(_)));
             out.push(if retry_field {
                 "the routes use HTTPRoute `retry`, in the Gateway API's experimental channel: \
                  install its v1.4 experimental CRDs (standard ones would drop `retry`)"

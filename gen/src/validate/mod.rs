@@ -12,8 +12,9 @@ use contract::{HopConfig, headers};
 
 use crate::error::Diagnostic;
 use crate::model::{
-    Caller, DataPlane, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model, Protocol,
-    PullPolicy, Route, RoutingApi, Service, Tracing, Upstream, WeightedSubset, Wire, Workload, istio,
+    Caller, DataPlane, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model,
+    Protocol, PullPolicy, Route, RoutingApi, Service, Tracing, Upstream, WeightedSubset, Wire,
+    Workload, istio,
 };
 use crate::profile::Loaded;
 use crate::profile::schema;

@@ -162,6 +162,29 @@ mod tests {
     }
 
     #[test]
+    fn httproute_retries_become_what_istio_converts_them_to() {
+        use meshgen::model::{Protocol, RoutingApi, Wire};
+        let wire = Wire::for_protocol(Protocol::Http);
+        let (retry_on, status_codes) = wire.retry_conditions(RoutingApi::GatewayApi).unwrap();
+        let p = convert_retries(&Retries {
+            status_codes,
+            ..retries(3, &retry_on)
+        });
+        // conversion.go: the four connection conditions, then each code;
+        // parseRetryOn moves the codes out.
+        assert_eq!(
+            p["retry_on"],
+            "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+        );
+        assert_eq!(p["retriable_status_codes"], json!([500, 502, 503, 504]));
+        assert!(
+            Wire::for_protocol(Protocol::Grpc)
+                .retry_conditions(RoutingApi::GatewayApi)
+                .is_none()
+        );
+    }
+
+    #[test]
     fn retry_modes() {
         let r = RetryPolicy::Retry(retries(3, "5xx"));
         assert_eq!(retry_policy(&r, RetryMode::On).unwrap()["num_retries"], 3);
