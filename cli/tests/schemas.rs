@@ -57,7 +57,10 @@ fn crd_kinds_have_no_unknown_fields() {
     let crds = schema::crds();
     let mut errors = Vec::new();
     let mut checked = 0;
-    for (at, doc) in all_documents().iter().filter(|(_, d)| schema::is_crd_kind(d)) {
+    for (at, doc) in all_documents()
+        .iter()
+        .filter(|(_, d)| schema::is_crd_kind(d))
+    {
         if schema::crd_check(&crds, at, doc, &mut errors) {
             checked += 1;
         }
@@ -99,6 +102,9 @@ fn the_strict_walk_checks_gateway_api_patterns_and_bounds() {
     });
     schema::walk(&bad, route, "spec", &mut errors);
     let all = errors.join("\n");
-    assert!(all.contains("backendRequest: \"1.005s\" does not match"), "{all}");
+    assert!(
+        all.contains("backendRequest: \"1.005s\" does not match"),
+        "{all}"
+    );
     assert!(all.contains("codes[0]: 200 is below 400"), "{all}");
 }

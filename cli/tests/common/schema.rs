@@ -174,7 +174,10 @@ pub type Crds = BTreeMap<String, BTreeMap<String, BTreeMap<String, Json>>>;
 /// channel (a superset of the standard one; HTTPRoute `retry` is in it only).
 pub fn crds() -> Crds {
     let mut out = Crds::new();
-    for file in ["istio-crds.yaml", "gateway-api-v1.4.1-experimental-crds.yaml"] {
+    for file in [
+        "istio-crds.yaml",
+        "gateway-api-v1.4.1-experimental-crds.yaml",
+    ] {
         let text = std::fs::read_to_string(tests_dir().join("schema").join(file)).unwrap();
         read_crds(&text, &mut out);
     }
@@ -319,7 +322,10 @@ fn bounds(value: &Json, schema: &Json, path: &str, errors: &mut Vec<String>) {
             errors.push(format!("{path}: {n} items, at most {}", schema["maxItems"]));
         }
         if schema["minItems"].as_u64().is_some_and(|min| n < min) {
-            errors.push(format!("{path}: {n} items, at least {}", schema["minItems"]));
+            errors.push(format!(
+                "{path}: {n} items, at least {}",
+                schema["minItems"]
+            ));
         }
     }
 }
