@@ -385,3 +385,29 @@ async fn configuration_errors_exit_with_a_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("UPSTREAM: `ftp://nope/`"), "{stderr}");
 }
+
+/// `EXTERNAL_STUB=true` (the in-cluster stub of `stub_external`): the hop
+/// answers the time like the external API it stands in for, and never rolls
+/// the `fail` the chain forwards to it.
+#[tokio::test]
+async fn an_external_stub_answers_the_time_and_ignores_fail() {
+    let stub = HopProcess::start(
+        Path::new(BIN),
+        Protocol::Http,
+        &[
+            ("SERVICE_NAME", "time.jsontest.com"),
+            ("SERVICE_VERSION", "stub"),
+            ("EXTERNAL_STUB", "true"),
+        ],
+    )
+    .await;
+    for _ in 0..20 {
+        let (status, _, body) = http_get(stub.port, "/", &[("fail", "1")]).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("milliseconds_since_epoch"), "{body}");
+    }
+    // Without the flag the same hop fails every time.
+    let hop = HopProcess::start(Path::new(BIN), Protocol::Http, &[]).await;
+    let (status, _, _) = http_get(hop.port, "/", &[("fail", "1")]).await.unwrap();
+    assert_eq!(status, 500);
+}

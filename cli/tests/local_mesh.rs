@@ -282,3 +282,30 @@ async fn http_fault() {
 async fn grpc_fault() {
     fault(Protocol::Grpc).await;
 }
+
+/// `stub_external = true`: the profile deploys its own stub of the external
+/// API, so the local mesh needs no `--stub-external` and no internet; the stub
+/// answers like the real API (the hop that stands in for it in a cluster
+/// ignores `fail`: chain-http/tests/http_chain.rs).
+async fn profile_stub(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
+    let m = model(demo(protocol), None, &["stub_external=true"]);
+    assert!(m.externals.iter().all(|e| e.stub));
+    let opts = Options {
+        stub_external: false,
+        ..options()
+    };
+    let mesh = start(m, &opts).await;
+    let out = drive(&mesh, 20, &[]).await;
+    assert_eq!(out.successes(), 20, "{:?}", out.samples[0].error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_profile_stub() {
+    profile_stub(Protocol::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_profile_stub() {
+    profile_stub(Protocol::Grpc).await;
+}

@@ -21,6 +21,9 @@ pub mod env {
     pub const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
     /// `true` / `false`: in-app work spans.
     pub const WORK: &str = "WORK";
+    /// `true`: the hop stands in for an external API (answers the time and
+    /// ignores `fail`, as a real API would).
+    pub const EXTERNAL_STUB: &str = "EXTERNAL_STUB";
     /// Comma-separated header names forwarded besides the fixed ones.
     pub const FORWARD_HEADERS: &str = "FORWARD_HEADERS";
     /// Concurrent HTTP/2 streams (calls) a client may open on one connection.
@@ -58,6 +61,9 @@ pub struct HopConfig {
     pub upstream_timeout: Duration,
     /// In-app work spans ("Fibonacci Odd Or Even").
     pub work: bool,
+    /// Stands in for an external API: answers the time, never rolls `fail`
+    /// (the in-cluster twin of `meshgen up --stub-external`'s stub).
+    pub external_stub: bool,
     /// Forwarded besides [`headers::APP`]: the headers routes match on.
     pub forward_headers: Vec<HeaderName>,
     /// Concurrent streams per HTTP/2 connection (both protocols): bounds what
@@ -102,6 +108,7 @@ impl HopConfig {
             upstreams: Vec::new(),
             upstream_timeout: Self::DEFAULT_UPSTREAM_TIMEOUT,
             work: false,
+            external_stub: false,
             forward_headers: Vec::new(),
             max_streams: Self::DEFAULT_MAX_STREAMS,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
@@ -126,6 +133,9 @@ impl HopConfig {
         }
         out.push((env::METRICS_PORT, self.metrics_port.to_string()));
         out.push((env::WORK, self.work.to_string()));
+        if self.external_stub {
+            out.push((env::EXTERNAL_STUB, true.to_string()));
+        }
         if !self.forward_headers.is_empty() {
             let list: Vec<&str> = self
                 .forward_headers
@@ -218,18 +228,14 @@ impl HopConfig {
             10_000,
         )?;
         let max_in_flight = count(env::MAX_IN_FLIGHT, Self::DEFAULT_MAX_IN_FLIGHT, 100_000)?;
-        let work = match get(env::WORK).map(|v| v.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
-            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
-            Some(v) => {
-                return Err(ConfigError::new(
-                    env::WORK,
-                    &v,
-                    "is not true/false (or 1/0)",
-                ));
-            }
+        let flag = |var: &'static str| match get(var).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError::new(var, &v, "is not true/false (or 1/0)")),
         };
+        let work = flag(env::WORK)?;
+        let external_stub = flag(env::EXTERNAL_STUB)?;
         let forward_headers = list(env::FORWARD_HEADERS)
             .iter()
             .map(|h| {
@@ -253,6 +259,7 @@ impl HopConfig {
             upstreams,
             upstream_timeout,
             work,
+            external_stub,
             forward_headers,
             max_streams,
             idle_timeout,
@@ -420,6 +427,7 @@ mod tests {
             max_streams in 1u32..=10_000,
             idle_ms in 1u64..3_600_000,
             max_in_flight in 1u32..=100_000,
+            external_stub in any::<bool>(),
         ) -> (Protocol, HopConfig) {
             let upstreams = upstreams
                 .into_iter()
@@ -442,6 +450,7 @@ mod tests {
                 upstreams,
                 upstream_timeout,
                 work,
+                external_stub,
                 forward_headers: headers.iter().map(|h| HeaderName::try_from(h.as_str()).unwrap()).collect(),
                 max_streams,
                 idle_timeout: Duration::from_millis(idle_ms),
@@ -452,7 +461,7 @@ mod tests {
     }
 
     /// Every variable a hop reads.
-    const VARS: [&str; 11] = [
+    const VARS: [&str; 12] = [
         env::PORT,
         env::METRICS_PORT,
         env::SERVICE_NAME,
@@ -460,6 +469,7 @@ mod tests {
         env::UPSTREAM,
         env::UPSTREAM_TIMEOUT,
         env::WORK,
+        env::EXTERNAL_STUB,
         env::FORWARD_HEADERS,
         env::MAX_CONCURRENT_STREAMS,
         env::IDLE_TIMEOUT,

@@ -58,7 +58,9 @@ impl Hop {
         let Ok(_permit) = self.in_flight.try_acquire() else {
             return Outcome::Overloaded;
         };
-        if dice::roll(dice::probability(headers::text(headers, "fail"))) {
+        if !self.config.external_stub
+            && dice::roll(dice::probability(headers::text(headers, "fail")))
+        {
             return Outcome::Fail(FailStatus::parse(headers::text(headers, "fail-status")));
         }
         let work = match self.config.work {

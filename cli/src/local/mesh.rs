@@ -12,6 +12,7 @@ use super::procs::Proc;
 use super::stub::ExternalStub;
 use super::{
     Layout, Options, PROBE, RetryMode, check, envoy, envoy_retries, find_binary, find_envoy, ports,
+    stubs_externals,
 };
 use meshgen::model::{Health, Model, Placement, Protocol, Upstream};
 
@@ -42,7 +43,7 @@ impl Mesh {
             (Some(_), Some(e)) => Some(ports::parse_endpoint(e)?),
             _ => None,
         };
-        let stub = if opts.stub_external && !model.externals.is_empty() {
+        let stub = if stubs_externals(&model, opts) && !model.externals.is_empty() {
             Some(ExternalStub::start().await?)
         } else {
             None

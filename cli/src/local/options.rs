@@ -25,13 +25,20 @@ pub struct Options {
     pub bare: bool,
 }
 
+/// Whether the external APIs are answered by the local stub: asked with
+/// `--stub-external`, or the profile deploys its own stubs (`stub_external`).
+pub fn stubs_externals(model: &Model, opts: &Options) -> bool {
+    opts.stub_external || model.externals.iter().any(|e| e.stub)
+}
+
 /// What cannot run locally, and what runs differently (printed by `up`).
 pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
+    let stubbed = stubs_externals(model, opts);
     for s in &model.services {
         for u in &s.upstreams {
             if let Upstream::External { url, tls: true, .. } = u
-                && !opts.stub_external
+                && !stubbed
             {
                 return Err(format!(
                     "service {} calls {url}: an https external API cannot run locally without \
@@ -44,6 +51,12 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
     }
     let known: Vec<&str> = model.externals.iter().map(|e| e.host.as_str()).collect();
     for h in &opts.without_service_entry {
+        if model.externals.iter().any(|e| e.stub && e.host == *h) {
+            return Err(format!(
+                "--without-service-entry {h}: the profile answers it with an in-cluster stub \
+                 (stub_external), which needs no ServiceEntry"
+            ));
+        }
         if !known.contains(&h.as_str()) {
             return Err(format!(
                 "--without-service-entry {h}: the profile calls no such external host (known: {})",
@@ -55,9 +68,13 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
             ));
         }
     }
-    if opts.stub_external && !model.externals.is_empty() {
+    if stubbed && !model.externals.is_empty() {
+        let why = match opts.stub_external {
+            true => "--stub-external",
+            false => "stub_external (the profile's in-cluster stub)",
+        };
         notes.push(format!(
-            "--stub-external: {} answered by a local stub (fixed time JSON)",
+            "{why}: {} answered by a local stub (the time JSON; ignores `fail`)",
             known.join(", ")
         ));
     }

@@ -4,7 +4,7 @@
 
 use contract::{HopConfig, Target, http::HeaderName};
 
-use super::{Model, Service, Workload};
+use super::{External, Model, Service, Workload};
 
 /// Where one hop runs, as its target placed it.
 pub struct Placement {
@@ -28,6 +28,7 @@ impl Model {
             upstreams: at.upstreams,
             upstream_timeout: service.upstream_timeout,
             work: service.work,
+            external_stub: false,
             forward_headers: self
                 .route_headers
                 .iter()
@@ -40,4 +41,29 @@ impl Model {
             otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
         }
     }
+
+    /// The configuration of the in-cluster stub of `external`
+    /// ([`External::stub`]): a terminal HTTP hop that answers the time and
+    /// never rolls `fail`, as the real API would not.
+    pub fn stub_config(&self, external: &External, at: Placement) -> HopConfig {
+        HopConfig {
+            port: at.port,
+            metrics_port: at.metrics_port,
+            service: external.host.clone(),
+            version: STUB_VERSION.to_owned(),
+            namespace: Some(self.namespace.clone()),
+            upstreams: Vec::new(),
+            upstream_timeout: HopConfig::DEFAULT_UPSTREAM_TIMEOUT,
+            work: false,
+            external_stub: true,
+            forward_headers: Vec::new(),
+            max_streams: HopConfig::DEFAULT_MAX_STREAMS,
+            idle_timeout: HopConfig::DEFAULT_IDLE_TIMEOUT,
+            max_in_flight: HopConfig::DEFAULT_MAX_IN_FLIGHT,
+            otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
+        }
+    }
 }
+
+/// The `version` label and `SERVICE_VERSION` of an external API's stub.
+pub const STUB_VERSION: &str = "stub";

@@ -105,7 +105,25 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
     }
     out.push((at(route, &m.ingress.route), Owner::Ingress));
     for (i, e) in m.externals.iter().enumerate() {
-        out.push((at("ServiceEntry", &e.name), Owner::External(i)));
+        if !e.stub {
+            out.push((at("ServiceEntry", &e.name), Owner::External(i)));
+            continue;
+        }
+        let mut kinds = vec!["ServiceAccount", "Service", "Deployment"];
+        if m.mesh.mtls {
+            kinds.push("AuthorizationPolicy");
+        }
+        out.extend(
+            kinds
+                .into_iter()
+                .map(|k| (at(k, &e.name), Owner::External(i))),
+        );
+        if m.mesh.mtls && ambient {
+            out.push((
+                at("AuthorizationPolicy", &waypoint_policy(&e.name)),
+                Owner::External(i),
+            ));
+        }
     }
     out
 }

@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use contract::{Code, Duration, Protocol};
-pub use hop::Placement;
+pub use hop::{Placement, STUB_VERSION};
 pub use wire::{Health, Wire};
 
 /// The whole demo.
@@ -108,6 +108,8 @@ pub struct Tracing {
 pub struct Image {
     /// The full reference.
     pub reference: String,
+    /// The HTTP hop's image, which external API stubs run whatever the protocol.
+    pub stub_reference: String,
     pub pull_policy: PullPolicy,
 }
 
@@ -194,6 +196,12 @@ pub struct External {
     pub name: String,
     /// Ports used, sorted, each with whether it is TLS.
     pub ports: Vec<ExternalPort>,
+    /// Answered by a stub in the chain's namespace instead (profile key
+    /// `stub_external`): a Deployment and Service named [`External::name`]
+    /// running the HTTP hop as the stub (see [`Model::stub_config`]), called
+    /// over plain HTTP at the Service's port 80 whatever the URL's scheme and
+    /// port; no ServiceEntry, since nothing leaves the cluster.
+    pub stub: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -45,6 +45,10 @@ pub struct Profile {
     pub routing: Routing,
     /// The services of the chain (`[[service]]`); a later layer replaces the whole list.
     pub service: Option<Sourced<Vec<Service>>>,
+    /// Answer every external API with a stub deployed in the chain's namespace
+    /// (the HTTP hop answering the time, as `meshgen up --stub-external` does)
+    /// instead of calling out: for offline or restricted clusters (default false).
+    pub stub_external: Option<Sourced<bool>>,
 }
 
 /// Outbound traffic policy of the sidecars.
@@ -318,7 +322,7 @@ macro_rules! merge_fields {
 }
 
 merge_fields! {
-    Profile { extends, name, namespace, protocol, istio, image, ingress, routing, service }
+    Profile { extends, name, namespace, protocol, istio, image, ingress, routing, service, stub_external }
     Service { name, versions, upstream, replicas, work }
     Istio { mtls, tracing, servicegraph, grafana, egress, access_log, trace_sampling, routing_api, data_plane, revision }
     Image { registry, tag, pull_policy }

@@ -9,13 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use contract::Target;
+use contract::{HopConfig, Target};
 use serde::Serialize;
 
 use crate::model::identity::{route_kind, waypoint_policy};
 use crate::model::{
-    Caller, DataPlane, Duration, Model, Placement, Protocol, RetryPolicy, Route, RoutingApi,
-    Upstream, istio,
+    Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, RetryPolicy, Route,
+    RoutingApi, STUB_VERSION, Service, Upstream, Wire, istio,
 };
 
 /// `part-of` of the objects shared by all profiles.
@@ -55,6 +55,9 @@ pub struct View<'m> {
     pub istio_namespace: &'static str,
     pub ingress_gateway: &'static str,
     pub services: Vec<KService<'m>>,
+    /// The in-cluster stubs of external APIs (`stub_external`): workloads
+    /// with no routes of their own.
+    pub stubs: Vec<KService<'m>>,
     pub ingress: KIngress<'m>,
     pub externals: Vec<KExternal<'m>>,
     /// Tracing backend wiring (`None` when tracing is off).
@@ -74,13 +77,216 @@ pub struct KService<'m> {
     /// The Service of each version (Gateway API routes name them instead of
     /// subsets): version -> Service name.
     pub backends: BTreeMap<&'m str, &'m str>,
-    pub route: &'m Route,
+    /// `None` for a stub.
+    pub route: Option<&'m Route>,
+    /// How it is reached and run.
+    pub wire: KWire<'m>,
     /// Ambient: principals ztunnel lets through at L4 (the waypoint's, and the
     /// ingress gateway's for the entry service, which the gateway calls directly).
     pub l4_callers: Vec<String>,
     /// Ambient: name of its L7 AuthorizationPolicy, enforced by the waypoint.
     pub waypoint_policy: String,
     pub deployments: Vec<KDeployment<'m>>,
+}
+
+/// How a workload is reached and run: the chain's protocol, or HTTP for a stub.
+#[derive(Debug, Clone, Serialize)]
+pub struct KWire<'m> {
+    /// Port name and `appProtocol`: Istio detects the protocol from them,
+    /// and a gRPC port named `http` would be downgraded to HTTP/1.1.
+    pub port_name: &'static str,
+    pub service_port: u16,
+    pub container_port: u16,
+    pub metrics_port: u16,
+    pub health: Health,
+    pub image: &'m str,
+}
+
+impl<'m> KWire<'m> {
+    fn of(w: &Wire, image: &'m str) -> Self {
+        KWire {
+            port_name: port_name(w.protocol),
+            service_port: w.service_port,
+            container_port: w.container_port,
+            metrics_port: w.metrics_port,
+            health: w.health.clone(),
+            image,
+        }
+    }
+}
+
+fn port_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Http => "http",
+        Protocol::Grpc => "grpc",
+    }
+}
+
+/// Builds the workloads of the view: chain services and external stubs.
+struct Workloads<'a, 'm> {
+    m: &'m Model,
+    labels: &'a Labels,
+    /// Who the entry service sees calling.
+    ingress_principal: String,
+    otlp_endpoint: Option<String>,
+    wire: KWire<'m>,
+}
+
+impl<'m> Workloads<'_, 'm> {
+    fn labels(&self, app: &str) -> Labels {
+        let mut l = self.labels.clone();
+        l.insert("app", app.to_owned());
+        l.insert("app.kubernetes.io/name", app.to_owned());
+        l
+    }
+
+    fn placement(&self, upstreams: Vec<Target>) -> Placement {
+        Placement {
+            port: self.wire.container_port,
+            metrics_port: self.wire.metrics_port,
+            upstreams,
+            otlp_endpoint: self.otlp_endpoint.clone(),
+        }
+    }
+
+    fn deployment(
+        &self,
+        app: &str,
+        name: &'m str,
+        version: &str,
+        replicas: u32,
+        config: HopConfig,
+    ) -> KDeployment<'m> {
+        let selector: Labels = [("app", app.to_owned()), ("version", version.to_owned())].into();
+        let mut pod_labels = self.labels(app);
+        pod_labels.extend(selector.clone());
+        pod_labels.insert("app.kubernetes.io/instance", name.to_owned());
+        KDeployment {
+            name,
+            replicas,
+            selector,
+            pod_labels,
+            env: config
+                .to_env()
+                .into_iter()
+                .map(|(name, value)| EnvVar { name, value })
+                .collect(),
+        }
+    }
+
+    /// Principals of `callers`, and what ztunnel sees at L4 in ambient mode.
+    fn principals(&self, callers: &[Caller]) -> (Vec<String>, Vec<String>) {
+        let ns = &self.m.namespace;
+        let l7 = callers
+            .iter()
+            .map(|c| match c {
+                Caller::Ingress => self.ingress_principal.clone(),
+                Caller::Service { name } => istio::principal(ns, name),
+            })
+            .collect();
+        let l4 = std::iter::once(istio::principal(ns, istio::WAYPOINT))
+            .chain(
+                callers
+                    .contains(&Caller::Ingress)
+                    .then(|| self.ingress_principal.clone()),
+            )
+            .collect();
+        (l7, l4)
+    }
+
+    fn service(&self, s: &'m Service) -> KService<'m> {
+        let m = self.m;
+        let ns = &m.namespace;
+        let upstreams: Vec<Target> = s
+            .upstreams
+            .iter()
+            .map(|u| {
+                let url = match u {
+                    Upstream::Service { name } => format!(
+                        "{}://{}:{}",
+                        m.wire.protocol.scheme(),
+                        istio::host(name, ns),
+                        m.wire.service_port
+                    ),
+                    Upstream::External { url, host, .. } => {
+                        match m.externals.iter().find(|e| e.stub && e.host == *host) {
+                            Some(e) => format!("http://{}/", istio::host(&e.name, ns)),
+                            None => url.clone(),
+                        }
+                    }
+                };
+                Target::parse(&url).expect("validated upstreams parse")
+            })
+            .collect();
+        let deployments = s
+            .versions
+            .iter()
+            .map(|w| {
+                let config = m.hop_config(s, w, self.placement(upstreams.clone()));
+                self.deployment(&s.name, &w.name, &w.version, w.replicas, config)
+            })
+            .collect();
+        let (callers, l4_callers) = self.principals(&s.callers);
+        KService {
+            name: &s.name,
+            host: istio::host(&s.name, ns),
+            account: &s.name,
+            labels: self.labels(&s.name),
+            callers,
+            l4_callers,
+            waypoint_policy: waypoint_policy(&s.name),
+            subsets: s.versions.iter().map(|w| w.version.as_str()).collect(),
+            backends: s
+                .versions
+                .iter()
+                .map(|w| (w.version.as_str(), w.name.as_str()))
+                .collect(),
+            route: Some(&s.route),
+            wire: self.wire.clone(),
+            deployments,
+        }
+    }
+
+    /// The stub of an external API: called by every service that calls the host.
+    fn stub(&self, e: &'m External, wire: KWire<'m>) -> KService<'m> {
+        let m = self.m;
+        let callers: Vec<Caller> = m
+            .services
+            .iter()
+            .filter(|s| {
+                s.upstreams
+                    .iter()
+                    .any(|u| matches!(u, Upstream::External { host, .. } if *host == e.host))
+            })
+            .map(|s| Caller::Service {
+                name: s.name.clone(),
+            })
+            .collect();
+        let (callers, l4_callers) = self.principals(&callers);
+        let config = m.stub_config(
+            e,
+            Placement {
+                port: wire.container_port,
+                metrics_port: wire.metrics_port,
+                upstreams: Vec::new(),
+                otlp_endpoint: self.otlp_endpoint.clone(),
+            },
+        );
+        KService {
+            name: &e.name,
+            host: istio::host(&e.name, &m.namespace),
+            account: &e.name,
+            labels: self.labels(&e.name),
+            callers,
+            l4_callers,
+            waypoint_policy: waypoint_policy(&e.name),
+            subsets: vec![STUB_VERSION],
+            backends: BTreeMap::new(),
+            route: None,
+            wire,
+            deployments: vec![self.deployment(&e.name, &e.name, STUB_VERSION, 1, config)],
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -178,96 +384,27 @@ pub fn view(m: &Model) -> View<'_> {
             istio::principal(ns, &istio::gateway_deployment(&m.ingress.gateway))
         }
     };
-    let services = m
-        .services
+    let otlp_endpoint = tracing.as_ref().map(KTracing::endpoint);
+    let workloads = Workloads {
+        m,
+        labels: &labels,
+        ingress_principal,
+        otlp_endpoint,
+        wire: KWire::of(&m.wire, &m.image.reference),
+    };
+    let services = m.services.iter().map(|s| workloads.service(s)).collect();
+    let http = Wire::for_protocol(Protocol::Http);
+    let stub_wire = KWire::of(&http, &m.image.stub_reference);
+    let stubs = m
+        .externals
         .iter()
-        .map(|s| {
-            let mut svc_labels = labels.clone();
-            svc_labels.insert("app", s.name.clone());
-            svc_labels.insert("app.kubernetes.io/name", s.name.clone());
-            let upstreams: Vec<Target> = s
-                .upstreams
-                .iter()
-                .map(|u| {
-                    let url = match u {
-                        Upstream::Service { name } => format!(
-                            "{}://{}:{}",
-                            m.wire.protocol.scheme(),
-                            istio::host(name, ns),
-                            m.wire.service_port
-                        ),
-                        Upstream::External { url, .. } => url.clone(),
-                    };
-                    Target::parse(&url).expect("validated upstreams parse")
-                })
-                .collect();
-            let deployments = s
-                .versions
-                .iter()
-                .map(|w| {
-                    let selector: Labels =
-                        [("app", s.name.clone()), ("version", w.version.clone())].into();
-                    let mut pod_labels = svc_labels.clone();
-                    pod_labels.extend(selector.clone());
-                    pod_labels.insert("app.kubernetes.io/instance", w.name.clone());
-                    let config = m.hop_config(
-                        s,
-                        w,
-                        Placement {
-                            port: m.wire.container_port,
-                            metrics_port: m.wire.metrics_port,
-                            upstreams: upstreams.clone(),
-                            otlp_endpoint: tracing.as_ref().map(KTracing::endpoint),
-                        },
-                    );
-                    KDeployment {
-                        name: &w.name,
-                        replicas: w.replicas,
-                        selector,
-                        pod_labels,
-                        env: config
-                            .to_env()
-                            .into_iter()
-                            .map(|(name, value)| EnvVar { name, value })
-                            .collect(),
-                    }
-                })
-                .collect();
-            KService {
-                name: &s.name,
-                host: istio::host(&s.name, ns),
-                account: &s.name,
-                labels: svc_labels,
-                callers: s
-                    .callers
-                    .iter()
-                    .map(|c| match c {
-                        Caller::Ingress => ingress_principal.clone(),
-                        Caller::Service { name } => istio::principal(ns, name),
-                    })
-                    .collect(),
-                l4_callers: std::iter::once(istio::principal(ns, istio::WAYPOINT))
-                    .chain(
-                        s.callers
-                            .contains(&Caller::Ingress)
-                            .then(|| ingress_principal.clone()),
-                    )
-                    .collect(),
-                waypoint_policy: waypoint_policy(&s.name),
-                subsets: s.versions.iter().map(|w| w.version.as_str()).collect(),
-                backends: s
-                    .versions
-                    .iter()
-                    .map(|w| (w.version.as_str(), w.name.as_str()))
-                    .collect(),
-                route: &s.route,
-                deployments,
-            }
-        })
+        .filter(|e| e.stub)
+        .map(|e| workloads.stub(e, stub_wire.clone()))
         .collect();
     let externals = m
         .externals
         .iter()
+        .filter(|e| !e.stub)
         .map(|e| KExternal {
             name: &e.name,
             host: &e.host,
@@ -328,6 +465,7 @@ pub fn view(m: &Model) -> View<'_> {
         istio_namespace: istio::NAMESPACE,
         ingress_gateway: istio::INGRESS_GATEWAY,
         services,
+        stubs,
         ingress: KIngress {
             gateway: &m.ingress.gateway,
             pod_selector: [(

@@ -324,6 +324,7 @@ impl Cx<'_> {
                     name: host.replace('.', "-"),
                     host,
                     ports: ports.into_iter().collect(),
+                    stub: val(&p.stub_external, false),
                 })
                 .collect(),
             route_headers: route_headers.into_iter().collect(),
@@ -428,6 +429,7 @@ impl Cx<'_> {
         let tag = val(&i.tag, "latest".to_owned());
         Image {
             reference: format!("{registry}/{}:{tag}", protocol.binary()),
+            stub_reference: format!("{registry}/{}:{tag}", Protocol::Http.binary()),
             pull_policy: match val(&i.pull_policy, schema::PullPolicy::IfNotPresent) {
                 schema::PullPolicy::Always => PullPolicy::Always,
                 schema::PullPolicy::IfNotPresent => PullPolicy::IfNotPresent,
