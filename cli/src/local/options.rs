@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::RetryMode;
-use meshgen::model::{DataPlane, Model, RoutingApi, Upstream};
+use meshgen::model::{DataPlane, Model, Protocol, RoutingApi, Upstream};
 
 /// How to run a local mesh.
 #[derive(Clone, Debug, Default)]
@@ -96,9 +96,17 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
     }
     if model.mesh.routing_api == RoutingApi::GatewayApi {
         notes.push(
-            "gateway-api: the routes are played as Istio converts the HTTPRoutes/GRPCRoutes \
-             (retries by status code, no `5xx`)"
-                .into(),
+            match model.wire.protocol {
+                Protocol::Http => {
+                    "gateway-api: the routes are played as Istio converts the HTTPRoutes \
+                     (retries by status code, no `5xx`)"
+                }
+                Protocol::Grpc => {
+                    "gateway-api: the routes are played as Istio converts the GRPCRoutes \
+                     (no retry policy of their own: Istio's default applies)"
+                }
+            }
+            .into(),
         );
     }
     if model.mesh.data_plane == DataPlane::Ambient {

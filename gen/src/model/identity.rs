@@ -37,6 +37,10 @@ pub enum Owner {
     Workload(usize, usize),
     Ingress,
     External(usize),
+    /// Istio itself: the proxy it deploys for the Gateway API ingress.
+    IstioGateway,
+    /// Istio itself: the namespace's waypoint (ambient).
+    IstioWaypoint,
 }
 
 /// Every object of the chain, in apply order, with its owner.
@@ -137,11 +141,11 @@ pub fn made_by_istio(m: &Model) -> Vec<(ObjectRef, Owner)> {
     if m.mesh.routing_api == RoutingApi::GatewayApi {
         names.push((
             istio::gateway_deployment(&m.ingress.gateway),
-            Owner::Ingress,
+            Owner::IstioGateway,
         ));
     }
     if m.mesh.data_plane == DataPlane::Ambient {
-        names.push((istio::WAYPOINT.to_owned(), Owner::Chain));
+        names.push((istio::WAYPOINT.to_owned(), Owner::IstioWaypoint));
     }
     names
         .into_iter()

@@ -4,11 +4,22 @@
 
 use contract::OTLP_GRPC_PORT;
 
+use super::{Model, RoutingApi};
+
 /// Namespace of Istio's control plane, its ingress gateway and the addons.
 pub const NAMESPACE: &str = "istio-system";
 /// The ingress gateway that `istioctl install` creates, and its ServiceAccount.
 pub const INGRESS_GATEWAY: &str = "istio-ingressgateway";
+/// Its ServiceAccount (not named like the workload, unlike Gateway API ones).
 pub const INGRESS_ACCOUNT: &str = "istio-ingressgateway-service-account";
+
+/// The principal the entry service sees calling from the ingress.
+pub fn ingress_principal(m: &Model) -> String {
+    match m.mesh.routing_api {
+        RoutingApi::Istio => principal(NAMESPACE, INGRESS_ACCOUNT),
+        RoutingApi::GatewayApi => principal(&m.namespace, &gateway_deployment(&m.ingress.gateway)),
+    }
+}
 /// The tracing collector's Service (in [`NAMESPACE`]) and its OTLP/gRPC port.
 pub const COLLECTOR_SERVICE: &str = "jaeger-collector";
 pub const COLLECTOR_PORT: u16 = OTLP_GRPC_PORT;
@@ -22,6 +33,16 @@ pub const WAYPOINT_PORT: u16 = 15008;
 /// Gateway API gateway of class `istio`.
 pub fn gateway_deployment(gateway: &str) -> String {
     format!("{gateway}-istio")
+}
+
+/// The proxy at the chain's entry: its workload (also its ServiceAccount)
+/// and namespace. Istio's own ingress gateway for the classic API; for the
+/// Gateway API, the one Istio deploys for the chain's Gateway.
+pub fn ingress_proxy(m: &Model) -> (String, &str) {
+    match m.mesh.routing_api {
+        RoutingApi::Istio => (INGRESS_GATEWAY.to_owned(), NAMESPACE),
+        RoutingApi::GatewayApi => (gateway_deployment(&m.ingress.gateway), &m.namespace),
+    }
 }
 
 /// The trust domain of a default Istio install.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::model::identity::{route_kind, waypoint_policy};
 use crate::model::{
     Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, RetryPolicy, Route,
-    RoutingApi, STUB_VERSION, Service, Upstream, Wire, istio,
+    STUB_VERSION, Service, Upstream, Wire, istio,
 };
 
 /// `part-of` of the objects shared by all profiles.
@@ -376,14 +376,7 @@ pub fn view(m: &Model) -> View<'_> {
         Protocol::Http => ("http", "HTTP"),
         Protocol::Grpc => ("grpc", "GRPC"),
     };
-    // Who the entry service sees calling: the gateway Istio installs, or the
-    // one it deploys for a Gateway API Gateway (named after it).
-    let ingress_principal = match m.mesh.routing_api {
-        RoutingApi::Istio => istio::principal(istio::NAMESPACE, istio::INGRESS_ACCOUNT),
-        RoutingApi::GatewayApi => {
-            istio::principal(ns, &istio::gateway_deployment(&m.ingress.gateway))
-        }
-    };
+    let ingress_principal = istio::ingress_principal(m);
     let otlp_endpoint = tracing.as_ref().map(KTracing::endpoint);
     let workloads = Workloads {
         m,

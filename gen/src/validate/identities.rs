@@ -20,26 +20,35 @@ impl Cx<'_> {
         specs: &[Spec],
         upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
         ingress: &schema::Ingress,
+        istio: &schema::Istio,
         namespace: &Sourced<String>,
     ) {
+        let at = |s: &Sourced<String>| key_of(s);
+        // The key that made Istio create its own objects in the namespace.
+        let data_plane = istio.data_plane.as_ref().map(key_of);
+        let routing_api = istio
+            .routing_api
+            .as_ref()
+            .map(key_of)
+            .or(data_plane.clone());
         // What a profile reader would call each owner, and where it is written.
-        let owner = |o: Owner| -> (String, &Sourced<String>) {
-            match o {
-                Owner::Chain => ("the chain's namespace".into(), namespace),
+        let owner = |o: Owner| -> (String, Sourced<()>) {
+            let (what, where_) = match o {
+                Owner::Chain => ("the chain's namespace".into(), at(namespace)),
                 Owner::Service(i) => (
                     format!("service \"{}\"", model.services[i].name),
-                    &specs[i].name,
+                    at(&specs[i].name),
                 ),
                 Owner::Workload(i, j) => (
                     format!(
                         "version \"{}\" of service \"{}\"",
                         model.services[i].versions[j].version, model.services[i].name
                     ),
-                    &specs[i].versions[j],
+                    at(&specs[i].versions[j]),
                 ),
                 Owner::Ingress => (
                     format!("the ingress of service \"{}\"", model.ingress.service),
-                    ingress.service.as_ref().unwrap_or(&specs[0].name),
+                    at(ingress.service.as_ref().unwrap_or(&specs[0].name)),
                 ),
                 Owner::External(i) => {
                     let host = &model.externals[i].host;
@@ -51,30 +60,46 @@ impl Cx<'_> {
                             _ => None,
                         })
                         .expect("every external comes from an upstream");
-                    (format!("external host \"{host}\""), item)
+                    (format!("external host \"{host}\""), at(item))
                 }
-            }
+                Owner::IstioGateway => (
+                    format!(
+                        "the proxy Istio deploys for the Gateway API ingress of service \"{}\"",
+                        model.ingress.service
+                    ),
+                    routing_api
+                        .clone()
+                        .expect("the Gateway API is chosen by a key"),
+                ),
+                Owner::IstioWaypoint => (
+                    "the waypoint Istio deploys for ambient mode".into(),
+                    data_plane.clone().expect("ambient is chosen by a key"),
+                ),
+            };
+            (what, where_)
         };
         // A workload's name is also a label value (`app.kubernetes.io/instance`).
         for (i, s) in model.services.iter().enumerate() {
             for (j, w) in s.versions.iter().enumerate() {
                 if let Err(why) = dns1123_label(&w.name) {
                     let (what, at) = owner(Owner::Workload(i, j));
-                    self.err(at, format!("the workload of {what} would be named \"{}\", which is not a valid name and label value: {why}", w.name));
+                    self.err(&at, format!("the workload of {what} would be named \"{}\", which is not a valid name and label value: {why}", w.name));
                 }
             }
         }
         let mut seen: BTreeMap<ObjectRef, Owner> = BTreeMap::new();
-        for (object, o) in identity::objects(model)
+        // Istio's objects first: a collision is then reported at the
+        // profile's object, the one the user can rename.
+        for (object, o) in identity::made_by_istio(model)
             .into_iter()
-            .chain(identity::made_by_istio(model))
+            .chain(identity::objects(model))
         {
             if let Some(first) = seen.get(&object).copied() {
                 let (first_what, first_at) = owner(first);
                 let (what, at) = owner(o);
                 let first_loc = self.sm.locate(first_at.source, first_at.span.start);
                 self.err(
-                    at,
+                    &at,
                     format!(
                         "{what} and {first_what} (at {first_loc}) both make {object}; \
                          rename one of them"
@@ -84,5 +109,14 @@ impl Cx<'_> {
                 seen.insert(object, o);
             }
         }
+    }
+}
+
+/// Where a key is written, whatever its value's type.
+fn key_of<T>(s: &Sourced<T>) -> Sourced<()> {
+    Sourced {
+        value: (),
+        source: s.source,
+        span: s.span.clone(),
     }
 }

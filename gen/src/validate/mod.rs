@@ -19,7 +19,7 @@ use crate::model::{
 use crate::profile::Loaded;
 use crate::profile::schema;
 use crate::profile::source::{SourceMap, Sourced};
-use names::{dns1123_label, image_registry, yaml11_string};
+use names::{dns1035_label, dns1123_label, image_registry, yaml11_string};
 
 /// Validates `loaded` and resolves it; returns every problem found, not just the first.
 pub fn resolve(loaded: &Loaded) -> Result<Model, Vec<Diagnostic>> {
@@ -329,8 +329,45 @@ impl Cx<'_> {
                 .collect(),
             route_headers: route_headers.into_iter().collect(),
         };
-        self.identities(&model, &specs, &upstreams, &p.ingress, namespace.as_ref()?);
+        self.stub_names(&model, &upstreams);
+        self.identities(
+            &model,
+            &specs,
+            &upstreams,
+            &p.ingress,
+            &p.istio,
+            namespace.as_ref()?,
+        );
         self.errors.is_empty().then_some(model)
+    }
+
+    /// A stub is a Service named after its host: that name must be one.
+    fn stub_names(
+        &mut self,
+        model: &Model,
+        upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+    ) {
+        for e in model.externals.iter().filter(|e| e.stub) {
+            let Err(why) = dns1035_label(&e.name).and_then(|()| yaml11_string(&e.name)) else {
+                continue;
+            };
+            let item = upstreams
+                .values()
+                .flatten()
+                .find_map(|(u, item)| match u {
+                    Upstream::External { host, .. } if *host == e.host => Some(item),
+                    _ => None,
+                })
+                .expect("every external comes from an upstream");
+            self.err(
+                item,
+                format!(
+                    "with stub_external, {} is answered by a stub Service named \"{}\", which \
+                     is not a valid Service name: {why}",
+                    e.host, e.name
+                ),
+            );
+        }
     }
 
     /// With tracing, the hops' span exports take their collector port around
@@ -374,6 +411,20 @@ impl Cx<'_> {
             (None, DataPlane::Sidecar) => RoutingApi::Istio,
         };
         let sampling = i.trace_sampling.as_ref().map_or(100.0, |s| self.percent(s));
+        // ztunnel does not read the outbound traffic policy (istio/istio#54281):
+        // a lock that holds only with sidecars must not be promised.
+        if let Some(e) = &i.egress
+            && e.value == schema::Egress::RegistryOnly
+            && data_plane == DataPlane::Ambient
+        {
+            self.err(
+                e,
+                "ztunnel does not enforce REGISTRY_ONLY (istio/istio#54281): in ambient mode \
+                 calls to unregistered hosts would still leave the cluster; set egress = \
+                 \"ALLOW_ANY\" (and lock egress with an egress gateway or a NetworkPolicy), or \
+                 use data_plane = \"sidecar\"",
+            );
+        }
         Mesh {
             mtls: val(&i.mtls, false),
             tracing: val(&i.tracing, false).then_some(Tracing {

@@ -25,7 +25,7 @@ pub use retry::{RetryMode, convert_retries, default_retry_policy, parse_retry_on
 pub use route::{fault, routes};
 
 use meshgen::model::istio;
-use meshgen::model::{Egress, Model, Protocol, Upstream};
+use meshgen::model::{DataPlane, Egress, Model, Protocol, Upstream};
 
 /// Where everything listens on 127.0.0.1, decided by `meshgen up` (see `ports.rs`).
 #[derive(Clone, Debug)]
@@ -197,21 +197,28 @@ fn block_all() -> Value {
            "routes": [{"name": "block_all", "match": {"prefix": "/"}, "direct_response": {"status": 502}}]})
 }
 
-/// The sidecar name (`app.namespace`) playing the callers of whatever `called`
-/// matches, for span service names; the gateway when no service calls it.
+/// The proxy name (`workload.namespace`) playing the callers of whatever
+/// `called` matches, for span service names: their sidecars, or in ambient
+/// mode the waypoint; the ingress proxy when no service calls it.
 fn callers(model: &Model, called: impl Fn(&Upstream) -> bool) -> String {
+    if model.mesh.data_plane == DataPlane::Ambient {
+        return format!("{}.{}", istio::WAYPOINT, model.namespace);
+    }
     let callers: Vec<&str> = model
         .services
         .iter()
         .filter(|s| s.upstreams.iter().any(&called))
         .map(|s| s.name.as_str())
         .collect();
-    let who = if callers.is_empty() {
-        istio::INGRESS_GATEWAY.to_owned()
-    } else {
-        callers.join("+")
-    };
-    format!("{who}.{}", model.namespace)
+    if callers.is_empty() {
+        return ingress_proxy_name(model);
+    }
+    format!("{}.{}", callers.join("+"), model.namespace)
+}
+
+fn ingress_proxy_name(model: &Model) -> String {
+    let (workload, namespace) = istio::ingress_proxy(model);
+    format!("{workload}.{namespace}")
 }
 
 fn callers_of(model: &Model, service: &str) -> String {
@@ -293,7 +300,7 @@ pub fn bootstrap(model: &Model, layout: &Layout, mode: RetryMode) -> Value {
                 "ingress",
                 vec![vh],
                 tracing.as_ref(),
-                &format!("{}.{}", istio::INGRESS_GATEWAY, istio::NAMESPACE),
+                &ingress_proxy_name(model),
                 true,
             ),
         ));
