@@ -1,17 +1,37 @@
 //! Property tests over random *valid* profiles (tests/common/random_profile.rs),
-//! run in-process through the library (`load` -> `resolve` -> `render`). For
-//! each of 64 profiles:
+//! run in-process through the library (`load` -> `resolve` -> `render`). The
+//! profiles cover every valid mesh: sidecar or ambient data plane, Istio or
+//! Gateway API routes (VirtualServices and DestinationRules, or HTTPRoutes /
+//! GRPCRoutes to per-version Services), with or without an Istio revision.
+//! For each of 64 profiles:
 //! - rendering is deterministic;
-//! - every rendered object has a unique identity, and the chain's objects are
-//!   exactly `model::identity::objects`;
+//! - every rendered object has a unique identity, the chain's objects are
+//!   exactly `model::identity::objects`, and none has the identity of an
+//!   object Istio makes for the chain's Gateways (`identity::made_by_istio`:
+//!   `<entry>-gateway-istio`, `waypoint`);
+//! - every reference between the chain's objects resolves: Services and
+//!   AuthorizationPolicy selectors select a rendered Deployment's pods,
+//!   Deployments run as a rendered ServiceAccount, Gateway API routes attach
+//!   to a rendered Gateway or Service port and send to a rendered Service
+//!   port, VirtualServices to a rendered Gateway and to a DestinationRule
+//!   subset, AuthorizationPolicies allow ServiceAccounts that exist (rendered,
+//!   Istio's ingress gateway's, or made by Istio), the namespace's waypoint is
+//!   a rendered Gateway of class `istio-waypoint`; every label value is one
+//!   Kubernetes takes;
 //! - every header a route matches on is forwarded by every hop on every path
 //!   from the ingress to the routed service, both by the model's hop
 //!   configuration (`Model::hop_config`) and by the rendered Deployments'
 //!   environment, read as a pod reads it (`HopConfig::from_env`).
 //!
-//! The first 12 profiles' output then passes the strict schema validators of
-//! tests/common/schema.rs, each run once for all of them (they are slow to
-//! start). Missing validators fail the test, as in `schemas.rs`.
+//! The output of 12 of them, the first 6 with VirtualServices and the first 6
+//! with Gateway API routes, then passes the strict schema validators of
+//! tests/common/schema.rs (core kinds, Istio's CRDs, the Gateway API's CRDs),
+//! each run once for all of them (they are slow to start). Missing validators
+//! fail the test, as in `schemas.rs`.
+//!
+//! A fixed chain checks the reference check itself: leaving out one object
+//! (a Service, a ServiceAccount, the waypoint, a DestinationRule...) makes a
+//! reference dangle, and the check says which.
 //!
 //! Two narrower properties over targeted profiles, for what the schemas do
 //! not say:
@@ -19,8 +39,9 @@
 //!   accepts never renders one, and a host port called both with and without
 //!   TLS (the way to one) is refused;
 //! - kubectl reads YAML 1.1, where a plain `no` is a boolean: meshgen refuses
-//!   such names, and the tricky names it accepts (`true`, `0x1f`, `1e3`...)
-//!   mean the same to a YAML 1.1 reader as to meshgen.
+//!   such names (the Istio revision included), and the tricky names it
+//!   accepts (`0o17`, `nan`, `1e3`...) mean the same to a YAML 1.1 reader as
+//!   to meshgen, whatever the mesh.
 
 mod common;
 
@@ -28,7 +49,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
-use common::random_profile::{DEFAULT_SUBSET, GenProfile, GenService, profile, q};
+use common::random_profile::{DEFAULT_SUBSET, GenProfile, GenService, mesh, profile, q};
 use common::schema;
 // The hop's own view of the contract (`hop` re-exports `contract`): what a pod runs.
 use hop::headers::forwarded;
@@ -48,7 +69,8 @@ use serde_json::{Value as Json, json};
 
 /// Cases of the main property run.
 const CASES: u32 = 64;
-/// How many of them (the first ones) go through the schema validators.
+/// How many of them go through the schema validators: the first half of them
+/// with VirtualServices, the first half with Gateway API routes.
 const SCHEMA_CASES: usize = 12;
 
 /// What `resolve` says of a name kubectl would misread.
@@ -155,6 +177,262 @@ fn check_identities(model: &Model, docs: &[(String, Json)]) -> Result<(), TestCa
         "rendered objects of the chain differ from identity::objects:\n  rendered only: {:?}\n  model only: {:?}",
         only(&rendered, &expected),
         only(&expected, &rendered)
+    );
+    for (o, _) in identity::made_by_istio(model) {
+        let id = (o.kind.to_owned(), o.namespace, o.name);
+        prop_assert!(
+            !rendered.contains(&id),
+            "{} is rendered, and Istio makes it too (it would fight Istio's controller)",
+            show(&id)
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// References between the chain's objects
+// ---------------------------------------------------------------------------
+
+fn text(v: &Json) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// A `matchLabels`-like map as (key, value) strings.
+fn string_map(v: &Json) -> BTreeMap<String, String> {
+    let entries = v.as_object().into_iter().flatten();
+    entries.map(|(k, v)| (k.clone(), text(v))).collect()
+}
+
+/// Whether a selector (non-empty) picks pods labelled `labels`.
+fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// A Kubernetes label value: at most 63 characters, alphanumerics at both
+/// ends, `-`, `_`, `.` inside.
+fn label_value_ok(v: &str) -> bool {
+    let inner = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    v.is_empty()
+        || (v.len() <= 63
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && v.chars().all(inner))
+}
+
+/// The chain's rendered objects, for looking references up.
+struct Chain<'d> {
+    docs: Vec<&'d Json>,
+}
+
+impl<'d> Chain<'d> {
+    fn of_kind(&self, kind: &str) -> impl Iterator<Item = &'d Json> + '_ {
+        let kind = kind.to_owned();
+        self.docs
+            .iter()
+            .copied()
+            .filter(move |d| d["kind"] == kind.as_str())
+    }
+
+    fn named(&self, kind: &str, name: &str) -> Option<&'d Json> {
+        self.of_kind(kind).find(|d| d["metadata"]["name"] == name)
+    }
+
+    /// The pod labels of every Deployment.
+    fn pods(&self) -> Vec<BTreeMap<String, String>> {
+        let pods = self.of_kind("Deployment");
+        pods.map(|d| string_map(&d["spec"]["template"]["metadata"]["labels"]))
+            .collect()
+    }
+
+    /// Whether Service `name` is rendered with port `port`.
+    fn service_port(&self, name: &str, port: &Json) -> bool {
+        self.named("Service", name).is_some_and(|s| {
+            let ports = s["spec"]["ports"].as_array().into_iter().flatten();
+            ports.clone().any(|p| &p["port"] == port)
+        })
+    }
+
+    fn gateway_api_gateway(&self, name: &str) -> Option<&'d Json> {
+        let gateways = self.of_kind("Gateway");
+        gateways
+            .filter(|d| schema::is_gateway_api(d))
+            .find(|d| d["metadata"]["name"] == name)
+    }
+}
+
+/// Every reference between the chain's rendered objects resolves (see the
+/// header), and every label value is one Kubernetes takes.
+fn check_references(model: &Model, docs: &[(String, Json)]) -> Result<(), TestCaseError> {
+    let ns = model.namespace.as_str();
+    let chain = Chain {
+        docs: docs
+            .iter()
+            .map(|(_, d)| d)
+            .filter(|d| d["metadata"]["namespace"] == ns)
+            .collect(),
+    };
+    let pods = chain.pods();
+    let mut problems = Vec::new();
+    let mut problem = |at: &Json, why: String| {
+        problems.push(format!("{} {}: {why}", at["kind"], at["metadata"]["name"]));
+    };
+
+    // Label values, everywhere they are written.
+    for (_, d) in docs {
+        let maps = [
+            &d["metadata"]["labels"],
+            &d["spec"]["selector"],
+            &d["spec"]["selector"]["matchLabels"],
+            &d["spec"]["template"]["metadata"]["labels"],
+            &d["spec"]["podSelector"]["matchLabels"],
+        ];
+        for (k, v) in maps.into_iter().flat_map(string_map) {
+            if !label_value_ok(&v) {
+                problem(d, format!("label {k}: {v:?} is not a valid label value"));
+            }
+        }
+    }
+    // ServiceAccounts that exist in the chain's namespace: rendered, or made by Istio.
+    let mut accounts: BTreeSet<String> = chain
+        .of_kind("ServiceAccount")
+        .map(|d| text(&d["metadata"]["name"]))
+        .collect();
+    let by_istio = identity::made_by_istio(model).into_iter();
+    accounts.extend(
+        by_istio
+            .filter(|(o, _)| o.kind == "ServiceAccount")
+            .map(|(o, _)| o.name),
+    );
+    let ingress_account = istio::principal(istio::NAMESPACE, istio::INGRESS_ACCOUNT);
+
+    for d in chain.of_kind("Deployment") {
+        let account = text(&d["spec"]["template"]["spec"]["serviceAccountName"]);
+        if chain.named("ServiceAccount", &account).is_none() {
+            problem(
+                d,
+                format!("runs as ServiceAccount {account:?}, not rendered"),
+            );
+        }
+        let selector = string_map(&d["spec"]["selector"]["matchLabels"]);
+        let own = string_map(&d["spec"]["template"]["metadata"]["labels"]);
+        if !selects(&selector, &own) {
+            problem(d, "its selector does not select its own pods".into());
+        }
+    }
+    for d in chain.of_kind("Service") {
+        let selector = string_map(&d["spec"]["selector"]);
+        if !pods.iter().any(|p| selects(&selector, p)) {
+            problem(
+                d,
+                format!("selects no rendered Deployment's pods ({selector:?})"),
+            );
+        }
+    }
+    for d in chain.of_kind("AuthorizationPolicy") {
+        let spec = &d["spec"];
+        let selector = string_map(&spec["selector"]["matchLabels"]);
+        if spec.get("selector").is_some() && !pods.iter().any(|p| selects(&selector, p)) {
+            problem(
+                d,
+                format!("selects no rendered Deployment's pods ({selector:?})"),
+            );
+        }
+        for t in spec["targetRefs"].as_array().into_iter().flatten() {
+            let name = text(&t["name"]);
+            if t["kind"] != "Service" || chain.named("Service", &name).is_none() {
+                problem(d, format!("targets {t}, not a rendered Service"));
+            }
+        }
+        let rules = spec["rules"].as_array().into_iter().flatten();
+        let from = rules.flat_map(|r| r["from"].as_array().into_iter().flatten());
+        let principals =
+            from.flat_map(|f| f["source"]["principals"].as_array().into_iter().flatten());
+        for p in principals.map(text) {
+            let ours = p
+                .strip_prefix(&format!("{}/ns/{ns}/sa/", istio::TRUST_DOMAIN))
+                .is_some_and(|sa| accounts.contains(sa));
+            if !ours && p != ingress_account {
+                problem(d, format!("allows {p}, which no ServiceAccount is"));
+            }
+        }
+    }
+    for d in chain.of_kind("HTTPRoute").chain(chain.of_kind("GRPCRoute")) {
+        for p in d["spec"]["parentRefs"].as_array().into_iter().flatten() {
+            let name = text(&p["name"]);
+            let found = match p["kind"].as_str() {
+                Some("Service") => chain.service_port(&name, &p["port"]),
+                None | Some("Gateway") => chain.gateway_api_gateway(&name).is_some(),
+                Some(_) => false,
+            };
+            if !found {
+                problem(d, format!("attaches to {p}, which is not rendered"));
+            }
+        }
+        let rules = d["spec"]["rules"].as_array().into_iter().flatten();
+        for b in rules.flat_map(|r| r["backendRefs"].as_array().into_iter().flatten()) {
+            if !chain.service_port(&text(&b["name"]), &b["port"]) {
+                problem(
+                    d,
+                    format!("sends to {b}, which is not a rendered Service port"),
+                );
+            }
+        }
+    }
+    for d in chain.of_kind("VirtualService") {
+        let spec = &d["spec"];
+        for g in spec["gateways"].as_array().into_iter().flatten().map(text) {
+            let istio_gateway = chain
+                .of_kind("Gateway")
+                .any(|x| schema::is_istio(x) && x["metadata"]["name"] == g.as_str());
+            if !istio_gateway {
+                problem(d, format!("binds to Gateway {g:?}, not rendered"));
+            }
+        }
+        let http = spec["http"].as_array().into_iter().flatten();
+        let dests = http.flat_map(|h| h["route"].as_array().into_iter().flatten());
+        for dest in dests.map(|r| &r["destination"]) {
+            let host = text(&dest["host"]);
+            let rule = chain
+                .of_kind("DestinationRule")
+                .find(|r| r["spec"]["host"] == host.as_str());
+            let subset = dest["subset"].as_str();
+            let has_subset = |r: &Json| {
+                let subsets = r["spec"]["subsets"].as_array().into_iter().flatten();
+                subsets.clone().any(|s| s["name"].as_str() == subset)
+            };
+            if !rule.is_some_and(|r| subset.is_none() || has_subset(r)) {
+                problem(
+                    d,
+                    format!("routes to {dest}, which no DestinationRule subset defines"),
+                );
+            }
+        }
+    }
+    for d in chain.of_kind("DestinationRule") {
+        let host = text(&d["spec"]["host"]);
+        let service = host.strip_suffix(&format!(".{ns}.svc.cluster.local"));
+        if service.and_then(|s| chain.named("Service", s)).is_none() {
+            problem(d, format!("is for host {host:?}, not a rendered Service"));
+        }
+    }
+    let namespace = docs
+        .iter()
+        .map(|(_, d)| d)
+        .find(|d| d["kind"] == "Namespace");
+    let namespace = namespace.expect("the chain's Namespace is rendered");
+    if let Some(waypoint) = namespace["metadata"]["labels"]["istio.io/use-waypoint"].as_str() {
+        let gateway = chain.gateway_api_gateway(waypoint);
+        if !gateway.is_some_and(|g| g["spec"]["gatewayClassName"] == "istio-waypoint") {
+            problem(
+                namespace,
+                format!("uses waypoint {waypoint:?}, not a rendered waypoint Gateway"),
+            );
+        }
+    }
+    prop_assert!(
+        problems.is_empty(),
+        "unresolved references:\n  {}",
+        problems.join("\n  ")
     );
     Ok(())
 }
@@ -282,6 +560,7 @@ fn check(p: &GenProfile, dir: &Path) -> Result<Vec<File>, TestCaseError> {
     prop_assert!(files == again, "two renders of one model differ");
     let docs = documents(&files).map_err(TestCaseError::fail)?;
     check_identities(&model, &docs)?;
+    check_references(&model, &docs)?;
     check_forwarding(&model, &docs)?;
     Ok(files)
 }
@@ -293,13 +572,19 @@ fn random_valid_profiles_render_consistently() {
     run(profile(), CASES, |p| {
         let files = check(&p, dir.path())?;
         let mut kept = kept.borrow_mut();
-        if kept.len() < SCHEMA_CASES {
+        let same_routes = kept
+            .iter()
+            .filter(|(k, _)| k.gateway_api() == p.gateway_api());
+        if same_routes.count() < SCHEMA_CASES / 2 {
             kept.push((p, files));
         }
         Ok(())
     });
     let kept = kept.into_inner();
-    assert!(kept.len() == SCHEMA_CASES, "too few schema cases");
+    assert!(
+        kept.len() == SCHEMA_CASES,
+        "too few schema cases of one kind of routes"
+    );
     let mut docs = Vec::new();
     for (i, (_, files)) in kept.iter().enumerate() {
         let case = documents(files).unwrap().into_iter();
@@ -309,6 +594,68 @@ fn random_valid_profiles_render_consistently() {
         let profiles = kept.iter().enumerate();
         let profiles = profiles.map(|(i, (p, _))| format!("case-{i:02}: {p:?}\n"));
         panic!("{e}\n\n{}", profiles.collect::<String>());
+    }
+}
+
+/// The reference check finds what it should: with one object of a valid
+/// chain left out, the references to it dangle, under either kind of routes.
+#[test]
+fn the_reference_check_finds_dangling_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let versions = |v: &[&str]| v.iter().map(|v| (*v).to_owned()).collect();
+    let a = GenService::new("a", versions(&[DEFAULT_SUBSET]), vec!["b".to_owned()]);
+    let b = GenService::new("b", versions(&[DEFAULT_SUBSET, "canary"]), vec![]);
+    let mut p = GenProfile::new("demo", "mg-demo", vec![a, b]);
+    p.settings = vec![
+        ("istio.mtls".into(), "true".into()),
+        (
+            "routing.weights.b".into(),
+            "{ prod = 50, canary = 50 }".into(),
+        ),
+    ];
+    let mut ambient = p.clone();
+    ambient
+        .settings
+        .push(("istio.data_plane".into(), q("ambient")));
+    let cases = [
+        (&ambient, "Service", "b-canary", "sends to"),
+        (&ambient, "Service", "b", "attaches to"),
+        (&ambient, "ServiceAccount", "a", "runs as ServiceAccount"),
+        (
+            &ambient,
+            "ServiceAccount",
+            "a",
+            "which no ServiceAccount is",
+        ),
+        (&ambient, "Gateway", "waypoint", "uses waypoint"),
+        (&ambient, "Gateway", "a-gateway", "attaches to"),
+        (
+            &ambient,
+            "Deployment",
+            "b-canary",
+            "selects no rendered Deployment",
+        ),
+        (
+            &p,
+            "DestinationRule",
+            "b",
+            "no DestinationRule subset defines",
+        ),
+        (&p, "Gateway", "a-gateway", "binds to Gateway"),
+    ];
+    for (p, kind, name, says) in cases {
+        let loaded = load_profile(p, dir.path()).unwrap();
+        let model = resolve(&loaded).unwrap_or_else(|d| panic!("{}{p:?}", shown(&d)));
+        let docs = documents(&render(&model, None).unwrap()).unwrap();
+        check_references(&model, &docs).unwrap_or_else(|e| panic!("{e}{p:?}"));
+        let left_out =
+            |(_, d): &&(String, Json)| d["kind"] != kind || d["metadata"]["name"] != name;
+        let fewer: Vec<_> = docs.iter().filter(left_out).cloned().collect();
+        assert!(fewer.len() < docs.len(), "no {kind} {name}{p:?}");
+        match check_references(&model, &fewer) {
+            Ok(()) => panic!("without {kind} {name}, no reference dangles{p:?}"),
+            Err(e) => assert!(e.to_string().contains(says), "without {kind} {name}: {e}"),
+        }
     }
 }
 
@@ -411,8 +758,10 @@ fn yaml_tricky_profile() -> impl Strategy<Value = GenProfile> {
         .filter(|w| w.as_bytes()[0].is_ascii_lowercase());
     let services = subsequence(lettered.collect::<Vec<_>>(), 1..=3).prop_shuffle();
     let versions = prop::collection::vec(subsequence(TRICKY_LABELS.to_vec(), 0..=2), 3);
-    (label(), label(), services, versions)
-        .prop_map(|(name, namespace, names, versions)| {
+    let revision = prop::option::of(label());
+    let names = (label(), label(), services);
+    (names, versions, revision, mesh())
+        .prop_map(|((name, namespace, names), versions, revision, mesh)| {
             let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
             let service = |(i, s): (usize, &String)| {
                 let extra = versions[i].iter().map(|v| (*v).to_owned());
@@ -420,7 +769,11 @@ fn yaml_tricky_profile() -> impl Strategy<Value = GenProfile> {
                 GenService::new(s, versions.collect(), names[i + 1..].to_vec())
             };
             let services = names.iter().enumerate().map(service).collect();
-            GenProfile::new(&name, &namespace, services)
+            let mut p = GenProfile::new(&name, &namespace, services);
+            p.settings = mesh;
+            let revision = revision.map(|r| ("istio.revision".to_owned(), q(&r)));
+            p.settings.extend(revision);
+            p
         })
         .prop_filter("distinct identities", GenProfile::identities_are_distinct)
 }
@@ -439,17 +792,21 @@ fn with_word(field: &str, word: &str) -> GenProfile {
             service.versions = vec![word.into()];
             p.settings.push((field.into(), q(word)));
         }
+        "istio.revision" => p.settings.push((field.into(), q(word))),
         _ => unreachable!("{field}"),
     }
     p
 }
 
-/// `resolve` refuses every word kubectl would misread, wherever a name goes
-/// (service names start with a letter: words with a digit first are refused
-/// as such).
+/// `resolve` refuses every word kubectl would misread, wherever a name goes,
+/// the Istio revision included (service names start with a letter: words with
+/// a digit first are refused as such).
 fn assert_misread_names_are_refused(dir: &Path) {
     let fields = ["name", "namespace", "service name", "version"];
-    for field in fields.into_iter().chain(["routing.default_subset"]) {
+    for field in fields
+        .into_iter()
+        .chain(["routing.default_subset", "istio.revision"])
+    {
         for word in REFUSED_WORDS {
             if field != "service name" || word.starts_with(|c: char| c.is_ascii_lowercase()) {
                 assert_refused(&with_word(field, word), field, word, dir);

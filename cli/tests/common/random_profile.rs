@@ -3,10 +3,21 @@
 //! strategies that generate it ([`profile`]). Every generated profile must be
 //! accepted by `meshgen::validate::resolve`, so the generator avoids what
 //! validation rightly refuses: call cycles (a service calls only later ones),
-//! colliding object names, names kubectl would misread (`no`, `on`...), a
-//! per-try timeout without retries.
+//! colliding object names (the chain's, and those Istio makes for its
+//! Gateways: see [`GenProfile::identities`]), an external host port called
+//! both with and without TLS, names kubectl would misread
+//! (`no`, `on`...), a per-try timeout without retries, ambient with
+//! `routing_api = "istio"` or with `egress = "REGISTRY_ONLY"`, and what the
+//! Gateway API cannot say (faults; retries on a GRPCRoute).
+//!
+//! The mesh is any valid pick of `istio.data_plane` (sidecar, ambient or
+//! unset), `istio.routing_api` (istio, gateway-api or unset) and
+//! `istio.revision` (unset or a DNS label). Now and then a service gets a name
+//! that collides under some meshes and not others (`waypoint`,
+//! `a-waypoint`, `a-prod`, `a-gateway-istio`...): the profiles where it collides
+//! are filtered out, the others must be accepted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
 use proptest::option::weighted;
@@ -23,12 +34,37 @@ const GRPC_CODES: [&str; 4] = [
     "RESOURCE_EXHAUSTED",
 ];
 
-/// Whether `resolve` refuses `name` because kubectl would misread it.
+/// Whether `resolve` refuses the DNS label `name` because kubectl would
+/// misread it (YAML 1.1: a boolean, a null, a decimal, octal, hexadecimal or
+/// binary integer; a label has no `.`, `_`, `:` or sign, so no float).
 fn misread_by_kubectl(name: &str) -> bool {
-    let bits = name.strip_prefix("0b").unwrap_or("-");
-    let binary = !bits.is_empty() && bits.bytes().all(|c| c == b'0' || c == b'1');
-    binary || matches!(name, "y" | "n" | "yes" | "no" | "on" | "off")
+    let all = |s: &str, ok: fn(u8) -> bool| !s.is_empty() && s.bytes().all(ok);
+    let word = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"].contains(&name);
+    let binary = name
+        .strip_prefix("0b")
+        .is_some_and(|b| all(b, |c| c == b'0' || c == b'1'));
+    let hex = name
+        .strip_prefix("0x")
+        .is_some_and(|x| all(x, |c| c.is_ascii_hexdigit()));
+    word || binary || hex || all(name, |c| c.is_ascii_digit())
 }
+
+/// Service names that collide with another object under some meshes only:
+/// Istio's waypoint (ambient), a service's L7 policy `<svc>-waypoint`
+/// (ambient with mTLS), a version's Service `<svc>-<version>` (Gateway API),
+/// the Deployment, Service and ServiceAccount Istio makes for the entry
+/// gateway `<entry>-gateway-istio` (Gateway API), the entry route
+/// `<entry>-ingress`; and `a` itself, whose objects they would collide with.
+const NEAR_MISSES: [&str; 8] = [
+    "a",
+    "waypoint",
+    "a-waypoint",
+    "a-prod",
+    "a-canary",
+    "a-gateway",
+    "a-gateway-istio",
+    "a-ingress",
+];
 
 // ---------------------------------------------------------------------------
 // Generated profiles and their TOML
@@ -124,19 +160,166 @@ impl GenProfile {
         t
     }
 
-    /// No two generated objects may share an identity (validate would rightly
-    /// refuse the profile): workload names `{service}-{version}` and the entry
-    /// route `{entry}-ingress` must not collide.
-    pub fn identities_are_distinct(&self) -> bool {
-        let mut workloads = BTreeSet::new();
-        let mut all = self.services.iter().flat_map(|s| {
+    /// The raw TOML value of setting `key`, when written.
+    fn value(&self, key: &str) -> Option<&str> {
+        let found = self.settings.iter().rev().find(|(k, _)| k == key);
+        found.map(|(_, v)| v.as_str())
+    }
+
+    pub fn grpc(&self) -> bool {
+        self.value("protocol") == Some("\"grpc\"")
+    }
+
+    pub fn mtls(&self) -> bool {
+        self.value("istio.mtls") == Some("true")
+    }
+
+    pub fn stubs(&self) -> bool {
+        self.value("stub_external") == Some("true")
+    }
+
+    pub fn ambient(&self) -> bool {
+        self.value("istio.data_plane") == Some("\"ambient\"")
+    }
+
+    /// Whether the routes are the Gateway API's: written so, or left to
+    /// ambient's default.
+    pub fn gateway_api(&self) -> bool {
+        match self.value("istio.routing_api") {
+            Some(api) => api == "\"gateway-api\"",
+            None => self.ambient(),
+        }
+    }
+
+    /// The entry service.
+    pub fn entry(&self) -> &str {
+        self.entry.as_ref().unwrap_or(&self.services[0].name)
+    }
+
+    /// What the profile is made of in the chain's namespace, as (kind, name),
+    /// as docs/profile.md describes it (written here independently of
+    /// `meshgen::model::identity`, which the properties check against the
+    /// rendered objects), plus what Istio makes there for the Gateways.
+    pub fn identities(&self) -> Vec<(&'static str, String)> {
+        let (gateway_api, ambient, mtls) = (self.gateway_api(), self.ambient(), self.mtls());
+        let route = match (gateway_api, self.grpc()) {
+            (false, _) => "VirtualService",
+            (true, false) => "HTTPRoute",
+            (true, true) => "GRPCRoute",
+        };
+        let made_by_istio = ["Deployment", "Service", "ServiceAccount"];
+        let mut ids = vec![("NetworkPolicy", "chain-ingress".to_owned())];
+        if ambient {
+            ids.push(("Gateway", "waypoint".to_owned()));
+            ids.extend(made_by_istio.map(|k| (k, "waypoint".to_owned())));
+        }
+        if mtls {
+            ids.push(("PeerAuthentication", "default".to_owned()));
+            if ambient {
+                ids.push(("PeerAuthentication", "hop-metrics".to_owned()));
+            }
+        }
+        for s in &self.services {
             let name = &s.name;
-            s.versions.iter().map(move |v| format!("{name}-{v}"))
-        });
-        let distinct = all.all(|w| workloads.insert(w));
-        let entry = self.entry.as_ref().unwrap_or(&self.services[0].name);
-        let route = format!("{entry}-ingress");
-        distinct && self.services.iter().all(|s| s.name != route)
+            ids.extend(["ServiceAccount", "Service", route].map(|k| (k, name.clone())));
+            if !gateway_api {
+                ids.push(("DestinationRule", name.clone()));
+            }
+            if mtls {
+                ids.push(("AuthorizationPolicy", name.clone()));
+            }
+            if mtls && ambient {
+                ids.push(("AuthorizationPolicy", format!("{name}-waypoint")));
+            }
+            for v in &s.versions {
+                ids.push(("Deployment", format!("{name}-{v}")));
+                if gateway_api {
+                    ids.push(("Service", format!("{name}-{v}")));
+                }
+            }
+        }
+        let gateway = format!("{}-gateway", self.entry());
+        ids.push(("Gateway", gateway.clone()));
+        if gateway_api {
+            ids.push(("NetworkPolicy", gateway.clone()));
+            ids.extend(made_by_istio.map(|k| (k, format!("{gateway}-istio"))));
+        }
+        ids.push((route, format!("{}-ingress", self.entry())));
+        // External hosts: a ServiceEntry each, or with stub_external a stub
+        // workload named the same (`time.example` -> `time-example`).
+        let hosts: BTreeSet<String> = self
+            .services
+            .iter()
+            .flat_map(|s| &s.upstreams)
+            .filter_map(|u| u.split_once("://"))
+            .map(|(_, rest)| {
+                let authority = rest.split('/').next().unwrap_or_default();
+                authority
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .replace('.', "-")
+            })
+            .collect();
+        for name in hosts {
+            if !self.stubs() {
+                ids.push(("ServiceEntry", name));
+                continue;
+            }
+            ids.extend(["ServiceAccount", "Service", "Deployment"].map(|k| (k, name.clone())));
+            if mtls {
+                ids.push(("AuthorizationPolicy", name.clone()));
+            }
+            if mtls && ambient {
+                ids.push(("AuthorizationPolicy", format!("{name}-waypoint")));
+            }
+        }
+        ids
+    }
+
+    /// No two objects of [`Self::identities`] may share an identity
+    /// (validate would rightly refuse the profile): e.g. workloads
+    /// `{service}-{version}`, the entry route `{entry}-ingress`, Istio's
+    /// `waypoint`.
+    pub fn identities_are_distinct(&self) -> bool {
+        let mut seen = BTreeSet::new();
+        self.identities().into_iter().all(|id| seen.insert(id))
+    }
+
+    /// Each port of an external host is called over one protocol (validate
+    /// rightly refuses `http://h:443/` beside `https://h/`).
+    pub fn external_ports_agree(&self) -> bool {
+        let mut tls_of = BTreeMap::new();
+        let urls = self.services.iter().flat_map(|s| &s.upstreams);
+        urls.filter_map(|u| u.split_once("://"))
+            .all(|(scheme, rest)| {
+                let tls = scheme == "https";
+                let authority = rest.split('/').next().unwrap_or_default();
+                let (host, port) = match authority.split_once(':') {
+                    Some((host, port)) => (host, port.parse::<u16>().expect("generated port")),
+                    None => (authority, if tls { 443 } else { 80 }),
+                };
+                *tls_of.entry((host.to_owned(), port)).or_insert(tls) == tls
+            })
+    }
+
+    /// Drops what the mesh cannot do, which validate rightly refuses: faults
+    /// under the Gateway API, retries on a GRPCRoute, `REGISTRY_ONLY` egress
+    /// in ambient mode (ztunnel does not enforce it).
+    fn expressible(mut self) -> Self {
+        if self.ambient() {
+            self.settings
+                .retain(|(k, v)| k != "istio.egress" || v != "\"REGISTRY_ONLY\"");
+        }
+        if self.gateway_api() {
+            for s in &mut self.services {
+                s.routing.retain(|(k, _)| !k.starts_with("routing.fault."));
+            }
+            if self.grpc() {
+                self.settings.retain(|(k, _)| k != "routing.retries");
+            }
+        }
+        self
     }
 }
 
@@ -196,6 +379,34 @@ fn one_of(values: &[&'static str]) -> impl Strategy<Value = String> + use<> {
     select(values.to_vec()).prop_map(q)
 }
 
+/// `istio.revision`: a DNS label kubectl reads as a string.
+fn revision() -> impl Strategy<Value = String> {
+    let listed = select(vec![
+        "canary", "stable", "1-28", "1-28-0", "prod-2", "1e3", "0x",
+    ]);
+    let any = "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?";
+    prop_oneof![listed.prop_map(str::to_owned), any]
+        .prop_filter("kubectl misreads it", |r| !misread_by_kubectl(r))
+        .prop_map(|r| q(&r))
+}
+
+/// `istio.data_plane` and `istio.routing_api`, each written or not: every
+/// pair but ambient with `routing_api = "istio"` (refused: ambient routes at
+/// the waypoint, which takes Gateway API routes).
+pub fn mesh() -> impl Strategy<Value = Vec<Setting>> + use<> {
+    let planes = [None, Some("sidecar"), Some("ambient")];
+    let apis = [None, Some("istio"), Some("gateway-api")];
+    let pairs = planes.into_iter().flat_map(|p| apis.map(|a| (p, a)));
+    let valid: Vec<_> = pairs
+        .filter(|&p| p != (Some("ambient"), Some("istio")))
+        .collect();
+    select(valid).prop_map(|(plane, api)| {
+        let plane = plane.map(|p| ("istio.data_plane".to_owned(), q(p)));
+        let api = api.map(|a| ("istio.routing_api".to_owned(), q(a)));
+        plane.into_iter().chain(api).collect()
+    })
+}
+
 /// The top-level settings besides the names and the entry.
 fn settings() -> impl Strategy<Value = Vec<Setting>> {
     let hosts = ["*", "demo.example", "*.apps.example", "a-b.c.example"];
@@ -206,7 +417,7 @@ fn settings() -> impl Strategy<Value = Vec<Setting>> {
         _ => format!("{{ attempts = {a} }}"),
     });
     let tag = "[a-z0-9][a-z0-9._-]{0,10}".prop_map(|t| q(&t));
-    present(vec![
+    let others = present(vec![
         setting("protocol", 0.5, one_of(&["http", "grpc"])),
         setting("istio.mtls", 0.5, flag()),
         setting("istio.tracing", 0.5, flag()),
@@ -219,7 +430,10 @@ fn settings() -> impl Strategy<Value = Vec<Setting>> {
         setting("ingress.hosts", 0.3, hosts.prop_map(|h| list(&h))),
         setting("routing.default_subset", 0.5, Just(q(DEFAULT_SUBSET))),
         setting("routing.retries", 0.6, retries),
-    ])
+        setting("istio.revision", 0.3, revision()),
+        setting("stub_external", 0.2, flag()),
+    ]);
+    (mesh(), others).prop_map(|(mesh, others)| mesh.into_iter().chain(others).collect())
 }
 
 fn external_url() -> impl Strategy<Value = String> {
@@ -344,7 +558,11 @@ fn service(names: &[String], i: usize) -> impl Strategy<Value = GenService> + us
 }
 
 pub fn profile() -> impl Strategy<Value = GenProfile> {
-    let names = prop::collection::vec(name("[a-z][a-z0-9]{0,5}(-[a-z0-9]{1,4})?"), 1..=8);
+    let one = prop_oneof![
+        12 => name("[a-z][a-z0-9]{0,5}(-[a-z0-9]{1,4})?").boxed(),
+        1 => select(NEAR_MISSES.to_vec()).prop_map(str::to_owned).boxed(),
+    ];
+    let names = prop::collection::vec(one, 1..=8);
     let services = names.prop_flat_map(|mut names| {
         let mut seen = BTreeSet::new();
         names.retain(|n| seen.insert(n.clone()));
@@ -357,11 +575,13 @@ pub fn profile() -> impl Strategy<Value = GenProfile> {
     (names, entry, settings(), services)
         .prop_map(|((name, namespace), entry, settings, services)| {
             let entry = entry.map(|i| i.get(&services).name.clone());
-            GenProfile {
+            let p = GenProfile {
                 entry,
                 settings,
                 ..GenProfile::new(&name, &namespace, services)
-            }
+            };
+            p.expressible()
         })
         .prop_filter("distinct identities", GenProfile::identities_are_distinct)
+        .prop_filter("one protocol per port", GenProfile::external_ports_agree)
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::identity::{self, ObjectRef, Owner};
-use crate::model::{Model, Upstream};
+use crate::model::{Model, RoutingApi, Upstream, istio};
 use crate::profile::schema;
 use crate::profile::source::Sourced;
 
@@ -85,6 +85,23 @@ impl Cx<'_> {
                     let (what, at) = owner(Owner::Workload(i, j));
                     self.err(&at, format!("the workload of {what} would be named \"{}\", which is not a valid name and label value: {why}", w.name));
                 }
+            }
+        }
+        // Istio names its gateway proxy after the Gateway: `<entry>-gateway-istio`
+        // must be a name, and `<entry>-gateway` a label value.
+        if model.mesh.routing_api == RoutingApi::GatewayApi {
+            let proxy = istio::gateway_deployment(&model.ingress.gateway);
+            if let Err(why) = dns1123_label(&proxy) {
+                let entry = ingress.service.as_ref().unwrap_or(&specs[0].name);
+                self.err(
+                    entry,
+                    format!(
+                        "under the Gateway API, Istio deploys the ingress proxy of service \
+                         \"{}\" as \"{proxy}\", which is not a valid name: {why}; shorten the \
+                         service's name",
+                        model.ingress.service
+                    ),
+                );
             }
         }
         let mut seen: BTreeMap<ObjectRef, Owner> = BTreeMap::new();

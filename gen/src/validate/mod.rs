@@ -203,7 +203,7 @@ impl Cx<'_> {
         let weights = self.weights(&p.routing.weights, &versions_of, &known_list);
         let faults = self.faults(&p.routing.fault, &versions_of, &known_list, &wire);
         if mesh.routing_api == RoutingApi::GatewayApi {
-            self.gateway_api_expresses(&p.routing, protocol);
+            self.gateway_api_expresses(&p.routing, protocol, mesh.data_plane, &versions_of);
         }
 
         // Who calls whom.
@@ -441,6 +441,17 @@ impl Cx<'_> {
             data_plane,
             revision: i.revision.as_ref().map(|r| {
                 self.label(r, "Istio revision");
+                // Istio names the revision's control plane `istiod-<revision>`.
+                if r.value.len() > 56 {
+                    self.err(
+                        r,
+                        format!(
+                            "a revision of {} characters makes Istio name its control plane \
+                             istiod-<revision>, over Kubernetes' 63; use at most 56",
+                            r.value.len()
+                        ),
+                    );
+                }
                 r.value.clone()
             }),
         }

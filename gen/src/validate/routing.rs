@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use contract::{Code, HopConfig, Protocol, headers};
 
 use crate::model::{
-    Abort, AbortStatus, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy, RoutingApi,
-    WeightedSubset, Wire,
+    Abort, AbortStatus, DataPlane, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy,
+    RoutingApi, WeightedSubset, Wire,
 };
 use crate::profile::schema;
 use crate::profile::source::Sourced;
@@ -118,13 +118,33 @@ impl Cx<'_> {
 
     /// What the Gateway API cannot say is refused, never dropped: it has no
     /// fault injection, and a GRPCRoute has no retry policy (an HTTPRoute's
-    /// retry codes are HTTP statuses, which a gRPC error never is).
-    pub(super) fn gateway_api_expresses(&mut self, r: &schema::Routing, protocol: Protocol) {
-        for svc in r.fault.keys() {
+    /// retry codes are HTTP statuses, which a gRPC error never is). The way
+    /// out is Istio's own API, which needs sidecars.
+    pub(super) fn gateway_api_expresses(
+        &mut self,
+        r: &schema::Routing,
+        protocol: Protocol,
+        data_plane: DataPlane,
+        versions_of: &BTreeMap<&str, Vec<&str>>,
+    ) {
+        let instead = match data_plane {
+            DataPlane::Sidecar => "write the routes with routing_api = \"istio\"",
+            DataPlane::Ambient => {
+                "use sidecars and Istio's API (data_plane = \"sidecar\", routing_api = \"istio\")"
+            }
+        };
+        // A key naming no service is already refused for that.
+        for svc in r
+            .fault
+            .keys()
+            .filter(|k| versions_of.contains_key(k.value.as_str()))
+        {
             self.err(
                 svc,
-                "the Gateway API has no fault injection; write the routes with \
-                 routing_api = \"istio\" (a VirtualService `fault`) to inject faults",
+                format!(
+                    "the Gateway API has no fault injection; {instead} for a VirtualService \
+                     `fault`"
+                ),
             );
         }
         if protocol == Protocol::Grpc
@@ -132,10 +152,12 @@ impl Cx<'_> {
         {
             self.err(
                 a,
-                "a GRPCRoute has no retry policy (the Gateway API's retries are HTTPRoute's, by \
-                 HTTP status, which a gRPC error never has); leave `attempts` out for Istio's \
-                 default policy, or write the routes with routing_api = \"istio\" (a \
-                 VirtualService `retries`)",
+                format!(
+                    "a GRPCRoute has no retry policy (the Gateway API's retries are \
+                     HTTPRoute's, by HTTP status, which a gRPC error never has); leave \
+                     `attempts` out for Istio's default policy, or {instead} for a \
+                     VirtualService `retries`"
+                ),
             );
         }
     }
