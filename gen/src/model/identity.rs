@@ -76,26 +76,27 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
             ));
         }
     }
-    for (i, s) in m.services.iter().enumerate() {
-        let mut kinds = vec!["ServiceAccount", "Service"];
+    // The AuthorizationPolicies of a workload that callers reach: enforced by
+    // its sidecar, or in ambient mode by ztunnel and (`-waypoint`) the waypoint.
+    let policies = |name: &str, owner: Owner| {
+        let mut p = Vec::new();
         if m.mesh.mtls {
-            kinds.push("AuthorizationPolicy");
+            p.push((at("AuthorizationPolicy", name), owner));
+            if ambient {
+                p.push((at("AuthorizationPolicy", &waypoint_policy(name)), owner));
+            }
         }
+        p
+    };
+    for (i, s) in m.services.iter().enumerate() {
+        let owner = Owner::Service(i);
+        out.push((at("ServiceAccount", &s.name), owner));
+        out.push((at("Service", &s.name), owner));
+        out.extend(policies(&s.name, owner));
         if !gateway_api {
-            kinds.push("DestinationRule");
+            out.push((at("DestinationRule", &s.name), owner));
         }
-        kinds.push(route);
-        out.extend(
-            kinds
-                .into_iter()
-                .map(|k| (at(k, &s.name), Owner::Service(i))),
-        );
-        if m.mesh.mtls && ambient {
-            out.push((
-                at("AuthorizationPolicy", &waypoint_policy(&s.name)),
-                Owner::Service(i),
-            ));
-        }
+        out.push((at(route, &s.name), owner));
         for (j, w) in s.versions.iter().enumerate() {
             out.push((at("Deployment", &w.name), Owner::Workload(i, j)));
             if gateway_api {
@@ -109,25 +110,15 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
     }
     out.push((at(route, &m.ingress.route), Owner::Ingress));
     for (i, e) in m.externals.iter().enumerate() {
+        let owner = Owner::External(i);
         if !e.stub {
-            out.push((at("ServiceEntry", &e.name), Owner::External(i)));
+            out.push((at("ServiceEntry", &e.name), owner));
             continue;
         }
-        let mut kinds = vec!["ServiceAccount", "Service", "Deployment"];
-        if m.mesh.mtls {
-            kinds.push("AuthorizationPolicy");
+        for kind in ["ServiceAccount", "Service", "Deployment"] {
+            out.push((at(kind, &e.name), owner));
         }
-        out.extend(
-            kinds
-                .into_iter()
-                .map(|k| (at(k, &e.name), Owner::External(i))),
-        );
-        if m.mesh.mtls && ambient {
-            out.push((
-                at("AuthorizationPolicy", &waypoint_policy(&e.name)),
-                Owner::External(i),
-            ));
-        }
+        out.extend(policies(&e.name, owner));
     }
     out
 }
