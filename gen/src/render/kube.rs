@@ -372,9 +372,9 @@ pub fn view(m: &Model) -> View<'_> {
         collector_host: istio::collector_host(),
         collector_port: istio::COLLECTOR_PORT,
     });
-    let (port_name, gateway_protocol) = match m.wire.protocol {
-        Protocol::Http => ("http", "HTTP"),
-        Protocol::Grpc => ("grpc", "GRPC"),
+    let gateway_protocol = match m.wire.protocol {
+        Protocol::Http => "HTTP",
+        Protocol::Grpc => "GRPC",
     };
     let ingress_principal = istio::ingress_principal(m);
     let otlp_endpoint = tracing.as_ref().map(KTracing::endpoint);
@@ -450,7 +450,7 @@ pub fn view(m: &Model) -> View<'_> {
             port: istio::WAYPOINT_PORT,
             labels: waypoint_labels,
         },
-        port_name,
+        port_name: port_name(m.wire.protocol),
         gateway_protocol,
         namespace_labels,
         labels,
