@@ -1,10 +1,10 @@
-//! Command line: `meshgen render | validate | schema | up | compare`.
+//! Command line: `meshgen render | validate | schema | up | compare | completions | man`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use meshgen::error::Error;
 use meshgen::profile::{Layers, load};
@@ -23,6 +23,8 @@ Examples:
   meshgen render profiles/demo.toml --check               exit 1 if out/ is not up to date
   meshgen validate profiles/demo.toml -f my-overrides.toml
   meshgen schema > meshgen.schema.json                    JSON Schema for editor completion
+  meshgen completions bash > ~/.local/share/bash-completion/completions/meshgen
+  meshgen man > ~/.local/share/man/man1/meshgen.1
   meshgen up profiles/demo.toml --stub-external           the mesh on 127.0.0.1 with a real Envoy
   meshgen compare profiles/demo.toml profiles/demo-grpc.toml --stub-external --fail 0.3
 
@@ -56,8 +58,9 @@ enum Command {
         /// e.g. 20-workloads.yaml.j2; extra partials must be named _*.j2).
         #[arg(long, value_name = "DIR")]
         templates: Option<PathBuf>,
-        /// Write nothing; exit 0 if DIR already holds exactly this render, 1 and a
-        /// list of differing files otherwise.
+        /// Write nothing; exit 0 if DIR already holds exactly this render; else exit
+        /// 1, list the differing files on stderr and print a unified diff of what
+        /// would change on stdout.
         #[arg(long)]
         check: bool,
     },
@@ -68,6 +71,14 @@ enum Command {
     },
     /// Print the JSON Schema of profiles (for Taplo / Even Better TOML).
     Schema,
+    /// Print the completion script of a shell, e.g.
+    /// `meshgen completions bash > ~/.local/share/bash-completion/completions/meshgen`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `meshgen man > ~/.local/share/man/man1/meshgen.1`.
+    Man,
     /// Run the profile's mesh on 127.0.0.1: one hop per workload and a real Envoy
     /// playing Istio's gateway and sidecars; prints `ingress: URL`, stops all on Ctrl-C.
     #[command(after_help = LOCAL_AFTER)]
@@ -209,6 +220,19 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             println!("{}", meshgen::schema_json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "meshgen", &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::Output(format!("cannot write to stdout: {e}")))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Up {
             input,
             local,
@@ -286,9 +310,16 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                     return Ok(ExitCode::SUCCESS);
                 }
                 eprintln!("{} is not up to date with the profile:", output.display());
-                for d in diffs {
-                    eprintln!("  {d}");
+                let mut patch = String::new();
+                for d in &diffs {
+                    eprintln!("  {}", d.summary());
+                    patch.push_str(&unified_diff(d));
                 }
+                // The patch on stdout, as `git diff` prints it: `> stale.patch` keeps it.
+                let mut out = std::io::stdout().lock();
+                out.write_all(patch.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::Output(format!("cannot write to stdout: {e}")))?;
                 return Ok(ExitCode::from(1));
             }
             if stdout_mode {
@@ -313,4 +344,24 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What would change in `d`'s file, as a unified diff (`a/` what is there,
+/// `b/` what the render writes; `/dev/null` for a missing or stale file).
+fn unified_diff(d: &write::Difference) -> String {
+    let path = d.path();
+    let (old, new) = match d {
+        write::Difference::Changed { old, new, .. } => (old.as_deref().map(Some), Some(new)),
+        write::Difference::Missing { new, .. } => (Some(None), Some(new)),
+        write::Difference::Stale { old, .. } => (old.as_deref().map(Some), None),
+    };
+    let Some(old) = old else {
+        return format!("Binary files a/{path} and b/{path} differ\n");
+    };
+    let a = old.map_or("/dev/null".to_owned(), |_| format!("a/{path}"));
+    let b = new.map_or("/dev/null".to_owned(), |_| format!("b/{path}"));
+    similar::TextDiff::from_lines(old.unwrap_or(""), new.map_or("", String::as_str))
+        .unified_diff()
+        .header(&a, &b)
+        .to_string()
 }

@@ -49,6 +49,21 @@ fn check_reports_differences() {
     );
     assert!(r.stderr.contains("stale: 01-jaeger.yaml"), "{}", r.stderr);
     assert!(!r.stderr.contains("00-namespace.yaml"), "{}", r.stderr);
+
+    // What would change, as a unified diff on stdout, for `git apply`-minded readers.
+    let patch = &r.stdout;
+    assert!(
+        patch.contains("--- a/30-ingress.yaml\n+++ b/30-ingress.yaml\n"),
+        "{patch}"
+    );
+    assert!(patch.contains("\n-edited"), "{patch}");
+    assert!(patch.contains("\n+kind: Gateway\n"), "{patch}");
+    // A stale file goes away entirely.
+    assert!(
+        patch.contains("--- a/01-jaeger.yaml\n+++ /dev/null\n"),
+        "{patch}"
+    );
+    assert!(!patch.contains("a/00-namespace.yaml"), "{patch}");
 }
 
 #[test]

@@ -334,25 +334,73 @@ fn commit(dir: &Path, staging: &Path, files: &[File], stale: &[String]) -> Resul
     fs::rename(staging.join(MANIFEST), &manifest).map_err(|e| io("write", &manifest, e))
 }
 
-/// Paths in `dir` that differ from `files` (changed, missing, or stale).
-pub fn check(dir: &Path, files: &[File]) -> Result<Vec<String>, Error> {
+/// A file of `dir` that differs from the render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// The render has it, `dir` has other content (`None`: not text).
+    Changed {
+        path: String,
+        old: Option<String>,
+        new: String,
+    },
+    /// The render has it, `dir` does not.
+    Missing { path: String, new: String },
+    /// An earlier render wrote it, this one would remove it.
+    Stale { path: String, old: Option<String> },
+}
+
+impl Difference {
+    pub fn path(&self) -> &str {
+        match self {
+            Difference::Changed { path, .. }
+            | Difference::Missing { path, .. }
+            | Difference::Stale { path, .. } => path,
+        }
+    }
+
+    /// `changed: PATH`, `missing: PATH` or `stale: PATH`.
+    pub fn summary(&self) -> String {
+        let what = match self {
+            Difference::Changed { .. } => "changed",
+            Difference::Missing { .. } => "missing",
+            Difference::Stale { .. } => "stale",
+        };
+        format!("{what}: {}", self.path())
+    }
+}
+
+/// What in `dir` differs from `files`: changed, missing and stale files, the
+/// manifest of written files included.
+pub fn check(dir: &Path, files: &[File]) -> Result<Vec<Difference>, Error> {
+    let text = |p: &str| fs::read(dir.join(p)).ok().map(String::from_utf8);
     let mut differing = Vec::new();
-    for f in files {
-        match fs::read(dir.join(&f.path)) {
-            Ok(bytes) if bytes == f.content.as_bytes() => {}
-            Ok(_) => differing.push(format!("changed: {}", f.path)),
-            Err(_) => differing.push(format!("missing: {}", f.path)),
+    let manifest = File {
+        path: MANIFEST.to_owned(),
+        content: manifest_text(files),
+        documents: 0,
+    };
+    for f in files.iter().chain([&manifest]) {
+        match text(&f.path) {
+            Some(Ok(old)) if old == f.content => {}
+            Some(old) => differing.push(Difference::Changed {
+                path: f.path.clone(),
+                old: old.ok(),
+                new: f.content.clone(),
+            }),
+            None => differing.push(Difference::Missing {
+                path: f.path.clone(),
+                new: f.content.clone(),
+            }),
         }
     }
     let produced: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     for p in read_manifest(dir)? {
         if !produced.contains(p.as_str()) && dir.join(&p).exists() {
-            differing.push(format!("stale: {p}"));
+            differing.push(Difference::Stale {
+                old: text(&p).and_then(Result::ok),
+                path: p,
+            });
         }
-    }
-    if fs::read_to_string(dir.join(MANIFEST)).ok().as_deref() != Some(manifest_text(files).as_str())
-    {
-        differing.push(format!("changed: {MANIFEST}"));
     }
     Ok(differing)
 }
