@@ -21,6 +21,7 @@ Examples:
   meshgen render profiles/demo.toml --set istio.mtls=false --set routing.retries.attempts=5
   meshgen render profiles/demo.toml --set service.backend.work=true
   meshgen render profiles/demo.toml --check               exit 1 if out/ is not up to date
+  meshgen render profiles/demo.toml --kustomization       also out/kustomization.yaml: kubectl apply -k out
   meshgen validate profiles/demo.toml -f my-overrides.toml
   meshgen schema > meshgen.schema.json                    JSON Schema for editor completion
   meshgen completions bash > ~/.local/share/bash-completion/completions/meshgen
@@ -63,6 +64,11 @@ enum Command {
         /// would change on stdout.
         #[arg(long)]
         check: bool,
+        /// Also write kustomization.yaml, listing the files in apply order: for
+        /// `kubectl apply -k DIR` and kustomize overlays. Off by default, since
+        /// `kubectl apply -f DIR` would take it for an object to apply.
+        #[arg(long)]
+        kustomization: bool,
     },
     /// Parse, merge and validate a profile; print nothing on success.
     Validate {
@@ -292,15 +298,24 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             output,
             templates,
             check,
+            kustomization,
         } => {
             let model = input.model()?;
-            let files = render::render(&model, templates.as_deref())?;
+            let mut files = render::render(&model, templates.as_deref())?;
             if !check {
                 for r in model.requirements() {
                     eprintln!("note: {r}");
                 }
             }
             let stdout_mode = output.as_os_str() == "-";
+            if kustomization {
+                if stdout_mode {
+                    return Err(Error::Output(
+                        "--kustomization needs a directory, not -o -".into(),
+                    ));
+                }
+                files.push(render::kustomization(&files));
+            }
             if check {
                 if stdout_mode {
                     return Err(Error::Output("--check needs a directory, not -o -".into()));

@@ -55,11 +55,52 @@ pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, V
     }
 }
 
+/// The files `kubectl apply` takes, in apply order: all but the IstioOperator
+/// in `istio/`, which is for `istioctl`.
+fn applied(files: &[File]) -> impl Iterator<Item = &File> {
+    files.iter().filter(|f| !f.path.contains('/'))
+}
+
+/// The name `kubectl apply -k DIR` looks for.
+pub const KUSTOMIZATION: &str = "kustomization.yaml";
+
+/// A `kustomization.yaml` listing the applied files in apply order, so that
+/// `kubectl apply -k DIR` works and an overlay can build on DIR. Not written
+/// unless asked: `kubectl apply -f DIR` would take it for an object to apply.
+pub fn kustomization(files: &[File]) -> File {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Kustomization<'a> {
+        api_version: &'static str,
+        kind: &'static str,
+        resources: Vec<&'a str>,
+        sort_options: SortOptions,
+    }
+    #[derive(serde::Serialize)]
+    struct SortOptions {
+        order: &'static str,
+    }
+    let k = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: applied(files).map(|f| f.path.as_str()).collect(),
+        // Keep meshgen's apply order (subsets before the routes naming them)
+        // instead of kustomize's order by kind.
+        sort_options: SortOptions { order: "fifo" },
+    };
+    let yaml = serde_norway::to_string(&k).expect("a kustomization serializes");
+    File {
+        path: KUSTOMIZATION.to_owned(),
+        content: format!("{}{yaml}", canonical::HEADER),
+        documents: 0,
+    }
+}
+
 /// One multi-document stream of everything `kubectl apply -f out` applies (the
 /// IstioOperator in `istio/` is for `istioctl`, not kubectl, so it is left out).
 pub fn stream(files: &[File]) -> String {
     let mut s = String::from(canonical::HEADER);
-    for f in files.iter().filter(|f| !f.path.contains('/')) {
+    for f in applied(files) {
         s.push_str(&format!("# {}\n", f.path));
         s.push_str(
             f.content
