@@ -223,7 +223,10 @@ pub fn run() -> ExitCode {
 fn execute(cmd: Command) -> Result<ExitCode, Error> {
     match cmd {
         Command::Schema => {
-            println!("{}", meshgen::schema_json());
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", meshgen::schema_json())
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::Output(format!("cannot write to stdout: {e}")))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
