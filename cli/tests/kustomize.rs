@@ -12,9 +12,21 @@ use hop::testkit::tool;
 use serde::Deserialize;
 use serde_norway::Value;
 
+/// The documents of a YAML stream, numbers as floats: kustomize writes a
+/// percentage of `100.0` as `100`, the same number.
 fn stream(text: &str) -> Vec<Value> {
+    fn floats(v: Value) -> Value {
+        match v {
+            Value::Number(n) => Value::from(n.as_f64().expect("a number")),
+            Value::Sequence(s) => Value::Sequence(s.into_iter().map(floats).collect()),
+            Value::Mapping(m) => {
+                Value::Mapping(m.into_iter().map(|(k, v)| (k, floats(v))).collect())
+            }
+            other => other,
+        }
+    }
     serde_norway::Deserializer::from_str(text)
-        .map(|de| Value::deserialize(de).unwrap())
+        .map(|de| floats(Value::deserialize(de).unwrap()))
         .filter(|v| !v.is_null())
         .collect()
 }
@@ -45,20 +57,21 @@ fn kubectl_kustomize_builds_the_render_in_apply_order() {
     assert!(expected.len() > 40);
     assert_eq!(kustomize(&out), expected);
 
-    // An overlay on out/, as a cluster's own kustomization would be.
+    // An overlay on out/, as a cluster's own kustomization would be (fifo too:
+    // kustomize sorts each kustomization's output by kind otherwise).
     let overlay = dir.path().join("overlay");
     std::fs::create_dir(&overlay).unwrap();
     std::fs::write(
         overlay.join("kustomization.yaml"),
-        "resources:\n- ../out\npatches:\n- target:\n    kind: Deployment\n    name: frontend-prod\n  \
-         patch: |-\n    - op: replace\n      path: /spec/replicas\n      value: 3\n",
+        "resources:\n- ../out\nsortOptions:\n  order: fifo\npatches:\n- target:\n    kind: Deployment\n    \
+         name: frontend-prod\n  patch: |-\n    - op: replace\n      path: /spec/replicas\n      value: 3\n",
     )
     .unwrap();
     let patched = kustomize(&overlay);
     assert_eq!(patched.len(), expected.len());
     for (p, e) in patched.iter().zip(&expected) {
         if p["kind"] == "Deployment" && p["metadata"]["name"] == "frontend-prod" {
-            assert_eq!(p["spec"]["replicas"].as_u64(), Some(3));
+            assert_eq!(p["spec"]["replicas"].as_f64(), Some(3.0));
         } else {
             assert_eq!(p, e);
         }

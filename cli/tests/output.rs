@@ -47,7 +47,11 @@ fn check_reports_differences() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("stale: 01-jaeger.yaml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stale: addons/01-jaeger.yaml"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("00-namespace.yaml"), "{}", r.stderr);
 
     // What would change, as a unified diff on stdout, for `git apply`-minded readers.
@@ -60,7 +64,7 @@ fn check_reports_differences() {
     assert!(patch.contains("\n+kind: Gateway\n"), "{patch}");
     // A stale file goes away entirely.
     assert!(
-        patch.contains("--- a/01-jaeger.yaml\n+++ /dev/null\n"),
+        patch.contains("--- a/addons/01-jaeger.yaml\n+++ /dev/null\n"),
         "{patch}"
     );
     assert!(!patch.contains("a/00-namespace.yaml"), "{patch}");
@@ -108,7 +112,11 @@ fn stale_files_are_removed_and_foreign_files_kept() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("removed stale"), "{}", r.stderr);
-    for gone in ["01-jaeger.yaml", "05-telemetry.yaml", "10-security.yaml"] {
+    for gone in [
+        "addons/01-jaeger.yaml",
+        "addons/05-telemetry.yaml",
+        "10-security.yaml",
+    ] {
         assert!(!out.join(gone).exists(), "{gone} should be removed");
     }
     assert_eq!(
@@ -116,7 +124,7 @@ fn stale_files_are_removed_and_foreign_files_kept() {
         "mine"
     );
     let manifest = std::fs::read_to_string(out.join(".meshgen-manifest")).unwrap();
-    assert!(!manifest.contains("01-jaeger.yaml") && manifest.contains("20-workloads.yaml"));
+    assert!(!manifest.contains("addons/01-jaeger.yaml") && manifest.contains("20-workloads.yaml"));
     assert!(!manifest.contains("99-mine.yaml"));
     // No staging directories left beside out/.
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
@@ -152,7 +160,7 @@ fn refuses_to_overwrite_files_it_did_not_write() {
     std::fs::write(other.join(".meshgen-manifest"), "# emptied by hand\n").unwrap();
     let r = render_to(&other, &[]);
     assert_eq!(r.code, 2);
-    assert!(other.join("01-jaeger.yaml").exists());
+    assert!(other.join("addons/01-jaeger.yaml").exists());
 }
 
 #[test]

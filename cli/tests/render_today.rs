@@ -187,9 +187,9 @@ fn profiles_of_one_data_plane_share_their_cluster_wide_objects() {
             .collect();
         for f in [
             "istio/install.yaml",
-            "01-jaeger.yaml",
-            "02-prometheus.yaml",
-            "05-telemetry.yaml",
+            "addons/01-jaeger.yaml",
+            "addons/02-prometheus.yaml",
+            "addons/05-telemetry.yaml",
         ] {
             for (i, s) in snaps.iter().enumerate().skip(1) {
                 assert_eq!(

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::{DataPlane, Model, Protocol, RoutingApi, istio};
+use super::{DataPlane, Model, Protocol, RoutingApi, applyset, istio};
 
 /// A Kubernetes object's identity.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,6 +63,10 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
             Owner::Chain,
         ),
         (at("NetworkPolicy", NETWORK_POLICY), Owner::Chain),
+        (
+            at(applyset::PARENT_KIND, applyset::PARENT_NAME),
+            Owner::Chain,
+        ),
     ];
     if ambient {
         out.push((at("Gateway", istio::WAYPOINT), Owner::Chain));

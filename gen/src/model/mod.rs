@@ -9,6 +9,7 @@
 //! environments) only print it: they may choose *how* to spell a value, never
 //! *whether* or *which*.
 
+pub mod applyset;
 mod hop;
 pub mod identity;
 pub mod istio;

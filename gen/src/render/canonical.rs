@@ -9,9 +9,18 @@ use serde_norway::Value;
 pub const HEADER: &str =
     "# Rendered by meshgen: edit the profile and render again, not this file.\n";
 
+/// One canonical document, and its group and kind as an ApplySet names them
+/// (`Kind` for the core group, else `Kind.group`), and its labels.
+#[derive(Debug)]
+pub struct Document {
+    pub yaml: String,
+    pub group_kind: String,
+    pub labels: Vec<(String, String)>,
+}
+
 /// Splits a rendered multi-document stream into canonical documents; empty
 /// documents (from `{% if %}`-ed out parts) are dropped.
-pub fn documents(rendered: &str) -> Result<Vec<String>, String> {
+pub fn documents(rendered: &str) -> Result<Vec<Document>, String> {
     let mut out = Vec::new();
     for de in serde_norway::Deserializer::from_str(rendered) {
         let value = Value::deserialize(de).map_err(|e| describe(&e, rendered))?;
@@ -26,7 +35,22 @@ pub fn documents(rendered: &str) -> Result<Vec<String>, String> {
             }
             _ => return Err("a document is not a mapping".to_owned()),
         }
-        out.push(serde_norway::to_string(&value).map_err(|e| e.to_string())?);
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let group = text(&value["apiVersion"])
+            .rsplit_once('/')
+            .map(|(g, _)| g.to_owned());
+        let kind = text(&value["kind"]);
+        let labels = value["metadata"]["labels"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (text(k), text(v)))
+            .collect();
+        out.push(Document {
+            yaml: serde_norway::to_string(&value).map_err(|e| e.to_string())?,
+            group_kind: group.map_or(kind.clone(), |g| format!("{kind}.{g}")),
+            labels,
+        });
     }
     Ok(out)
 }
@@ -49,11 +73,16 @@ fn describe(e: &serde_norway::Error, rendered: &str) -> String {
 }
 
 /// One file: the header, then the documents separated by `---`.
-pub fn file(docs: &[String]) -> String {
+pub fn file(docs: &[Document]) -> String {
+    file_of(docs.iter().map(|d| d.yaml.as_str()))
+}
+
+/// [`file`] of documents already in canonical YAML.
+pub fn file_of<S: AsRef<str>>(docs: impl IntoIterator<Item = S>) -> String {
     let mut s = String::from(HEADER);
     for d in docs {
         s.push_str("---\n");
-        s.push_str(d);
+        s.push_str(d.as_ref());
     }
     s
 }
@@ -65,10 +94,12 @@ mod tests {
     #[test]
     fn normalizes_and_drops_empty_documents() {
         let docs = documents("---\n---\n{\"apiVersion\": \"v1\", \"kind\": \"X\", \"metadata\": {\"name\": \"a\"}}\n---\n").unwrap();
+        assert_eq!(docs.len(), 1);
         assert_eq!(
-            docs,
-            vec!["apiVersion: v1\nkind: X\nmetadata:\n  name: a\n".to_owned()]
+            docs[0].yaml,
+            "apiVersion: v1\nkind: X\nmetadata:\n  name: a\n"
         );
+        assert_eq!(docs[0].group_kind, "X");
     }
 
     #[test]
@@ -76,10 +107,10 @@ mod tests {
         let docs =
             documents("apiVersion: v1\nkind: X\nmetadata: {\"a\": \"true\", \"b\": \"80\"}\n")
                 .unwrap();
+        let yaml = &docs[0].yaml;
         assert!(
-            docs[0].contains("a: 'true'") || docs[0].contains("a: \"true\""),
-            "{}",
-            docs[0]
+            yaml.contains("a: 'true'") || yaml.contains("a: \"true\""),
+            "{yaml}"
         );
     }
 

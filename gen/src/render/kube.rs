@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use contract::{HopConfig, Target};
 use serde::Serialize;
 
+use crate::model::applyset;
 use crate::model::identity::{route_kind, waypoint_policy};
 use crate::model::{
     Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, RetryPolicy, Route,
@@ -355,13 +356,21 @@ impl KTracing {
     }
 }
 
-pub fn view(m: &Model) -> View<'_> {
-    let ns = m.namespace.as_str();
-    let labels: Labels = [
+/// The labels that say an object is the chain's (`part-of: <name>`).
+pub fn chain_labels(m: &Model) -> Labels {
+    [
         ("app.kubernetes.io/managed-by", "meshgen".to_owned()),
         ("app.kubernetes.io/part-of", m.name.clone()),
     ]
-    .into();
+    .into()
+}
+
+pub fn view(m: &Model) -> View<'_> {
+    let ns = m.namespace.as_str();
+    let mut labels = chain_labels(m);
+    // Every object of the chain is a member of its ApplySet, whether or not
+    // kubectl's `--applyset` is used (it would add the same label).
+    labels.insert(applyset::PART_OF_LABEL, m.applyset_id());
     let shared_labels: Labels = [
         ("app.kubernetes.io/managed-by", "meshgen".to_owned()),
         ("app.kubernetes.io/part-of", SHARED_PART_OF.to_owned()),

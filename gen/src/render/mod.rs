@@ -9,8 +9,10 @@ use std::path::Path;
 
 use minijinja::value::Serde;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::error::Diagnostic;
-use crate::model::Model;
+use crate::model::{Model, applyset};
 
 /// A file to write, relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, V
     let ctx = minijinja::Value::from(Serde(&view));
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let set = model.applyset_id();
+    let mut member_kinds = BTreeSet::new();
     for out in templates::OUTPUTS {
         let rendered = t
             .env
@@ -40,25 +44,72 @@ pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, V
                     Diagnostic::new(e).in_file(format!("template {}", t.shown(out.template))),
                 ),
                 Ok(docs) if docs.is_empty() => {}
-                Ok(docs) => files.push(File {
-                    path: out.path.to_owned(),
-                    content: canonical::file(&docs),
-                    documents: docs.len(),
-                }),
+                Ok(docs) => {
+                    let members = docs.iter().filter(|d| {
+                        d.labels
+                            .iter()
+                            .any(|(k, v)| k == applyset::PART_OF_LABEL && *v == set)
+                    });
+                    member_kinds.extend(members.map(|d| d.group_kind.clone()));
+                    files.push(File {
+                        path: out.path.to_owned(),
+                        content: canonical::file(&docs),
+                        documents: docs.len(),
+                    });
+                }
             },
         }
     }
     if errors.is_empty() {
+        files.push(applyset_parent(model, &member_kinds));
         Ok(files)
     } else {
         Err(errors)
     }
 }
 
+/// Where the ApplySet parent is written: beside the applied files, not among
+/// them, since kubectl keeps the live parent itself (`--applyset`).
+pub const APPLYSET_PARENT: &str = "applyset/parent.yaml";
+
+/// The chain's ApplySet parent as kubectl keeps it for
+/// `--applyset=configmaps/meshgen-applyset`: its id, tooling and the kinds of
+/// the members this render made (the objects labelled with its id).
+fn applyset_parent(model: &Model, kinds: &BTreeSet<String>) -> File {
+    let mut labels = kube::chain_labels(model);
+    labels.insert(applyset::ID_LABEL, model.applyset_id());
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+    let annotations: BTreeMap<&str, String> = [
+        (applyset::TOOLING_ANNOTATION, applyset::TOOLING.to_owned()),
+        (applyset::KINDS_ANNOTATION, kinds.join(",")),
+        // Every member is in the parent's namespace or cluster-scoped.
+        (applyset::NAMESPACES_ANNOTATION, String::new()),
+    ]
+    .into();
+    let parent = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": applyset::PARENT_KIND,
+        "metadata": {
+            "name": applyset::PARENT_NAME,
+            "namespace": model.namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+    });
+    let yaml = serde_norway::to_string(&parent).expect("a ConfigMap serializes");
+    File {
+        path: APPLYSET_PARENT.to_owned(),
+        content: canonical::file_of(&[yaml]),
+        documents: 1,
+    }
+}
+
 /// The files `kubectl apply` takes, in apply order: all but the IstioOperator
-/// in `istio/`, which is for `istioctl`.
+/// in `istio/`, which is for `istioctl`, and the ApplySet parent.
 fn applied(files: &[File]) -> impl Iterator<Item = &File> {
-    files.iter().filter(|f| !f.path.contains('/'))
+    files
+        .iter()
+        .filter(|f| !f.path.starts_with("istio/") && f.path != APPLYSET_PARENT)
 }
 
 /// The name `kubectl apply -k DIR` looks for.
