@@ -112,8 +112,24 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
         /// Probability that each hop fails a request (the `fail` header), 0 to 1.
-        #[arg(long, value_name = "P", default_value_t = 0.3)]
+        #[arg(
+            long,
+            value_name = "P",
+            default_value_t = 0.3,
+            conflicts_with = "sweep"
+        )]
         fail: f64,
+        /// Measure at each of these probabilities instead (default with --report:
+        /// 0,0.1,0.2,0.3,0.4,0.5).
+        #[arg(long, value_name = "P,P,...", value_delimiter = ',')]
+        sweep: Vec<f64>,
+        /// Also write the comparison as one self-contained HTML page with plots
+        /// (success ratio against `fail`, latency percentiles with and without Envoy).
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
+        /// Print the rows as CSV instead of a table.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
         /// Requests per profile and retry mode.
         #[arg(long, value_name = "N", default_value_t = 1000)]
         requests: usize,
@@ -255,14 +271,24 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             files,
             sets,
             fail,
+            sweep,
+            report,
+            csv,
             requests,
             concurrency,
             json,
             bare,
             local,
         } => {
-            if !(0.0..=1.0).contains(&fail) {
-                return Err(local_error(format!("--fail {fail}: expected 0 to 1")));
+            let fails = match (sweep.is_empty(), &report) {
+                (false, _) => sweep,
+                (true, Some(_)) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+                (true, None) => vec![fail],
+            };
+            if let Some(p) = fails.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+                return Err(local_error(format!(
+                    "fail probability {p}: expected 0 to 1"
+                )));
             }
             if requests == 0 || concurrency == 0 {
                 return Err(local_error(
@@ -283,14 +309,26 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 models.push((label, input.model()?));
             }
             let settings = crate::local::compare::Settings {
-                fail,
+                fails,
                 requests,
                 concurrency,
                 modes: crate::local::RetryMode::ALL.to_vec(),
-                bare,
+                // The report's latency plot needs the chain without Envoy.
+                bare: bare || report.is_some(),
             };
-            crate::local::up::compare(models, &local.options(None), &settings, json)
-                .map_err(local_error)
+            let format = match (json, csv) {
+                (true, _) => crate::local::up::Format::Json,
+                (_, true) => crate::local::up::Format::Csv,
+                _ => crate::local::up::Format::Table,
+            };
+            crate::local::up::compare(
+                models,
+                &local.options(None),
+                &settings,
+                format,
+                report.as_deref(),
+            )
+            .map_err(local_error)
         }
         Command::Validate { input } => {
             input.model()?;

@@ -10,11 +10,12 @@ use serde::Serialize;
 
 use super::load::{self, Spec};
 use super::{Mesh, Options, RetryMode};
-use meshgen::model::{DataPlane, Model, Protocol, RoutingApi};
+use meshgen::model::{DataPlane, Model, Protocol, RetryPolicy, RoutingApi};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub fail: f64,
+    /// The `fail` probabilities to measure, each in every mode.
+    pub fails: Vec<f64>,
     pub requests: usize,
     pub concurrency: usize,
     pub modes: Vec<RetryMode>,
@@ -40,6 +41,12 @@ pub struct Row {
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Services of the chain, each rolling `fail` (what the expected success
+    /// ratio is computed over).
+    pub hops: u32,
+    /// Retries the profile's routes make (`None`: Istio's default policy or none).
+    pub attempts: Option<u32>,
     /// Retries Envoy made (sum of `upstream_rq_retry` over the outbound clusters).
     pub envoy_retries: u64,
     /// `service:version+version` for every service that answered.
@@ -59,6 +66,11 @@ pub async fn profile(
 ) -> Result<Vec<Row>, String> {
     let protocol = model.wire.protocol;
     let (routing_api, data_plane) = (model.mesh.routing_api, model.mesh.data_plane);
+    let hops = model.services.len() as u32;
+    let attempts = match &model.services[0].route.retries {
+        RetryPolicy::Retry(r) => Some(r.attempts),
+        RetryPolicy::Default | RetryPolicy::Off => None,
+    };
     let modes = settings.modes.clone();
     let mut mesh = Mesh::start(
         model,
@@ -95,70 +107,76 @@ pub async fn profile(
             concurrency: 1,
             headers: vec![],
             timeout: Duration::from_secs(30),
+            rate: None,
         };
         load::run(protocol, mesh.ingress_port(), &warm, None).await?;
-        let before = mesh.retries().await?;
-        let spec = Spec {
-            requests: settings.requests,
-            concurrency: settings.concurrency,
-            headers: vec![("fail".into(), settings.fail.to_string())],
-            timeout: Duration::from_secs(60),
-        };
-        let bar = bars.add(ProgressBar::new(settings.requests as u64));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:<32} {bar:30} {pos}/{len} {per_sec}")
-                .expect("template"),
-        );
-        bar.set_prefix(format!(
-            "{label} ({}), retries {}",
-            protocol_name(protocol),
-            label_mode
-        ));
-        let outcome = load::run(protocol, mesh.ingress_port(), &spec, Some(&bar)).await?;
-        bar.finish();
-        let retries = mesh.retries().await?.saturating_sub(before);
-        let versions = outcome
-            .versions()
-            .iter()
-            .map(|(s, v)| format!("{s}:{}", v.iter().cloned().collect::<Vec<_>>().join("+")))
-            .collect::<Vec<_>>()
-            .join(" ");
-        rows.push(Row {
-            profile: label.to_owned(),
-            protocol,
-            routing_api,
-            data_plane,
-            retries: label_mode.to_owned(),
-            fail: settings.fail,
-            requests: outcome.samples.len(),
-            success_ratio: outcome.success_ratio(),
-            requests_per_second: outcome.per_second(),
-            p50_ms: outcome.percentile_ms(50.0),
-            p90_ms: outcome.percentile_ms(90.0),
-            p99_ms: outcome.percentile_ms(99.0),
-            envoy_retries: retries,
-            versions,
-        });
+        for &fail in &settings.fails {
+            let before = mesh.retries().await?;
+            let spec = Spec {
+                requests: settings.requests,
+                concurrency: settings.concurrency,
+                headers: vec![("fail".into(), fail.to_string())],
+                timeout: Duration::from_secs(60),
+                rate: None,
+            };
+            let bar = bars.add(ProgressBar::new(settings.requests as u64));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
+                    .expect("template"),
+            );
+            bar.set_prefix(format!(
+                "{label} ({}), retries {label_mode}, fail {fail}",
+                protocol_name(protocol),
+            ));
+            let outcome = load::run(protocol, mesh.ingress_port(), &spec, Some(&bar)).await?;
+            bar.finish();
+            let retries = mesh.retries().await?.saturating_sub(before);
+            let versions = outcome
+                .versions()
+                .iter()
+                .map(|(s, v)| format!("{s}:{}", v.iter().cloned().collect::<Vec<_>>().join("+")))
+                .collect::<Vec<_>>()
+                .join(" ");
+            rows.push(Row {
+                profile: label.to_owned(),
+                protocol,
+                routing_api,
+                data_plane,
+                retries: label_mode.to_owned(),
+                fail,
+                requests: outcome.samples.len(),
+                success_ratio: outcome.success_ratio(),
+                requests_per_second: outcome.per_second(),
+                p50_ms: outcome.percentile_ms(50.0),
+                p90_ms: outcome.percentile_ms(90.0),
+                p99_ms: outcome.percentile_ms(99.0),
+                p999_ms: outcome.percentile_ms(99.9),
+                hops,
+                attempts,
+                envoy_retries: retries,
+                versions,
+            });
+        }
     }
     mesh.stop();
     Ok(rows)
 }
 
-fn protocol_name(p: Protocol) -> &'static str {
+pub fn protocol_name(p: Protocol) -> &'static str {
     match p {
         Protocol::Http => "http",
         Protocol::Grpc => "grpc",
     }
 }
 
-fn routing_api_name(api: RoutingApi) -> &'static str {
+pub fn routing_api_name(api: RoutingApi) -> &'static str {
     match api {
         RoutingApi::Istio => "istio",
         RoutingApi::GatewayApi => "gateway-api",
     }
 }
 
-fn data_plane_name(d: DataPlane) -> &'static str {
+pub fn data_plane_name(d: DataPlane) -> &'static str {
     match d {
         DataPlane::Sidecar => "sidecar",
         DataPlane::Ambient => "ambient",
@@ -174,6 +192,43 @@ pub fn progress() -> MultiProgress {
     }
 }
 
+/// The rows as CSV (RFC 4180), one header line then one line per row.
+pub fn csv(rows: &[Row]) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = String::from(
+        "profile,protocol,routing_api,data_plane,retries,fail,requests,success_ratio,\
+         requests_per_second,p50_ms,p90_ms,p99_ms,p999_ms,envoy_retries,versions\n",
+    );
+    for r in rows {
+        let cells = [
+            field(&r.profile),
+            protocol_name(r.protocol).to_owned(),
+            routing_api_name(r.routing_api).to_owned(),
+            data_plane_name(r.data_plane).to_owned(),
+            field(&r.retries),
+            r.fail.to_string(),
+            r.requests.to_string(),
+            format!("{:.4}", r.success_ratio),
+            format!("{:.1}", r.requests_per_second),
+            format!("{:.3}", r.p50_ms),
+            format!("{:.3}", r.p90_ms),
+            format!("{:.3}", r.p99_ms),
+            format!("{:.3}", r.p999_ms),
+            r.envoy_retries.to_string(),
+            field(&r.versions),
+        ];
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 /// The table, aligned, one row per line.
 pub fn table(rows: &[Row]) -> String {
     let head = [
@@ -182,6 +237,7 @@ pub fn table(rows: &[Row]) -> String {
         "routes",
         "data plane",
         "retries",
+        "fail",
         "success",
         "req/s",
         "p50 ms",
@@ -198,6 +254,7 @@ pub fn table(rows: &[Row]) -> String {
             routing_api_name(r.routing_api).into(),
             data_plane_name(r.data_plane).into(),
             r.retries.clone(),
+            format!("{:.2}", r.fail),
             format!("{:.3}", r.success_ratio),
             format!("{:.0}", r.requests_per_second),
             format!("{:.2}", r.p50_ms),
@@ -242,6 +299,9 @@ mod tests {
             p50_ms: 1.0,
             p90_ms: 2.0,
             p99_ms: 3.0,
+            p999_ms: 4.0,
+            hops: 3,
+            attempts: Some(3),
             envoy_retries: 4,
             versions: "a:prod".into(),
         };

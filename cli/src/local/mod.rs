@@ -13,6 +13,7 @@ mod mesh;
 mod options;
 pub mod ports;
 pub mod procs;
+pub mod report;
 pub mod stub;
 pub mod up;
 

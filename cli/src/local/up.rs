@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::compare::{self, Row, Settings};
+use super::report;
 use super::{Mesh, Options, check};
 use meshgen::model::{Model, Protocol};
 
@@ -70,18 +71,29 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
     })
 }
 
-/// `meshgen compare`: every profile in every mode; the table on stdout (or JSON).
+/// How `compare` prints its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// `meshgen compare`: every profile in every mode at every `fail` of the
+/// sweep; the rows on stdout, and the HTML page to `report` if asked.
 pub fn compare(
     profiles: Vec<(String, Model)>,
     opts: &Options,
     settings: &Settings,
-    json: bool,
+    format: Format,
+    report: Option<&std::path::Path>,
 ) -> Result<ExitCode, String> {
     for (label, model) in &profiles {
         for n in check(model, opts)? {
             eprintln!("note: {label}: {n}");
         }
     }
+    let started = std::time::Instant::now();
     let rt = runtime()?;
     let rows: Vec<Row> = rt.block_on(async {
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -101,13 +113,63 @@ pub fn compare(
         let _ = bars.clear();
         Ok::<_, String>(rows)
     })?;
-    if json {
-        println!(
+    if let Some(path) = report {
+        let info = report::RunInfo {
+            meshgen: env!("CARGO_PKG_VERSION").to_owned(),
+            envoy: envoy_version(opts),
+            machine: machine(),
+            load: format!("closed loop, {} requests in flight", settings.concurrency),
+            requests: settings.requests,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let page = report::html(&rows, &info)?;
+        std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("report: {}", path.display());
+    }
+    match format {
+        Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&rows).expect("rows serialize")
-        );
-    } else {
-        print!("{}", compare::table(&rows));
+        ),
+        Format::Csv => print!("{}", compare::csv(&rows)),
+        Format::Table => print!("{}", compare::table(&rows)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `envoy --version`'s line, or why there is none.
+fn envoy_version(opts: &Options) -> String {
+    let Ok(envoy) = super::find_envoy(opts.envoy.as_deref()) else {
+        return "unknown".into();
+    };
+    std::process::Command::new(envoy)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The OS, architecture, CPU model and count.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_default();
+    format!(
+        "{} {}, {cpus} CPUs {model}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }

@@ -1,0 +1,377 @@
+//! `meshgen compare --report FILE.html`: the comparison as one self-contained
+//! page. Plots are plotters' SVG, inline; no script, style sheet, font or
+//! image is fetched, so the page opens offline. Every measured point is
+//! drawn as a circle and nothing else is (the browser test counts them).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use super::compare::{Row, data_plane_name, protocol_name, routing_api_name};
+
+/// How the run was made, printed under the plots.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub meshgen: String,
+    pub envoy: String,
+    pub machine: String,
+    /// "closed loop, 8 requests in flight" or "open loop, 500 requests/s".
+    pub load: String,
+    pub requests: usize,
+    pub seconds: f64,
+}
+
+/// Percentiles of the latency plot, with their labels.
+const PERCENTILES: [(&str, fn(&Row) -> f64); 4] = [
+    ("p50", |r| r.p50_ms),
+    ("p90", |r| r.p90_ms),
+    ("p99", |r| r.p99_ms),
+    ("p99.9", |r| r.p999_ms),
+];
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x17, 0xbe, 0xcf),
+];
+
+/// A series' name: the protocol when it tells the profiles apart, else the
+/// profile's name.
+fn who(rows: &[Row], r: &Row) -> String {
+    let mut seen = BTreeMap::new();
+    for x in rows {
+        seen.entry(x.protocol)
+            .or_insert_with(Vec::new)
+            .push(&x.profile);
+    }
+    let unique = seen.values().all(|p| p.iter().all(|n| *n == p[0]));
+    if unique {
+        protocol_name(r.protocol).to_owned()
+    } else {
+        r.profile.clone()
+    }
+}
+
+/// The series' owners in the order of the rows, each once.
+fn owners(rows: &[Row]) -> Vec<String> {
+    let mut o: Vec<String> = Vec::new();
+    for r in rows {
+        let w = who(rows, r);
+        if !o.contains(&w) {
+            o.push(w);
+        }
+    }
+    o
+}
+
+/// The color of an owner's series, the same in every plot.
+fn hue(owners: &[String], owner: &str) -> RGBColor {
+    let i = owners.iter().position(|o| o == owner).unwrap_or(0);
+    COLORS[i % COLORS.len()]
+}
+
+/// The whole page.
+pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
+    let success = success_plot(rows)?;
+    let latency = latency_plot(rows)?;
+    let mut page = String::new();
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>meshgen compare</title>\n<style>\n\
+         body {{ font-family: sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}\n\
+         figure {{ margin: 2rem 0; }} figcaption {{ font-size: 0.9rem; color: #555; }}\n\
+         table {{ border-collapse: collapse; font-size: 0.85rem; }}\n\
+         td, th {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; }}\n\
+         td:first-child, th:first-child, td:last-child {{ text-align: left; }}\n\
+         td:last-child {{ font-size: 0.75rem; }}\n\
+         </style>\n</head>\n<body>\n<h1>How Istio treats HTTP and gRPC</h1>\n\
+         <p>Each hop of the chain fails a request with the probability on the x axis \
+         (the <code>fail</code> header); Envoy, configured as istiod would from the profile, \
+         retries as the profile says (<em>on</em>), not at all (<em>off</em>), or with \
+         Istio's default policy (<em>default</em>).</p>\n"
+    );
+    let _ = write!(
+        page,
+        "<figure id=\"success\">\n{success}\n<figcaption>Success ratio against the failure \
+         probability of each hop, measured (points) and expected (dashed: \
+         (1&minus;p)<sup>hops</sup> without retries, (1&minus;p<sup>n+1</sup>)<sup>hops</sup> \
+         with n retries of every failure).</figcaption>\n</figure>\n"
+    );
+    let _ = write!(
+        page,
+        "<figure id=\"latency\">\n{latency}\n<figcaption>Latency percentiles without failures, \
+         the chain alone (<em>bare</em>: hops calling each other) and through the local mesh \
+         (<em>mesh</em>: one Envoy playing the gateway and every sidecar); the gap is what \
+         Envoy adds along the chain.</figcaption>\n</figure>\n"
+    );
+    page.push_str("<h2>Every run</h2>\n<table>\n<tr>");
+    for h in [
+        "profile",
+        "protocol",
+        "routes",
+        "data plane",
+        "retries",
+        "fail",
+        "requests",
+        "success",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "envoy retries",
+        "versions",
+    ] {
+        let _ = write!(page, "<th>{h}</th>");
+    }
+    page.push_str("</tr>\n");
+    for r in rows {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td>\
+             <td>{}</td><td>{:.3}</td><td>{:.0}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            esc(&r.profile),
+            protocol_name(r.protocol),
+            routing_api_name(r.routing_api),
+            data_plane_name(r.data_plane),
+            r.retries,
+            r.fail,
+            r.requests,
+            r.success_ratio,
+            r.requests_per_second,
+            r.p50_ms,
+            r.p99_ms,
+            r.p999_ms,
+            r.envoy_retries,
+            esc(&r.versions),
+        );
+    }
+    page.push_str("</table>\n<h2>How this was measured</h2>\n<ul>\n");
+    for (k, v) in [
+        ("meshgen", &info.meshgen),
+        ("Envoy", &info.envoy),
+        ("machine", &info.machine),
+        ("load", &info.load),
+    ] {
+        let _ = writeln!(page, "<li>{k}: {}</li>", esc(v));
+    }
+    let _ = writeln!(
+        page,
+        "<li>{} requests per point; the whole comparison took {:.0} s</li>\n\
+         <li>latencies are recorded in HDR histograms (3 significant digits)</li>\n</ul>",
+        info.requests, info.seconds
+    );
+    page.push_str("</body>\n</html>\n");
+    Ok(page)
+}
+
+/// Expected success of a chain of `hops` hops that each fail with `p`, with
+/// `retries` retries of each failed call.
+pub fn expected_success(p: f64, hops: u32, retries: u32) -> f64 {
+    (1.0 - p.powi(retries as i32 + 1)).powi(hops as i32)
+}
+
+fn success_plot(rows: &[Row]) -> Result<String, String> {
+    let mut series: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.retries != "bare") {
+        series
+            .entry((who(rows, r), r.retries.clone()))
+            .or_default()
+            .push((r.fail, r.success_ratio));
+    }
+    let x_max = rows.iter().map(|r| r.fail).fold(0.0, f64::max).max(0.05);
+    let hops = rows.iter().map(|r| r.hops).max().unwrap_or(1);
+    let attempts = rows.iter().filter_map(|r| r.attempts).max();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 460)).into_drawing_area();
+        let e = |e: DrawingAreaErrorKind<_>| format!("plot: {e}");
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Success ratio vs failure probability per hop",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0.0..x_max * 1.02, 0.0..1.02)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("fail probability of each hop")
+            .y_desc("success ratio")
+            .draw()
+            .map_err(e)?;
+        let grid: Vec<f64> = (0..=50).map(|i| x_max * f64::from(i) / 50.0).collect();
+        let mut expected = vec![(format!("expected, no retries ({hops} hops)"), 0)];
+        if let Some(n) = attempts {
+            expected.push((format!("expected, {n} retries"), n));
+        }
+        for (i, (label, n)) in expected.into_iter().enumerate() {
+            let line: Vec<(f64, f64)> = grid
+                .iter()
+                .map(|&p| (p, expected_success(p, hops, n)))
+                .collect();
+            let style = ShapeStyle::from(&BLACK.mix(0.35 + 0.3 * i as f64)).stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(line, 6, 4, style))
+                .map_err(e)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+        // One hue per profile or protocol; the retry mode is the line's dash.
+        let owners = owners(rows);
+        for ((owner, mode), mut points) in series {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let color = hue(&owners, &owner);
+            let style = color.stroke_width(2);
+            let (dash, gap) = match mode.as_str() {
+                "on" => (1, 0),
+                "off" => (8, 4),
+                _ => (2, 3),
+            };
+            let name = format!("{owner} {mode}");
+            let legend = move |(x, y): (i32, i32)| {
+                DashedPathElement::new(vec![(x, y), (x + 18, y)], dash, gap, style)
+            };
+            if gap == 0 {
+                chart
+                    .draw_series(LineSeries::new(points.clone(), style))
+                    .map_err(e)?
+                    .label(name)
+                    .legend(legend);
+            } else {
+                chart
+                    .draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))
+                    .map_err(e)?
+                    .label(name)
+                    .legend(legend);
+            }
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(e)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(e)?;
+        root.present().map_err(e)?;
+    }
+    Ok(svg)
+}
+
+fn latency_plot(rows: &[Row]) -> Result<String, String> {
+    // The lowest failure probability measured; the profile's own retries.
+    let calm = rows.iter().map(|r| r.fail).fold(f64::INFINITY, f64::min);
+    let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.fail == calm) {
+        let kind = match r.retries.as_str() {
+            "bare" => "bare",
+            "on" => "mesh",
+            _ => continue,
+        };
+        let values = PERCENTILES.iter().map(|(_, f)| f(r)).collect();
+        series.insert((who(rows, r), kind), values);
+    }
+    let y_max = series
+        .values()
+        .flatten()
+        .fold(0.0f64, |a, &b| a.max(b))
+        .max(0.1)
+        * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 420)).into_drawing_area();
+        let e = |e: DrawingAreaErrorKind<_>| format!("plot: {e}");
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Latency percentiles, without failures", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.3f64..3.3, 0.0..y_max)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_labels(4)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                match PERCENTILES.get(i as usize) {
+                    Some((name, _)) if (x - i).abs() < 1e-9 => (*name).to_owned(),
+                    _ => String::new(),
+                }
+            })
+            .y_desc("milliseconds")
+            .draw()
+            .map_err(e)?;
+        let owners = owners(rows);
+        for ((owner, kind), values) in series {
+            let color = hue(&owners, &owner);
+            let style = color.stroke_width(2);
+            let (dash, gap) = if kind == "bare" { (8, 4) } else { (1, 0) };
+            let points: Vec<(f64, f64)> = values
+                .into_iter()
+                .enumerate()
+                .map(|(j, v)| (j as f64, v))
+                .collect();
+            let legend = move |(x, y): (i32, i32)| {
+                DashedPathElement::new(vec![(x, y), (x + 18, y)], dash, gap, style)
+            };
+            let name = format!("{owner} {kind}");
+            if gap == 0 {
+                chart
+                    .draw_series(LineSeries::new(points.clone(), style))
+                    .map_err(e)?
+                    .label(name)
+                    .legend(legend);
+            } else {
+                chart
+                    .draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))
+                    .map_err(e)?
+                    .label(name)
+                    .legend(legend);
+            }
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(e)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(e)?;
+        root.present().map_err(e)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expectations() {
+        assert!((expected_success(0.3, 3, 0) - 0.343).abs() < 1e-9);
+        assert!((expected_success(0.3, 3, 3) - (1.0 - 0.3f64.powi(4)).powi(3)).abs() < 1e-12);
+        assert_eq!(expected_success(0.0, 3, 0), 1.0);
+    }
+}
