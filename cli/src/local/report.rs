@@ -23,8 +23,11 @@ pub struct RunInfo {
     pub seconds: f64,
 }
 
+/// A latency of a row.
+type Latency = fn(&Row) -> f64;
+
 /// Percentiles of the latency plot, with their labels.
-const PERCENTILES: [(&str, fn(&Row) -> f64); 4] = [
+const PERCENTILES: [(&str, Latency); 4] = [
     ("p50", |r| r.p50_ms),
     ("p90", |r| r.p90_ms),
     ("p99", |r| r.p99_ms),

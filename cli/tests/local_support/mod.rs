@@ -118,6 +118,7 @@ pub async fn drive(mesh: &Mesh, n: usize, headers: &[(&str, &str)]) -> load::Out
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         timeout: std::time::Duration::from_secs(60),
+        rate: None,
     };
     load::run(mesh.protocol(), mesh.ingress_port(), &spec, None)
         .await
