@@ -137,7 +137,7 @@ pub struct Outcome {
 }
 
 /// An empty histogram for latencies in microseconds, 1 µs to 1 h, 3 digits.
-pub fn latency_histogram() -> Histogram<u64> {
+pub fn new_latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIGHEST_US, SIGNIFICANT_DIGITS)
         .expect("1 µs to 1 h at 3 significant digits is a valid histogram")
 }
@@ -149,7 +149,7 @@ fn micros(d: Duration) -> u64 {
 impl Outcome {
     /// The outcome of `samples`; the latency histogram is built from them.
     pub fn new(mode: LoadMode, samples: Vec<Sample>, elapsed: Duration) -> Outcome {
-        let mut histogram = latency_histogram();
+        let mut histogram = new_latency_histogram();
         for s in &samples {
             // Clamped to 1 µs..1 h, which no request timeout exceeds.
             histogram.saturating_record(micros(s.latency));
@@ -349,9 +349,12 @@ pub async fn run(
             closed(client, headers, spec, concurrency, progress).await?
         }
         LoadMode::Open { rate } => {
-            if !(rate.is_finite() && rate > 0.0) {
+            let last = spec.requests.saturating_sub(1) as f64 / rate;
+            if !(rate.is_finite() && rate > 0.0) || Duration::try_from_secs_f64(last).is_err() {
                 return Err(format!(
-                    "rate {rate}: not a positive number of requests per second"
+                    "rate {rate}: not a positive number of requests per second that \
+                     sends {} requests in a finite time",
+                    spec.requests
                 ));
             }
             open(client, headers, spec, rate, progress).await?
@@ -425,7 +428,7 @@ async fn open(
             sample
         });
     })
-    .await;
+    .await?;
     let mut samples = Vec::with_capacity(spec.requests);
     while let Some(sample) = tasks.join_next().await {
         samples.push(sample.map_err(|e| format!("load task: {e}"))?);
@@ -435,18 +438,48 @@ async fn open(
 }
 
 /// The open loop's clock: calls `send(i, due)` for request `i` in `0..n` at
-/// its due time `start + due_offset(i, rate)`, never before, and never waits
-/// for anything but the clock (`send` must not block: it spawns). When the
-/// dispatcher wakes late (a busy machine), every request already due goes at
-/// once and the schedule resumes: the catch-up of
-/// `MissedTickBehavior::Burst`, since due times come from the schedule, not
-/// from the previous send.
-pub async fn dispatch(start: Instant, n: usize, rate: f64, mut send: impl FnMut(usize, Instant)) {
-    for i in 0..n {
-        let due = start + due_offset(i, rate);
-        tokio::time::sleep_until(due).await;
+/// its due time `start + due_offset(i, rate)`, never before, and waits for
+/// nothing but the clock (`send` must not block: it spawns).
+///
+/// The schedule is kept by a thread of its own with `std::thread::sleep`
+/// (to within ~0.1 ms on Linux), not by Tokio's timer, whose 1 ms ticks wake
+/// 1-2 ms late: at 500 requests/s that lag alone would be most of every
+/// latency counted from the due time. The thread hands each due request to
+/// this future over a channel. When it wakes late (a busy machine), every
+/// request already due goes at once and the schedule resumes, the catch-up
+/// of `MissedTickBehavior::Burst`: due times come from the schedule, never
+/// from the previous send. Dropping this future stops the thread at its next
+/// due time.
+pub async fn dispatch(
+    start: Instant,
+    n: usize,
+    rate: f64,
+    mut send: impl FnMut(usize, Instant),
+) -> Result<(), String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let start_std = start.into_std();
+    std::thread::Builder::new()
+        .name("load-clock".into())
+        .spawn(move || {
+            for i in 0..n {
+                let due = start_std + due_offset(i, rate);
+                loop {
+                    let now = std::time::Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    std::thread::sleep(due - now);
+                }
+                if tx.send((i, Instant::from_std(due))).is_err() {
+                    return; // the run was dropped
+                }
+            }
+        })
+        .map_err(|e| format!("load clock thread: {e}"))?;
+    while let Some((i, due)) = rx.recv().await {
         send(i, due);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -587,6 +620,20 @@ mod tests {
         assert_eq!(closed(8).to_string(), "closed loop, 8 at a time");
     }
 
+    #[tokio::test]
+    async fn a_rate_must_send_everything_in_a_finite_time() {
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300] {
+            let spec = Spec {
+                requests: 10,
+                rate: Some(rate),
+                ..Spec::default()
+            };
+            // Port 1: refused before any request is due.
+            let err = run(Protocol::Http, 1, &spec, None).await.unwrap_err();
+            assert!(err.starts_with(&format!("rate {rate}:")), "{err}");
+        }
+    }
+
     /// On the real clock: nothing leaves before its due time, in order, and
     /// the dispatcher never waits for answers (here they never come).
     #[tokio::test]
@@ -598,7 +645,8 @@ mod tests {
             sent.push((i, due, Instant::now()));
             hanging.spawn(std::future::pending::<()>());
         })
-        .await;
+        .await
+        .expect("dispatch");
         assert_eq!(sent.len(), 20);
         assert_eq!(hanging.len(), 20);
         for (k, (i, due, at)) in sent.iter().enumerate() {
