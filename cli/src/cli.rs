@@ -133,9 +133,14 @@ enum Command {
         /// Requests per profile and retry mode.
         #[arg(long, value_name = "N", default_value_t = 1000)]
         requests: usize,
-        /// Requests in flight at once.
+        /// Requests in flight at once (closed loop).
         #[arg(long, value_name = "C", default_value_t = 8)]
         concurrency: usize,
+        /// Open loop instead: send R requests per second whatever the answers,
+        /// measuring each latency from the request's due time (as wrk2 and fortio
+        /// do, so a stalled mesh cannot hide behind a slowed client).
+        #[arg(long, value_name = "R")]
+        rate: Option<f64>,
         /// Print the rows as a JSON list instead of a table.
         #[arg(long)]
         json: bool,
@@ -276,6 +281,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             csv,
             requests,
             concurrency,
+            rate,
             json,
             bare,
             local,
@@ -308,10 +314,18 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 };
                 models.push((label, input.model()?));
             }
+            if let Some(r) = rate
+                && !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)
+            {
+                return Err(local_error(format!(
+                    "--rate {r}: expected requests per second, more than 0"
+                )));
+            }
             let settings = crate::local::compare::Settings {
                 fails,
                 requests,
                 concurrency,
+                rate,
                 modes: crate::local::RetryMode::ALL.to_vec(),
                 // The report's latency plot needs the chain without Envoy.
                 bare: bare || report.is_some(),

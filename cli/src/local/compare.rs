@@ -18,6 +18,9 @@ pub struct Settings {
     pub fails: Vec<f64>,
     pub requests: usize,
     pub concurrency: usize,
+    /// Open loop at this many requests per second (`None`: closed loop,
+    /// `concurrency` requests in flight).
+    pub rate: Option<f64>,
     pub modes: Vec<RetryMode>,
     /// Also run the chain without Envoy (a `retries: "bare"` row): the baseline.
     pub bare: bool,
@@ -117,7 +120,7 @@ pub async fn profile(
                 concurrency: settings.concurrency,
                 headers: vec![("fail".into(), fail.to_string())],
                 timeout: Duration::from_secs(60),
-                rate: None,
+                rate: settings.rate,
             };
             let bar = bars.add(ProgressBar::new(settings.requests as u64));
             bar.set_style(
