@@ -130,6 +130,16 @@ enum Command {
         /// Print the rows as CSV instead of a table.
         #[arg(long, conflicts_with = "json")]
         csv: bool,
+        /// Drive an already deployed mesh through this ingress URL (e.g. Istio's
+        /// ingress gateway, port-forwarded) instead of a local one; one per
+        /// profile, in order. The routes retry as deployed.
+        #[arg(long, value_name = "URL", conflicts_with = "bare")]
+        ingress: Vec<String>,
+        /// With --ingress: the 127.0.0.1 port of that gateway's Envoy admin
+        /// (`kubectl -n istio-system port-forward deploy/istio-ingressgateway
+        /// 15000`), to count its retries; one per profile, in order.
+        #[arg(long, value_name = "PORT", requires = "ingress")]
+        ingress_admin: Vec<u16>,
         /// Requests per profile and retry mode.
         #[arg(long, value_name = "N", default_value_t = 1000)]
         requests: usize,
@@ -284,6 +294,8 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             rate,
             json,
             bare,
+            ingress,
+            ingress_admin,
             local,
         } => {
             let fails = match (sweep.is_empty(), &report) {
@@ -327,8 +339,32 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 concurrency,
                 rate,
                 modes: crate::local::RetryMode::ALL.to_vec(),
-                // The report's latency plot needs the chain without Envoy.
-                bare: bare || report.is_some(),
+                // The report's latency plot needs the chain without Envoy
+                // (not available from a deployed mesh).
+                bare: bare || (report.is_some() && ingress.is_empty()),
+            };
+            let deployed = if ingress.is_empty() {
+                None
+            } else {
+                if ingress.len() != models.len()
+                    || !(ingress_admin.is_empty() || ingress_admin.len() == models.len())
+                {
+                    return Err(local_error(format!(
+                        "--ingress (and --ingress-admin) once per profile: {} profiles",
+                        models.len()
+                    )));
+                }
+                let admin = |i: usize| ingress_admin.get(i).copied();
+                Some(
+                    ingress
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, url)| crate::local::up::Deployed {
+                            url,
+                            admin: admin(i),
+                        })
+                        .collect(),
+                )
             };
             let format = match (json, csv) {
                 (true, _) => crate::local::up::Format::Json,
@@ -341,6 +377,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 &settings,
                 format,
                 report.as_deref(),
+                deployed,
             )
             .map_err(local_error)
         }

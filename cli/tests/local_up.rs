@@ -260,3 +260,92 @@ fn compare_prints_one_row_per_protocol_and_retry_mode() {
     }
     assert_eq!(rows.len(), 8, "{rows:?}");
 }
+
+/// `compare --ingress URL --ingress-admin PORT`: drive an already running
+/// mesh, here `meshgen up` standing in for a cluster's ingress gateway, with
+/// its routes as deployed; Envoy's retries are read from the admin port when
+/// given, and left out otherwise.
+#[test]
+fn compare_drives_a_deployed_mesh_through_its_ingress() {
+    let _turn = one_program_at_a_time();
+    let mut child = meshgen()
+        .arg("up")
+        .arg(profile_path("demo.toml"))
+        .args(["--stub-external", "--envoy"])
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start meshgen up");
+    let (tx, rx) = mpsc::channel();
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out_tx = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut url, mut admin) = (None, None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while url.is_none() || admin.is_none() {
+        let line = rx
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+            .expect("meshgen up printed its ingress and admin within 60s");
+        if let Some(u) = line.strip_prefix("ingress: ") {
+            url = Some(u.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("envoy admin: http://127.0.0.1:") {
+            admin = rest.split_whitespace().next().map(str::to_owned);
+        }
+    }
+    let (url, admin) = (url.unwrap(), admin.unwrap());
+
+    let compare = |extra: &[&str]| {
+        let out = meshgen()
+            .arg("compare")
+            .arg(profile_path("demo.toml"))
+            .args([
+                "--ingress",
+                &url,
+                "--sweep",
+                "0.3",
+                "--requests",
+                "300",
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .expect("run meshgen compare");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+        rows[0].clone()
+    };
+    let row = compare(&["--ingress-admin", &admin]);
+    assert_eq!(row["retries"], "deployed");
+    // The demo's routes retry 3 times: (1 - 0.3^4)^3 = 0.976, sd 0.009.
+    let ok = row["success_ratio"].as_f64().unwrap();
+    assert!(ok > 0.93, "{row}");
+    assert!(row["envoy_retries"].as_u64().unwrap() > 50, "{row}");
+    let row = compare(&[]);
+    assert!(row["envoy_retries"].is_null(), "{row}");
+
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    assert!(child.wait().unwrap().success());
+}

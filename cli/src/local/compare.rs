@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::load::{self, Spec};
-use super::{Mesh, Options, RetryMode};
+use super::{Mesh, Options, RetryMode, envoy_retries};
 use meshgen::model::{DataPlane, Model, Protocol, RetryPolicy, RoutingApi};
 
 #[derive(Clone, Debug)]
@@ -50,8 +50,9 @@ pub struct Row {
     pub hops: u32,
     /// Retries the profile's routes make (`None`: Istio's default policy or none).
     pub attempts: Option<u32>,
-    /// Retries Envoy made (sum of `upstream_rq_retry` over the outbound clusters).
-    pub envoy_retries: u64,
+    /// Retries Envoy made (sum of `upstream_rq_retry` over the outbound
+    /// clusters); `None` when a deployed mesh's gateway stats are not read.
+    pub envoy_retries: Option<u64>,
     /// `service:version+version` for every service that answered.
     pub versions: String,
 }
@@ -59,7 +60,105 @@ pub struct Row {
 /// Warm-up requests after each Envoy start (not counted): connections, pools.
 const WARMUP: usize = 20;
 
-/// Runs one profile in every mode. Await from the main future (spawns processes).
+/// What every row of one profile shares.
+struct Profile<'a> {
+    label: &'a str,
+    protocol: Protocol,
+    routing_api: RoutingApi,
+    data_plane: DataPlane,
+    hops: u32,
+    attempts: Option<u32>,
+}
+
+impl<'a> Profile<'a> {
+    fn of(label: &'a str, model: &Model) -> Self {
+        Profile {
+            label,
+            protocol: model.wire.protocol,
+            routing_api: model.mesh.routing_api,
+            data_plane: model.mesh.data_plane,
+            hops: model.services.len() as u32,
+            attempts: match &model.services[0].route.retries {
+                RetryPolicy::Retry(r) => Some(r.attempts),
+                RetryPolicy::Default | RetryPolicy::Off => None,
+            },
+        }
+    }
+
+    /// Loads the ingress at `url` with `fail` and makes its row; `retries`
+    /// reads Envoy's retry count, when it can be read.
+    async fn point<F: Future<Output = Result<Option<u64>, String>>>(
+        &self,
+        url: &str,
+        mode: &str,
+        fail: f64,
+        settings: &Settings,
+        bars: &MultiProgress,
+        retries: impl Fn() -> F,
+    ) -> Result<Row, String> {
+        let before = retries().await?;
+        let spec = Spec {
+            requests: settings.requests,
+            concurrency: settings.concurrency,
+            headers: vec![("fail".into(), fail.to_string())],
+            timeout: Duration::from_secs(60),
+            rate: settings.rate,
+        };
+        let bar = bars.add(ProgressBar::new(settings.requests as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
+                .expect("template"),
+        );
+        bar.set_prefix(format!(
+            "{} ({}), retries {mode}, fail {fail}",
+            self.label,
+            protocol_name(self.protocol),
+        ));
+        let outcome = load::run_at(self.protocol, url, &spec, Some(&bar)).await?;
+        bar.finish();
+        let after = retries().await?;
+        let versions = outcome
+            .versions()
+            .iter()
+            .map(|(s, v)| format!("{s}:{}", v.iter().cloned().collect::<Vec<_>>().join("+")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Row {
+            profile: self.label.to_owned(),
+            protocol: self.protocol,
+            routing_api: self.routing_api,
+            data_plane: self.data_plane,
+            retries: mode.to_owned(),
+            fail,
+            requests: outcome.samples.len(),
+            success_ratio: outcome.success_ratio(),
+            requests_per_second: outcome.per_second(),
+            p50_ms: outcome.percentile_ms(50.0),
+            p90_ms: outcome.percentile_ms(90.0),
+            p99_ms: outcome.percentile_ms(99.0),
+            p999_ms: outcome.percentile_ms(99.9),
+            hops: self.hops,
+            attempts: self.attempts,
+            envoy_retries: after.zip(before).map(|(a, b)| a.saturating_sub(b)),
+            versions,
+        })
+    }
+}
+
+/// Warms the ingress at `url` up (connections, pools); not counted.
+async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
+    let warm = Spec {
+        requests: WARMUP,
+        concurrency: 1,
+        headers: vec![],
+        timeout: Duration::from_secs(30),
+        rate: None,
+    };
+    load::run_at(protocol, url, &warm, None).await.map(drop)
+}
+
+/// Runs one profile in every mode on the local mesh. Await from the main
+/// future (spawns processes).
 pub async fn profile(
     label: &str,
     model: Model,
@@ -67,13 +166,7 @@ pub async fn profile(
     settings: &Settings,
     bars: &MultiProgress,
 ) -> Result<Vec<Row>, String> {
-    let protocol = model.wire.protocol;
-    let (routing_api, data_plane) = (model.mesh.routing_api, model.mesh.data_plane);
-    let hops = model.services.len() as u32;
-    let attempts = match &model.services[0].route.retries {
-        RetryPolicy::Retry(r) => Some(r.attempts),
-        RetryPolicy::Default | RetryPolicy::Off => None,
-    };
+    let p = Profile::of(label, &model);
     let modes = settings.modes.clone();
     let mut mesh = Mesh::start(
         model,
@@ -104,64 +197,48 @@ pub async fn profile(
                 .await?;
             }
         }
-        let label_mode = mode.map_or("bare", RetryMode::as_str);
-        let warm = Spec {
-            requests: WARMUP,
-            concurrency: 1,
-            headers: vec![],
-            timeout: Duration::from_secs(30),
-            rate: None,
-        };
-        load::run(protocol, mesh.ingress_port(), &warm, None).await?;
+        let url = format!("{}/", mesh.ingress_url());
+        warm_up(p.protocol, &url).await?;
+        let mode = mode.map_or("bare", RetryMode::as_str);
         for &fail in &settings.fails {
-            let before = mesh.retries().await?;
-            let spec = Spec {
-                requests: settings.requests,
-                concurrency: settings.concurrency,
-                headers: vec![("fail".into(), fail.to_string())],
-                timeout: Duration::from_secs(60),
-                rate: settings.rate,
-            };
-            let bar = bars.add(ProgressBar::new(settings.requests as u64));
-            bar.set_style(
-                ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
-                    .expect("template"),
-            );
-            bar.set_prefix(format!(
-                "{label} ({}), retries {label_mode}, fail {fail}",
-                protocol_name(protocol),
-            ));
-            let outcome = load::run(protocol, mesh.ingress_port(), &spec, Some(&bar)).await?;
-            bar.finish();
-            let retries = mesh.retries().await?.saturating_sub(before);
-            let versions = outcome
-                .versions()
-                .iter()
-                .map(|(s, v)| format!("{s}:{}", v.iter().cloned().collect::<Vec<_>>().join("+")))
-                .collect::<Vec<_>>()
-                .join(" ");
-            rows.push(Row {
-                profile: label.to_owned(),
-                protocol,
-                routing_api,
-                data_plane,
-                retries: label_mode.to_owned(),
-                fail,
-                requests: outcome.samples.len(),
-                success_ratio: outcome.success_ratio(),
-                requests_per_second: outcome.per_second(),
-                p50_ms: outcome.percentile_ms(50.0),
-                p90_ms: outcome.percentile_ms(90.0),
-                p99_ms: outcome.percentile_ms(99.0),
-                p999_ms: outcome.percentile_ms(99.9),
-                hops,
-                attempts,
-                envoy_retries: retries,
-                versions,
-            });
+            let retries = || async { mesh.retries().await.map(Some) };
+            rows.push(p.point(&url, mode, fail, settings, bars, retries).await?);
         }
     }
     mesh.stop();
+    Ok(rows)
+}
+
+/// The row label of a deployed mesh's runs: its routes retry as deployed.
+pub const DEPLOYED: &str = "deployed";
+
+/// Runs one profile against an already deployed mesh, through its ingress at
+/// `url` (e.g. Istio's ingress gateway); Envoy's retries are read from the
+/// admin port `admin` on 127.0.0.1 (a `kubectl port-forward` of the
+/// gateway's 15000) when given. The routes retry as deployed: no mode to switch.
+pub async fn deployed(
+    label: &str,
+    model: &Model,
+    url: &str,
+    admin: Option<u16>,
+    settings: &Settings,
+    bars: &MultiProgress,
+) -> Result<Vec<Row>, String> {
+    let p = Profile::of(label, model);
+    warm_up(p.protocol, url).await?;
+    let mut rows = Vec::new();
+    for &fail in &settings.fails {
+        let retries = || async {
+            match admin {
+                Some(port) => envoy_retries(port).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        rows.push(
+            p.point(url, DEPLOYED, fail, settings, bars, retries)
+                .await?,
+        );
+    }
     Ok(rows)
 }
 
@@ -223,7 +300,7 @@ pub fn csv(rows: &[Row]) -> String {
             format!("{:.3}", r.p90_ms),
             format!("{:.3}", r.p99_ms),
             format!("{:.3}", r.p999_ms),
-            r.envoy_retries.to_string(),
+            r.envoy_retries.map_or(String::new(), |n| n.to_string()),
             field(&r.versions),
         ];
         out.push_str(&cells.join(","));
@@ -263,7 +340,7 @@ pub fn table(rows: &[Row]) -> String {
             format!("{:.2}", r.p50_ms),
             format!("{:.2}", r.p90_ms),
             format!("{:.2}", r.p99_ms),
-            r.envoy_retries.to_string(),
+            r.envoy_retries.map_or("-".to_owned(), |n| n.to_string()),
             r.versions.clone(),
         ]);
     }
@@ -305,7 +382,7 @@ mod tests {
             p999_ms: 4.0,
             hops: 3,
             attempts: Some(3),
-            envoy_retries: 4,
+            envoy_retries: Some(4),
             versions: "a:prod".into(),
         };
         let v = serde_json::to_value(&row).unwrap();

@@ -263,21 +263,20 @@ enum Client {
 }
 
 impl Client {
-    fn new(protocol: Protocol, port: u16, timeout: Duration) -> Result<Client, String> {
+    /// A client of the ingress at `url` (`http://host:port/...` for HTTP,
+    /// `http://host:port` or `grpc://host:port` for gRPC).
+    fn new(protocol: Protocol, url: &str, timeout: Duration) -> Result<Client, String> {
+        let target = Target::parse(url)?;
         Ok(match protocol {
-            Protocol::Http => Client::Http(
-                HttpClient::new(timeout)?,
-                Target::parse(&format!("http://127.0.0.1:{port}/"))?,
-            ),
-            Protocol::Grpc => Client::Grpc(GrpcClient::new(
-                &Target::parse(&format!("grpc://127.0.0.1:{port}"))?,
-                timeout,
-            )?),
+            Protocol::Http => Client::Http(HttpClient::new(timeout)?, target),
+            Protocol::Grpc => {
+                let authority = target.uri.authority().ok_or("no host:port")?.as_str();
+                let grpc = Target::parse(&format!("grpc://{authority}"))?;
+                Client::Grpc(GrpcClient::new(&grpc, timeout)?)
+            }
         })
     }
 
-    /// One request, sent now; its latency counts from `due` (<= now), its
-    /// timeout from now. `start` is the run's start, for the sample's offsets.
     async fn once(
         &self,
         headers: HeaderMap,
@@ -334,14 +333,29 @@ pub fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
-/// Runs the load against the ingress on `port`; `progress` advances per answer.
+/// Runs the load against the ingress on 127.0.0.1:`port`; `progress`
+/// advances per answer.
 pub async fn run(
     protocol: Protocol,
     port: u16,
     spec: &Spec,
     progress: Option<&ProgressBar>,
 ) -> Result<Outcome, String> {
-    let client = Arc::new(Client::new(protocol, port, spec.timeout)?);
+    let url = match protocol {
+        Protocol::Http => format!("http://127.0.0.1:{port}/"),
+        Protocol::Grpc => format!("grpc://127.0.0.1:{port}"),
+    };
+    run_at(protocol, &url, spec, progress).await
+}
+
+/// Runs the load against the ingress at `url` (a deployed mesh's gateway).
+pub async fn run_at(
+    protocol: Protocol,
+    url: &str,
+    spec: &Spec,
+    progress: Option<&ProgressBar>,
+) -> Result<Outcome, String> {
+    let client = Arc::new(Client::new(protocol, url, spec.timeout)?);
     let headers = header_map(&spec.headers)?;
     let mode = spec.mode();
     let (samples, start) = match mode {

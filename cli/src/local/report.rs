@@ -158,7 +158,7 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
             r.p50_ms,
             r.p99_ms,
             r.p999_ms,
-            r.envoy_retries,
+            r.envoy_retries.map_or("-".to_owned(), |n| n.to_string()),
             esc(&r.versions),
         );
     }
@@ -287,7 +287,7 @@ fn latency_plot(rows: &[Row]) -> Result<String, String> {
     for r in rows.iter().filter(|r| r.fail == calm) {
         let kind = match r.retries.as_str() {
             "bare" => "bare",
-            "on" => "mesh",
+            "on" | "deployed" => "mesh",
             _ => continue,
         };
         let values = PERCENTILES.iter().map(|(_, f)| f(r)).collect();

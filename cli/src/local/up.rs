@@ -81,16 +81,41 @@ pub enum Format {
 
 /// `meshgen compare`: every profile in every mode at every `fail` of the
 /// sweep; the rows on stdout, and the HTML page to `report` if asked.
+/// A deployed mesh to drive instead of a local one: its ingress URL, and the
+/// 127.0.0.1 port of its gateway's Envoy admin when forwarded.
+#[derive(Clone, Debug)]
+pub struct Deployed {
+    pub url: String,
+    pub admin: Option<u16>,
+}
+
 pub fn compare(
     profiles: Vec<(String, Model)>,
     opts: &Options,
     settings: &Settings,
     format: Format,
     report: Option<&std::path::Path>,
+    deployed: Option<Vec<Deployed>>,
 ) -> Result<ExitCode, String> {
-    for (label, model) in &profiles {
-        for n in check(model, opts)? {
-            eprintln!("note: {label}: {n}");
+    match &deployed {
+        None => {
+            for (label, model) in &profiles {
+                for n in check(model, opts)? {
+                    eprintln!("note: {label}: {n}");
+                }
+            }
+        }
+        Some(d) => {
+            eprintln!(
+                "note: driving the deployed mesh: its routes retry as deployed (one mode); \
+                 no bare chain to compare with"
+            );
+            if d.iter().any(|d| d.admin.is_none()) {
+                eprintln!(
+                    "note: Envoy's retries are left out where no --ingress-admin port is given \
+                     (kubectl port-forward the gateway's 15000); they are the gateway's own"
+                );
+            }
         }
     }
     let started = std::time::Instant::now();
@@ -100,9 +125,16 @@ pub fn compare(
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
         let bars = compare::progress();
         let mut rows = Vec::new();
-        for (label, model) in profiles {
+        for (i, (label, model)) in profiles.into_iter().enumerate() {
             // A signal drops the running profile's Mesh, which stops its processes.
-            let run = compare::profile(&label, model, opts, settings, &bars);
+            let run = async {
+                match deployed.as_ref().map(|d| &d[i]) {
+                    Some(d) => {
+                        compare::deployed(&label, &model, &d.url, d.admin, settings, &bars).await
+                    }
+                    None => compare::profile(&label, model, opts, settings, &bars).await,
+                }
+            };
             let more = tokio::select! {
                 r = run => r?,
                 _ = term.recv() => return Err("interrupted".to_string()),
