@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
@@ -241,32 +242,12 @@ fn success_plot(rows: &[Row]) -> Result<String, String> {
         for ((owner, mode), mut points) in series {
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             let color = hue(&owners, &owner);
-            let style = color.stroke_width(2);
-            let (dash, gap) = match mode.as_str() {
-                "on" => (1, 0),
-                "off" => (8, 4),
-                _ => (2, 3),
+            let dash = match mode.as_str() {
+                "on" => None,
+                "off" => Some((8, 4)),
+                _ => Some((2, 3)),
             };
-            let name = format!("{owner} {mode}");
-            let legend = move |(x, y): (i32, i32)| {
-                DashedPathElement::new(vec![(x, y), (x + 18, y)], dash, gap, style)
-            };
-            if gap == 0 {
-                chart
-                    .draw_series(LineSeries::new(points.clone(), style))
-                    .map_err(e)?
-                    .label(name)
-                    .legend(legend);
-            } else {
-                chart
-                    .draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))
-                    .map_err(e)?
-                    .label(name)
-                    .legend(legend);
-            }
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(e)?;
+            measured(&mut chart, format!("{owner} {mode}"), &points, color, dash)?;
         }
         chart
             .configure_series_labels()
@@ -327,33 +308,13 @@ fn latency_plot(rows: &[Row]) -> Result<String, String> {
         let owners = owners(rows);
         for ((owner, kind), values) in series {
             let color = hue(&owners, &owner);
-            let style = color.stroke_width(2);
-            let (dash, gap) = if kind == "bare" { (8, 4) } else { (1, 0) };
+            let dash = (kind == "bare").then_some((8, 4));
             let points: Vec<(f64, f64)> = values
                 .into_iter()
                 .enumerate()
                 .map(|(j, v)| (j as f64, v))
                 .collect();
-            let legend = move |(x, y): (i32, i32)| {
-                DashedPathElement::new(vec![(x, y), (x + 18, y)], dash, gap, style)
-            };
-            let name = format!("{owner} {kind}");
-            if gap == 0 {
-                chart
-                    .draw_series(LineSeries::new(points.clone(), style))
-                    .map_err(e)?
-                    .label(name)
-                    .legend(legend);
-            } else {
-                chart
-                    .draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))
-                    .map_err(e)?
-                    .label(name)
-                    .legend(legend);
-            }
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(e)?;
+            measured(&mut chart, format!("{owner} {kind}"), &points, color, dash)?;
         }
         chart
             .configure_series_labels()
@@ -365,6 +326,36 @@ fn latency_plot(rows: &[Row]) -> Result<String, String> {
         root.present().map_err(e)?;
     }
     Ok(svg)
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A measured series: its line (solid, or dashed as `dash` = (dash, gap)),
+/// its legend entry, and a circle on every point.
+fn measured(
+    chart: &mut Chart<'_, '_>,
+    name: String,
+    points: &[(f64, f64)],
+    color: RGBColor,
+    dash: Option<(u32, u32)>,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<_>| format!("plot: {e}");
+    let style = color.stroke_width(2);
+    let (size, gap) = dash.unwrap_or((1, 0));
+    let legend = move |(x, y): (i32, i32)| {
+        DashedPathElement::new(vec![(x, y), (x + 18, y)], size, gap, style)
+    };
+    let line = match dash {
+        None => chart.draw_series(LineSeries::new(points.to_vec(), style)),
+        Some((size, gap)) => {
+            chart.draw_series(DashedLineSeries::new(points.to_vec(), size, gap, style))
+        }
+    };
+    line.map_err(e)?.label(name).legend(legend);
+    chart
+        .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+        .map_err(e)?;
+    Ok(())
 }
 
 #[cfg(test)]
