@@ -54,12 +54,12 @@ fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-#[test]
-fn up_serves_then_sigterm_leaves_nothing_behind() {
-    let _turn = one_program_at_a_time();
-    let mut child = meshgen()
+/// `meshgen up PROFILE --stub-external` with the test's Envoy and hops, its
+/// output piped.
+fn start_up(profile: &str) -> std::process::Child {
+    meshgen()
         .arg("up")
-        .arg(profile_path("demo-grpc.toml"))
+        .arg(profile_path(profile))
         .args(["--stub-external", "--envoy"])
         .arg(envoy())
         .arg("--bin-dir")
@@ -68,7 +68,13 @@ fn up_serves_then_sigterm_leaves_nothing_behind() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start meshgen up");
+        .expect("start meshgen up")
+}
+
+#[test]
+fn up_serves_then_sigterm_leaves_nothing_behind() {
+    let _turn = one_program_at_a_time();
+    let mut child = start_up("demo-grpc.toml");
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().unwrap();
@@ -268,18 +274,7 @@ fn compare_prints_one_row_per_protocol_and_retry_mode() {
 #[test]
 fn compare_drives_a_deployed_mesh_through_its_ingress() {
     let _turn = one_program_at_a_time();
-    let mut child = meshgen()
-        .arg("up")
-        .arg(profile_path("demo.toml"))
-        .args(["--stub-external", "--envoy"])
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start meshgen up");
+    let mut child = start_up("demo.toml");
     let (tx, rx) = mpsc::channel();
     let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let out_tx = tx.clone();
