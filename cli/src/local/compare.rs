@@ -309,41 +309,47 @@ pub fn csv(rows: &[Row]) -> String {
     out
 }
 
+/// The columns of the table (and of the report's): a heading each.
+pub const HEAD: [&str; 13] = [
+    "profile",
+    "protocol",
+    "routes",
+    "data plane",
+    "retries",
+    "fail",
+    "success",
+    "req/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "envoy retries",
+    "versions",
+];
+
+/// A row's cells under [`HEAD`], for people to read.
+pub fn cells(r: &Row) -> Vec<String> {
+    vec![
+        r.profile.clone(),
+        protocol_name(r.protocol).into(),
+        routing_api_name(r.routing_api).into(),
+        data_plane_name(r.data_plane).into(),
+        r.retries.clone(),
+        format!("{:.2}", r.fail),
+        format!("{:.3}", r.success_ratio),
+        format!("{:.0}", r.requests_per_second),
+        format!("{:.2}", r.p50_ms),
+        format!("{:.2}", r.p90_ms),
+        format!("{:.2}", r.p99_ms),
+        r.envoy_retries.map_or("-".to_owned(), |n| n.to_string()),
+        r.versions.clone(),
+    ]
+}
+
 /// The table, aligned, one row per line.
 pub fn table(rows: &[Row]) -> String {
-    let head = [
-        "profile",
-        "protocol",
-        "routes",
-        "data plane",
-        "retries",
-        "fail",
-        "success",
-        "req/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "envoy retries",
-        "versions",
-    ];
+    let head = HEAD;
     let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-    for r in rows {
-        lines.push(vec![
-            r.profile.clone(),
-            protocol_name(r.protocol).into(),
-            routing_api_name(r.routing_api).into(),
-            data_plane_name(r.data_plane).into(),
-            r.retries.clone(),
-            format!("{:.2}", r.fail),
-            format!("{:.3}", r.success_ratio),
-            format!("{:.0}", r.requests_per_second),
-            format!("{:.2}", r.p50_ms),
-            format!("{:.2}", r.p90_ms),
-            format!("{:.2}", r.p99_ms),
-            r.envoy_retries.map_or("-".to_owned(), |n| n.to_string()),
-            r.versions.clone(),
-        ]);
-    }
+    lines.extend(rows.iter().map(cells));
     let widths: Vec<usize> = (0..head.len())
         .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
         .collect();

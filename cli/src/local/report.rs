@@ -10,7 +10,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::compare::{Row, data_plane_name, protocol_name, routing_api_name};
+use super::compare::{HEAD, Row, cells, protocol_name};
 
 /// How the run was made, printed under the plots.
 #[derive(Clone, Debug)]
@@ -122,46 +122,16 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
          Envoy adds along the chain.</figcaption>\n</figure>\n"
     );
     page.push_str("<h2>Every run</h2>\n<table>\n<tr>");
-    for h in [
-        "profile",
-        "protocol",
-        "routes",
-        "data plane",
-        "retries",
-        "fail",
-        "requests",
-        "success",
-        "req/s",
-        "p50 ms",
-        "p99 ms",
-        "p99.9 ms",
-        "envoy retries",
-        "versions",
-    ] {
+    for h in HEAD {
         let _ = write!(page, "<th>{h}</th>");
     }
     page.push_str("</tr>\n");
     for r in rows {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td>\
-             <td>{}</td><td>{:.3}</td><td>{:.0}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td>\
-             <td>{}</td><td>{}</td></tr>",
-            esc(&r.profile),
-            protocol_name(r.protocol),
-            routing_api_name(r.routing_api),
-            data_plane_name(r.data_plane),
-            r.retries,
-            r.fail,
-            r.requests,
-            r.success_ratio,
-            r.requests_per_second,
-            r.p50_ms,
-            r.p99_ms,
-            r.p999_ms,
-            r.envoy_retries.map_or("-".to_owned(), |n| n.to_string()),
-            esc(&r.versions),
-        );
+        page.push_str("<tr>");
+        for c in cells(r) {
+            let _ = write!(page, "<td>{}</td>", esc(&c));
+        }
+        page.push_str("</tr>\n");
     }
     page.push_str("</table>\n<h2>How this was measured</h2>\n<ul>\n");
     for (k, v) in [
@@ -249,13 +219,7 @@ fn success_plot(rows: &[Row]) -> Result<String, String> {
             };
             measured(&mut chart, format!("{owner} {mode}"), &points, color, dash)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
         root.present().map_err(e)?;
     }
     Ok(svg)
@@ -316,13 +280,7 @@ fn latency_plot(rows: &[Row]) -> Result<String, String> {
                 .collect();
             measured(&mut chart, format!("{owner} {kind}"), &points, color, dash)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(e)?;
     }
     Ok(svg)
@@ -356,6 +314,17 @@ fn measured(
         .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
         .map_err(e)?;
     Ok(())
+}
+
+/// The legend box of a chart.
+fn legend<'b, 'a: 'b>(chart: &mut Chart<'b, 'a>, at: SeriesLabelPosition) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(|e| format!("plot: {e}"))
 }
 
 #[cfg(test)]
