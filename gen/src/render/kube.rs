@@ -51,6 +51,10 @@ pub struct View<'m> {
     pub waypoint: KWaypoint,
     /// The IstioOperator's `profile`: `default` (sidecars) or `ambient`.
     pub install_profile: &'static str,
+    /// The port the hops' span exports take around their sidecar (with
+    /// tracing and sidecars): through it, each export would be traced as a
+    /// call of its own. Ambient hops have no sidecar to skip.
+    pub span_export_bypass: Option<u16>,
     /// Labels of the shared objects in `istio-system`.
     pub shared_labels: Labels,
     pub istio_namespace: &'static str,
@@ -449,6 +453,10 @@ pub fn view(m: &Model) -> View<'_> {
     View {
         gateway_labels,
         route_kind: route_kind(m),
+        span_export_bypass: tracing
+            .as_ref()
+            .filter(|_| m.mesh.data_plane == DataPlane::Sidecar)
+            .map(|t| t.collector_port),
         install_profile: match m.mesh.data_plane {
             DataPlane::Sidecar => "default",
             DataPlane::Ambient => "ambient",
