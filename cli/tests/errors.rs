@@ -410,3 +410,35 @@ fn template_errors_name_the_template_and_line() {
     );
     assert!(!out.exists());
 }
+
+/// `compare`'s own settings are refused before anything starts: no mesh, no
+/// load, exit 2 and a message naming the flag.
+#[test]
+fn compare_refuses_bad_load_settings() {
+    let demo = profile("demo.toml");
+    let cases: [(&[&str], &str); 7] = [
+        (&["--rate", "0"], "--rate 0"),
+        (&["--rate", "NaN"], "--rate NaN"),
+        (&["--rate=-5"], "--rate -5"),
+        (&["--sweep", "0,1.5"], "1.5"),
+        (&["--fail=-0.1"], "-0.1"),
+        (
+            &[
+                "--ingress",
+                "http://127.0.0.1:9/",
+                "--ingress",
+                "http://127.0.0.1:9/",
+            ],
+            "once per profile",
+        ),
+        (&["--requests", "0"], "--requests"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["compare", demo.as_str()];
+        all.extend_from_slice(args);
+        let r = meshgen(&all);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+}
