@@ -346,7 +346,7 @@ fn template_errors_name_the_template_and_line() {
     let p = write_profile(tmp.path(), "p.toml", BASE);
     let tpl = tmp.path().join("tpl");
     std::fs::create_dir(&tpl).unwrap();
-    let file = tpl.join("00-namespace.yaml.j2");
+    let file = tpl.join("05-telemetry.yaml.j2");
     let out = tmp.path().join("out");
     let (tpl_s, out_s) = (tpl.display().to_string(), out.display().to_string());
     let run = || meshgen(&["render", &p, "--templates", &tpl_s, "-o", &out_s]);
@@ -390,6 +390,19 @@ fn template_errors_name_the_template_and_line() {
     assert!(
         r.stderr
             .contains("20-workload.yaml.j2 is not a meshgen template"),
+        "{}",
+        r.stderr
+    );
+
+    // The chain's objects are built in code since 0.2: an old override says so.
+    std::fs::remove_file(tpl.join("20-workload.yaml.j2")).unwrap();
+    std::fs::write(tpl.join("20-workloads.yaml.j2"), "").unwrap();
+    let r = run();
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("20-workloads.yaml.j2: the chain's objects are no longer templates")
+            && r.stderr.contains("--kustomization"),
         "{}",
         r.stderr
     );

@@ -86,7 +86,7 @@ fn failed_render_leaves_the_old_output_intact() {
     // A template that fails at render time, after others rendered fine.
     let tpl = tmp.path().join("tpl");
     std::fs::create_dir(&tpl).unwrap();
-    std::fs::write(tpl.join("50-routing.yaml.j2"), "{{ nope.nope }}").unwrap();
+    std::fs::write(tpl.join("04-kiali.yaml.j2"), "{{ nope.nope }}").unwrap();
     let tpl_s = tpl.display().to_string();
     let r = render_to(&out, &["--set", "namespace=changed", "--templates", &tpl_s]);
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -454,15 +454,15 @@ fn templates_can_be_overridden() {
     let tpl = tmp.path().join("tpl");
     std::fs::create_dir(&tpl).unwrap();
     std::fs::write(
-        tpl.join("00-namespace.yaml.j2"),
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ model.namespace | tojson }}\n  labels: {{ namespace_labels | tojson }}\n  annotations: {\"team\": \"mine\"}\n",
+        tpl.join("05-telemetry.yaml.j2"),
+        "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: mesh-default\n  namespace: {{ istio_namespace | tojson }}\n  labels: {{ shared_labels | tojson }}\n  annotations: {\"team\": \"mine\"}\nspec: {}\n",
     )
     .unwrap();
     let tpl_s = tpl.display().to_string();
     let dir = render(&[&profile("demo.toml"), "--templates", &tpl_s]);
     let docs = documents(&dir.path().join("out"));
     assert_eq!(
-        find(&docs, "Namespace", "istio101")["metadata"]["annotations"]["team"].as_str(),
+        find(&docs, "Telemetry", "mesh-default")["metadata"]["annotations"]["team"].as_str(),
         Some("mine")
     );
 }

@@ -1,21 +1,25 @@
-//! Every rendered document is parsed back and re-emitted in one canonical form, so
-//! the output is valid YAML whatever a template did and identical input gives
-//! identical bytes.
+//! Every document a template renders is parsed back and written in the one
+//! canonical form the chain's typed objects are written in, so the output is
+//! valid YAML whatever a template did and identical input gives identical bytes.
 
 use serde::Deserialize;
 use serde_norway::Value;
+
+use super::yaml;
+use crate::model::applyset;
 
 /// Header of every written file.
 pub const HEADER: &str =
     "# Rendered by meshgen: edit the profile and render again, not this file.\n";
 
-/// One canonical document, and its group and kind as an ApplySet names them
-/// (`Kind` for the core group, else `Kind.group`), and its labels.
+/// One canonical document, its group and kind as an ApplySet names them
+/// (`Kind` for the core group, else `Kind.group`), and the ApplySet it is a
+/// member of.
 #[derive(Debug)]
 pub struct Document {
     pub yaml: String,
     pub group_kind: String,
-    pub labels: Vec<(String, String)>,
+    pub part_of: Option<String>,
 }
 
 /// Splits a rendered multi-document stream into canonical documents; empty
@@ -40,16 +44,13 @@ pub fn documents(rendered: &str) -> Result<Vec<Document>, String> {
             .rsplit_once('/')
             .map(|(g, _)| g.to_owned());
         let kind = text(&value["kind"]);
-        let labels = value["metadata"]["labels"]
-            .as_mapping()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (text(k), text(v)))
-            .collect();
+        let part_of = value["metadata"]["labels"][applyset::PART_OF_LABEL]
+            .as_str()
+            .map(str::to_owned);
         out.push(Document {
-            yaml: serde_norway::to_string(&value).map_err(|e| e.to_string())?,
+            yaml: yaml::to_string(&value).map_err(|e| e.to_string())?,
             group_kind: group.map_or(kind.clone(), |g| format!("{kind}.{g}")),
-            labels,
+            part_of,
         });
     }
     Ok(out)

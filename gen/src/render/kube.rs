@@ -340,8 +340,8 @@ pub struct KExternal<'m> {
 
 #[derive(Debug, Serialize)]
 pub struct KPort {
-    pub name: String,
     pub number: u16,
+    pub name: String,
     pub protocol: &'static str,
 }
 

@@ -1,15 +1,17 @@
-//! From a [`Model`] to files: templates fill in the Kubernetes view of the Model,
-//! and every document is re-emitted canonically.
+//! From a [`Model`] to files: the chain's objects are built as typed values
+//! and written once; the addons and install options are templates users may
+//! override, whose output is checked and written in the same canonical form.
 
 mod canonical;
+mod chain;
 mod kube;
 mod templates;
+pub mod yaml;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use minijinja::value::Serde;
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Diagnostic;
 use crate::model::{Model, applyset};
@@ -23,6 +25,41 @@ pub struct File {
     pub documents: usize,
 }
 
+/// Where an output file's documents come from.
+enum Source {
+    Template(&'static str),
+    Built(chain::Build),
+}
+
+/// Outputs in apply order (file names sort in apply order too).
+const OUTPUTS: &[(&str, Source)] = &[
+    ("istio/install.yaml", Source::Template("install.yaml.j2")),
+    ("00-namespace.yaml", Source::Built(chain::namespace)),
+    (
+        "addons/01-jaeger.yaml",
+        Source::Template("01-jaeger.yaml.j2"),
+    ),
+    (
+        "addons/02-prometheus.yaml",
+        Source::Template("02-prometheus.yaml.j2"),
+    ),
+    (
+        "addons/03-grafana.yaml",
+        Source::Template("03-grafana.yaml.j2"),
+    ),
+    ("addons/04-kiali.yaml", Source::Template("04-kiali.yaml.j2")),
+    (
+        "addons/05-telemetry.yaml",
+        Source::Template("05-telemetry.yaml.j2"),
+    ),
+    ("10-security.yaml", Source::Built(chain::security)),
+    ("20-workloads.yaml", Source::Built(chain::workloads)),
+    ("25-destinations.yaml", Source::Built(chain::destinations)),
+    ("30-ingress.yaml", Source::Built(chain::ingress)),
+    ("40-egress.yaml", Source::Built(chain::egress)),
+    ("50-routing.yaml", Source::Built(chain::routing)),
+];
+
 /// Renders every output; files without documents are not produced.
 pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, Vec<Diagnostic>> {
     let t = templates::environment(template_dir)?;
@@ -32,32 +69,37 @@ pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, V
     let mut errors = Vec::new();
     let set = model.applyset_id();
     let mut member_kinds = BTreeSet::new();
-    for out in templates::OUTPUTS {
-        let rendered = t
-            .env
-            .get_template(out.template)
-            .and_then(|t| t.render(ctx.clone()));
-        match rendered {
-            Err(e) => errors.push(t.error(out.template, &e)),
-            Ok(text) => match canonical::documents(&text) {
-                Err(e) => errors.push(
-                    Diagnostic::new(e).in_file(format!("template {}", t.shown(out.template))),
-                ),
-                Ok(docs) if docs.is_empty() => {}
-                Ok(docs) => {
-                    let members = docs.iter().filter(|d| {
-                        d.labels
-                            .iter()
-                            .any(|(k, v)| k == applyset::PART_OF_LABEL && *v == set)
-                    });
-                    member_kinds.extend(members.map(|d| d.group_kind.clone()));
-                    files.push(File {
-                        path: out.path.to_owned(),
-                        content: canonical::file(&docs),
-                        documents: docs.len(),
-                    });
-                }
-            },
+    for (path, source) in OUTPUTS {
+        let docs = match source {
+            Source::Template(name) => t
+                .env
+                .get_template(name)
+                .and_then(|t| t.render(ctx.clone()))
+                .map_err(|e| t.error(name, &e))
+                .and_then(|text| {
+                    canonical::documents(&text).map_err(|e| {
+                        Diagnostic::new(e).in_file(format!("template {}", t.shown(name)))
+                    })
+                }),
+            Source::Built(build) => {
+                let mut docs = chain::Docs::default();
+                build(&view, &mut docs)
+                    .map(|()| docs.0)
+                    .map_err(|e| Diagnostic::new(format!("cannot write {path}: {e}")))
+            }
+        };
+        match docs {
+            Err(e) => errors.push(e),
+            Ok(docs) if docs.is_empty() => {}
+            Ok(docs) => {
+                let members = docs.iter().filter(|d| d.part_of.as_ref() == Some(&set));
+                member_kinds.extend(members.map(|d| d.group_kind.clone()));
+                files.push(File {
+                    path: (*path).to_owned(),
+                    content: canonical::file(&docs),
+                    documents: docs.len(),
+                });
+            }
         }
     }
     if errors.is_empty() {
@@ -96,7 +138,7 @@ fn applyset_parent(model: &Model, kinds: &BTreeSet<String>) -> File {
             "annotations": annotations,
         },
     });
-    let yaml = serde_norway::to_string(&parent).expect("a ConfigMap serializes");
+    let yaml = yaml::to_string(&parent).expect("a ConfigMap serializes");
     File {
         path: APPLYSET_PARENT.to_owned(),
         content: canonical::file_of(&[yaml]),
@@ -139,7 +181,7 @@ pub fn kustomization(files: &[File]) -> File {
         // instead of kustomize's order by kind.
         sort_options: SortOptions { order: "fifo" },
     };
-    let yaml = serde_norway::to_string(&k).expect("a kustomization serializes");
+    let yaml = yaml::to_string(&k).expect("a kustomization serializes");
     File {
         path: KUSTOMIZATION.to_owned(),
         content: format!("{}{yaml}", canonical::HEADER),

@@ -7,40 +7,37 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, syntax::SyntaxConfig
 
 use crate::error::Diagnostic;
 
-/// One output file and the template that renders it.
-pub struct Output {
-    pub template: &'static str,
-    /// Path under the output directory.
-    pub path: &'static str,
-}
+/// The templates, embedded: what each renders is in `render::OUTPUTS`.
+const EMBEDDED: &[(&str, &str)] = &[
+    embed!("install.yaml.j2"),
+    embed!("01-jaeger.yaml.j2"),
+    embed!("02-prometheus.yaml.j2"),
+    embed!("03-grafana.yaml.j2"),
+    embed!("04-kiali.yaml.j2"),
+    embed!("05-telemetry.yaml.j2"),
+    embed!("_dashboard.json.j2"),
+];
 
-macro_rules! templates {
-    ($($name:literal => $path:literal),* $(,)?; partials: $($partial:literal),* $(,)?) => {
-        /// Outputs in apply order (file names sort in apply order too).
-        pub const OUTPUTS: &[Output] = &[$(Output { template: $name, path: $path }),*];
-        const EMBEDDED: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../templates/", $name))),)*
-            $(($partial, include_str!(concat!("../../templates/", $partial))),)*
-        ];
+macro_rules! embed {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../templates/", $name)))
     };
 }
+use embed;
 
-templates! {
-    "install.yaml.j2" => "istio/install.yaml",
-    "00-namespace.yaml.j2" => "00-namespace.yaml",
-    "01-jaeger.yaml.j2" => "addons/01-jaeger.yaml",
-    "02-prometheus.yaml.j2" => "addons/02-prometheus.yaml",
-    "03-grafana.yaml.j2" => "addons/03-grafana.yaml",
-    "04-kiali.yaml.j2" => "addons/04-kiali.yaml",
-    "05-telemetry.yaml.j2" => "addons/05-telemetry.yaml",
-    "10-security.yaml.j2" => "10-security.yaml",
-    "20-workloads.yaml.j2" => "20-workloads.yaml",
-    "25-destinations.yaml.j2" => "25-destinations.yaml",
-    "30-ingress.yaml.j2" => "30-ingress.yaml",
-    "40-egress.yaml.j2" => "40-egress.yaml",
-    "50-routing.yaml.j2" => "50-routing.yaml";
-    partials: "_dashboard.json.j2", "_routes.j2", "_gateway_routes.j2"
-}
+/// Templates of earlier versions, whose objects are now built in code: a
+/// kustomize overlay on the output changes them.
+const BUILT_IN_CODE: &[&str] = &[
+    "00-namespace.yaml.j2",
+    "10-security.yaml.j2",
+    "20-workloads.yaml.j2",
+    "25-destinations.yaml.j2",
+    "30-ingress.yaml.j2",
+    "40-egress.yaml.j2",
+    "50-routing.yaml.j2",
+    "_routes.j2",
+    "_gateway_routes.j2",
+];
 
 /// Builds the template environment; `dir` overrides embedded templates by name.
 /// The environment and, for overridden templates, the file each came from.
@@ -94,6 +91,16 @@ pub fn environment(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
                 continue;
             };
             if !name.ends_with(".j2") {
+                continue;
+            }
+            if BUILT_IN_CODE.contains(&name) {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "{name}: the chain's objects are no longer templates; change them with \
+                         a kustomize overlay on the output (`meshgen render --kustomization`)"
+                    ))
+                    .in_file(path.display().to_string()),
+                );
                 continue;
             }
             let known = EMBEDDED.iter().any(|(n, _)| *n == name);
