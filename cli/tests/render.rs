@@ -645,3 +645,43 @@ fn set_reaches_one_service_by_name() {
         assert_eq!(d["spec"]["replicas"].as_u64(), Some(replicas), "{name}");
     }
 }
+
+/// Words YAML 1.1 (kubectl's reader) takes for booleans or numbers are names
+/// and canary values like any other: written quoted, read back as strings.
+#[test]
+fn yaml_1_1_words_are_written_quoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = write_profile(
+        tmp.path(),
+        "p.toml",
+        "name = \"y\"\nnamespace = \"0b101\"\nistio.revision = \"123\"\n\
+         [routing.canary.no]\nsubset = \"yes\"\nheader = \"on\"\nvalue = \"Yes\"\n\
+         [[service]]\nname = \"no\"\nversions = [\"prod\", \"yes\"]\n",
+    );
+    let out = tmp.path().join("out");
+    let r = meshgen(&["render", &p, "-o", &out.display().to_string()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    let namespace = text("00-namespace.yaml");
+    for line in [
+        "name: '0b101'",
+        "app.kubernetes.io/part-of: 'y'",
+        "istio.io/rev: '123'",
+    ] {
+        assert!(namespace.contains(line), "{line}:\n{namespace}");
+    }
+    let routing = text("50-routing.yaml");
+    for line in ["name: 'no'", "'on':", "exact: 'Yes'", "subset: 'yes'"] {
+        assert!(routing.contains(line), "{line}:\n{routing}");
+    }
+    let docs = documents(&out);
+    let vs = find(&docs, "VirtualService", "no");
+    let route = &vs["spec"]["http"][0];
+    assert_eq!(route["match"][0]["headers"]["on"]["exact"], "Yes");
+    assert_eq!(route["route"][0]["destination"]["subset"], "yes");
+    let deploy = find(&docs, "Deployment", "no-yes");
+    assert_eq!(
+        deploy["spec"]["template"]["metadata"]["labels"]["version"],
+        "yes"
+    );
+}

@@ -19,7 +19,7 @@ use crate::model::{
 use crate::profile::Loaded;
 use crate::profile::schema;
 use crate::profile::source::{SourceMap, Sourced};
-use names::{dns1035_label, dns1123_label, image_registry, yaml11_string};
+use names::{dns1035_label, dns1123_label, image_registry};
 
 /// Validates `loaded` and resolves it; returns every problem found, not just the first.
 pub fn resolve(loaded: &Loaded) -> Result<Model, Vec<Diagnostic>> {
@@ -120,7 +120,7 @@ impl Cx<'_> {
 
     /// Kubernetes names and label values: a DNS-1123 label.
     fn label(&mut self, v: &Sourced<String>, what: &str) {
-        if let Err(why) = dns1123_label(&v.value).and_then(|()| yaml11_string(&v.value)) {
+        if let Err(why) = dns1123_label(&v.value) {
             self.err(
                 v,
                 format!(
@@ -348,7 +348,7 @@ impl Cx<'_> {
         upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
     ) {
         for e in model.externals.iter().filter(|e| e.stub) {
-            let Err(why) = dns1035_label(&e.name).and_then(|()| yaml11_string(&e.name)) else {
+            let Err(why) = dns1035_label(&e.name) else {
                 continue;
             };
             let item = upstreams

@@ -21,57 +21,6 @@ pub fn dns1123_label(s: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A string that `kubectl` reads back as the string it is. kubectl parses
-/// YAML 1.1, where a plain `no`, `On` or `1_000` is a boolean or a number; the
-/// output is written as YAML 1.2, which leaves those unquoted. Profile
-/// strings that would be printed bare are refused rather than misread.
-pub fn yaml11_string(s: &str) -> Result<(), &'static str> {
-    if yaml11_implicit(s) {
-        return Err("kubectl reads it as a boolean or a number (YAML 1.1); choose another");
-    }
-    Ok(())
-}
-
-/// Whether YAML 1.1's implicit types (bool, null, int, float) claim `s`.
-fn yaml11_implicit(s: &str) -> bool {
-    const WORDS: &str = "y Y yes Yes YES n N no No NO true True TRUE false False FALSE \
-                         on On ON off Off OFF null Null NULL ~ .inf .Inf .INF .nan .NaN .NAN";
-    if s.is_empty() || WORDS.split_whitespace().any(|w| w == s) {
-        return true;
-    }
-    let n = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let all = |t: &str, ok: fn(char) -> bool| !t.is_empty() && t.chars().all(ok);
-    let digits = |c: char| c.is_ascii_digit() || c == '_';
-    if let Some(b) = n.strip_prefix("0b") {
-        return all(b, |c| c == '0' || c == '1' || c == '_');
-    }
-    if let Some(x) = n.strip_prefix("0x") {
-        return all(x, |c| c.is_ascii_hexdigit() || c == '_');
-    }
-    if matches!(n, ".inf" | ".Inf" | ".INF") {
-        return true;
-    }
-    // Integers (decimal, octal) and sexagesimal `1:30`.
-    if n.starts_with(|c: char| c.is_ascii_digit()) && n.split(':').all(|part| all(part, digits)) {
-        return true;
-    }
-    // Floats: digits, a dot, digits (and dots), an optional signed exponent.
-    let (mantissa, exponent) = match n.split_once(['e', 'E']) {
-        Some((m, e)) => (m, Some(e)),
-        None => (n, None),
-    };
-    mantissa.contains('.')
-        && mantissa.chars().any(|c| c.is_ascii_digit())
-        && mantissa.split_once('.').is_some_and(|(i, f)| {
-            i.chars().all(digits) && f.chars().all(|c| digits(c) || c == '.')
-        })
-        // YAML 1.1's exponent has a sign: `1.0e+3`, not `1.0e3`.
-        && exponent.is_none_or(|e| {
-            e.strip_prefix(['-', '+'])
-                .is_some_and(|d| all(d, |c| c.is_ascii_digit()))
-        })
-}
-
 /// RFC 1035 label, as Kubernetes checks Service names (must start with a letter).
 pub fn dns1035_label(s: &str) -> Result<(), &'static str> {
     dns1123_label(s)?;
@@ -190,30 +139,6 @@ pub(super) fn image_registry(text: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn yaml11_words() {
-        for bad in [
-            "y", "n", "yes", "Yes", "no", "on", "ON", "off", "0b101", "1_000", "0_7", "017",
-            "0x1f", "1:30", "1.5", ".5", "1.0e+3", "-2", "+3.", "~", "Null", ".nan",
-        ] {
-            assert!(yaml11_string(bad).is_err(), "{bad}");
-        }
-        for good in [
-            "nope",
-            "yes1",
-            "0b2",
-            "prod",
-            "x-canary",
-            "super-secret",
-            "1e3",
-            "1.0e3",
-            "v1.2.x",
-            "a:1",
-        ] {
-            assert!(yaml11_string(good).is_ok(), "{good}");
-        }
-    }
 
     #[test]
     fn labels() {

@@ -12,7 +12,7 @@ use crate::profile::schema;
 use crate::profile::source::Sourced;
 
 use super::Cx;
-use super::names::{gateway_host, yaml11_string};
+use super::names::gateway_host;
 use super::services::Spec;
 
 impl Cx<'_> {
@@ -208,9 +208,7 @@ impl Cx<'_> {
                 continue;
             };
             self.subset_of(subset, &svc.value, versions);
-            if let Err(why) = headers::check_match_name(&header.value)
-                .and_then(|()| yaml11_string(&header.value).map_err(String::from))
-            {
+            if let Err(why) = headers::check_match_name(&header.value) {
                 self.err(
                     header,
                     format!(
@@ -219,9 +217,7 @@ impl Cx<'_> {
                     ),
                 );
             }
-            if let Err(why) = headers::check_match_value(&value.value)
-                .and_then(|()| yaml11_string(&value.value).map_err(String::from))
-            {
+            if let Err(why) = headers::check_match_value(&value.value) {
                 self.err(
                     value,
                     format!("\"{}\" can never match: {why}", value.value.escape_debug()),

@@ -7,7 +7,7 @@ use crate::model::Upstream;
 use crate::profile::schema::{self, Upstreams};
 use crate::profile::source::Sourced;
 
-use super::names::{dns1035_label, parse_url, yaml11_string};
+use super::names::{dns1035_label, parse_url};
 use super::{Cx, val};
 
 /// A service as read from the profile, with defaults applied.
@@ -29,9 +29,7 @@ impl Cx<'_> {
         let mut seen: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let mut out = Vec::new();
         for s in list {
-            if let Err(why) =
-                dns1035_label(&s.name.value).and_then(|()| yaml11_string(&s.name.value))
-            {
+            if let Err(why) = dns1035_label(&s.name.value) {
                 self.err(
                     &s.name,
                     format!(
