@@ -1,59 +1,91 @@
-//! Every document a template renders is parsed back and written in the one
-//! canonical form the chain's typed objects are written in, so the output is
-//! valid YAML whatever a template did and identical input gives identical bytes.
+//! The canonical form of an output file: a header, then each document after a
+//! `---` line, written by [`yaml`]. The chain's typed objects are serialized
+//! straight into it; what a template renders is parsed back first, so the
+//! output is valid YAML whatever a template did and identical input gives
+//! identical bytes.
 
-use serde::Deserialize;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
 use super::yaml;
-use crate::model::applyset;
 
 /// Header of every written file.
 pub const HEADER: &str =
     "# Rendered by meshgen: edit the profile and render again, not this file.\n";
 
-/// One canonical document, its group and kind as an ApplySet names them
-/// (`Kind` for the core group, else `Kind.group`), and the ApplySet it is a
-/// member of.
-#[derive(Debug)]
-pub struct Document {
-    pub yaml: String,
-    pub group_kind: String,
-    pub part_of: Option<String>,
+/// One file's documents, and the kinds of those that belong to the chain's
+/// ApplySet (as an ApplySet names them: `Kind` for the core group, else
+/// `Kind.group`).
+pub struct Stream<'s> {
+    pub text: String,
+    pub documents: usize,
+    pub member_kinds: BTreeSet<String>,
+    /// The ApplySet id members carry in their `applyset.kubernetes.io/part-of`.
+    set: &'s str,
 }
 
-/// Splits a rendered multi-document stream into canonical documents; empty
-/// documents (from `{% if %}`-ed out parts) are dropped.
-pub fn documents(rendered: &str) -> Result<Vec<Document>, String> {
-    let mut out = Vec::new();
-    for de in serde_norway::Deserializer::from_str(rendered) {
-        let value = Value::deserialize(de).map_err(|e| describe(&e, rendered))?;
-        match &value {
-            Value::Null => continue,
-            Value::Mapping(m) => {
-                for key in ["apiVersion", "kind", "metadata"] {
-                    if !m.contains_key(key) {
-                        return Err(format!("a document has no `{key}`"));
+impl<'s> Stream<'s> {
+    pub fn new(set: &'s str) -> Self {
+        Stream {
+            text: String::from(HEADER),
+            documents: 0,
+            member_kinds: BTreeSet::new(),
+            set,
+        }
+    }
+
+    /// Appends one document of type `api_version`/`kind`; `part_of` is its
+    /// ApplySet label.
+    pub fn push<T: Serialize + ?Sized>(
+        &mut self,
+        document: &T,
+        api_version: &str,
+        kind: &str,
+        part_of: Option<&str>,
+    ) -> yaml::Result {
+        self.text.push_str("---\n");
+        yaml::write(&mut self.text, document)?;
+        self.documents += 1;
+        if part_of == Some(self.set) {
+            self.member_kinds
+                .insert(match api_version.rsplit_once('/') {
+                    Some((group, _)) => format!("{kind}.{group}"),
+                    None => kind.to_owned(),
+                });
+        }
+        Ok(())
+    }
+
+    /// Appends the documents of a rendered multi-document stream; empty
+    /// documents (from `{% if %}`-ed out parts) are dropped.
+    pub fn push_rendered(&mut self, rendered: &str) -> Result<(), String> {
+        for de in serde_norway::Deserializer::from_str(rendered) {
+            let value = Value::deserialize(de).map_err(|e| describe(&e, rendered))?;
+            match &value {
+                Value::Null => continue,
+                Value::Mapping(m) => {
+                    for key in ["apiVersion", "kind", "metadata"] {
+                        if !m.contains_key(key) {
+                            return Err(format!("a document has no `{key}`"));
+                        }
                     }
                 }
+                _ => return Err("a document is not a mapping".to_owned()),
             }
-            _ => return Err("a document is not a mapping".to_owned()),
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            let part_of = value["metadata"]["labels"][super::applyset::PART_OF_LABEL].as_str();
+            self.push(
+                &value,
+                &text(&value["apiVersion"]),
+                &text(&value["kind"]),
+                part_of,
+            )
+            .map_err(|e| e.to_string())?;
         }
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        let group = text(&value["apiVersion"])
-            .rsplit_once('/')
-            .map(|(g, _)| g.to_owned());
-        let kind = text(&value["kind"]);
-        let part_of = value["metadata"]["labels"][applyset::PART_OF_LABEL]
-            .as_str()
-            .map(str::to_owned);
-        out.push(Document {
-            yaml: yaml::to_string(&value).map_err(|e| e.to_string())?,
-            group_kind: group.map_or(kind.clone(), |g| format!("{kind}.{g}")),
-            part_of,
-        });
+        Ok(())
     }
-    Ok(out)
 }
 
 fn describe(e: &serde_norway::Error, rendered: &str) -> String {
@@ -73,51 +105,42 @@ fn describe(e: &serde_norway::Error, rendered: &str) -> String {
     }
 }
 
-/// One file: the header, then the documents separated by `---`.
-pub fn file(docs: &[Document]) -> String {
-    file_of(docs.iter().map(|d| d.yaml.as_str()))
-}
-
-/// [`file`] of documents already in canonical YAML.
-pub fn file_of<S: AsRef<str>>(docs: impl IntoIterator<Item = S>) -> String {
-    let mut s = String::from(HEADER);
-    for d in docs {
-        s.push_str("---\n");
-        s.push_str(d.as_ref());
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn rendered(text: &str) -> Result<Stream<'static>, String> {
+        let mut s = Stream::new("set-1");
+        s.push_rendered(text)?;
+        Ok(s)
+    }
+
     #[test]
     fn normalizes_and_drops_empty_documents() {
-        let docs = documents("---\n---\n{\"apiVersion\": \"v1\", \"kind\": \"X\", \"metadata\": {\"name\": \"a\"}}\n---\n").unwrap();
-        assert_eq!(docs.len(), 1);
+        let s = rendered("---\n---\n{\"apiVersion\": \"v1\", \"kind\": \"X\", \"metadata\": {\"name\": \"a\", \"labels\": {\"applyset.kubernetes.io/part-of\": \"set-1\"}}}\n---\n").unwrap();
+        assert_eq!(s.documents, 1);
         assert_eq!(
-            docs[0].yaml,
-            "apiVersion: v1\nkind: X\nmetadata:\n  name: a\n"
+            s.text,
+            format!(
+                "{HEADER}---\napiVersion: v1\nkind: X\nmetadata:\n  name: a\n  labels:\n    \
+                 applyset.kubernetes.io/part-of: set-1\n"
+            )
         );
-        assert_eq!(docs[0].group_kind, "X");
+        assert_eq!(s.member_kinds, BTreeSet::from(["X".to_owned()]));
     }
 
     #[test]
     fn keeps_strings_that_look_like_other_types() {
-        let docs =
-            documents("apiVersion: v1\nkind: X\nmetadata: {\"a\": \"true\", \"b\": \"80\"}\n")
+        let s =
+            rendered("apiVersion: a.b/v1\nkind: X\nmetadata: {\"a\": \"true\", \"b\": \"80\"}\n")
                 .unwrap();
-        let yaml = &docs[0].yaml;
-        assert!(
-            yaml.contains("a: 'true'") || yaml.contains("a: \"true\""),
-            "{yaml}"
-        );
+        assert!(s.text.contains("a: 'true'\n  b: '80'\n"), "{}", s.text);
+        assert!(s.member_kinds.is_empty());
     }
 
     #[test]
     fn reports_invalid_yaml_with_its_line() {
-        let err = documents("apiVersion: v1\nkind: [\n").unwrap_err();
+        let err = rendered("apiVersion: v1\nkind: [\n").err().unwrap();
         assert!(err.contains("output line"), "{err}");
     }
 }

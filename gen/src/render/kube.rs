@@ -1,5 +1,6 @@
 //! The Kubernetes + Istio view of a [`Model`]: DNS names, principals, labels,
-//! environment and spellings, computed here so templates only print.
+//! environment and spellings, computed here so the chain's objects and the
+//! templates only print.
 //!
 //! Objects in the chain's namespace belong to the profile (`part-of: <name>`). The
 //! objects in `istio-system` (addons, the mesh-wide Telemetry, the IstioOperator)
@@ -26,8 +27,8 @@ pub const TRACING_PROVIDER: &str = "otel-tracing";
 
 pub type Labels = BTreeMap<&'static str, String>;
 
-/// Everything the templates print.
-#[derive(Debug, Serialize)]
+/// Everything the chain's objects print.
+#[derive(Debug)]
 pub struct View<'m> {
     pub model: &'m Model,
     /// Service port name and `appProtocol`: Istio detects the protocol from them,
@@ -69,7 +70,7 @@ pub struct View<'m> {
     pub tracing: Option<KTracing>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct KService<'m> {
     pub name: &'m str,
     /// Fully qualified host, as VirtualServices and DestinationRules name it.
@@ -95,7 +96,7 @@ pub struct KService<'m> {
 }
 
 /// How a workload is reached and run: the chain's protocol, or HTTP for a stub.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KWire<'m> {
     /// Port name and `appProtocol`: Istio detects the protocol from them,
     /// and a gRPC port named `http` would be downgraded to HTTP/1.1.
@@ -294,7 +295,7 @@ impl<'m> Workloads<'_, 'm> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct KDeployment<'m> {
     pub name: &'m str,
     pub replicas: u32,
@@ -311,19 +312,18 @@ pub struct EnvVar {
     pub value: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct KIngress<'m> {
     pub gateway: &'m str,
     /// Pod labels of the gateway Istio deploys for a Gateway API Gateway.
     pub pod_selector: Labels,
     pub route: &'m str,
-    pub service_host: String,
     pub hosts: &'m [String],
     /// A Gateway API route's `hostnames`: empty when any host is answered.
     pub hostnames: Vec<&'m str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct KWaypoint {
     pub name: &'static str,
     pub port: u16,
@@ -331,7 +331,7 @@ pub struct KWaypoint {
     pub labels: Labels,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct KExternal<'m> {
     pub name: &'m str,
     pub host: &'m str,
@@ -360,6 +360,39 @@ impl KTracing {
     }
 }
 
+/// What the templates (install options and addons, shared by every profile)
+/// print: the mesh's settings, never a profile's name, namespace or services.
+#[derive(Serialize)]
+pub struct TemplateView<'v> {
+    pub model: MeshOnly<'v>,
+    pub tracing: Option<&'v KTracing>,
+    pub shared_labels: &'v Labels,
+    pub istio_namespace: &'static str,
+    pub ingress_gateway: &'static str,
+    pub install_profile: &'static str,
+}
+
+/// `model.mesh`, as templates of earlier versions named it.
+#[derive(Serialize)]
+pub struct MeshOnly<'v> {
+    pub mesh: &'v crate::model::Mesh,
+}
+
+impl View<'_> {
+    pub fn for_templates(&self) -> TemplateView<'_> {
+        TemplateView {
+            model: MeshOnly {
+                mesh: &self.model.mesh,
+            },
+            tracing: self.tracing.as_ref(),
+            shared_labels: &self.shared_labels,
+            istio_namespace: self.istio_namespace,
+            ingress_gateway: self.ingress_gateway,
+            install_profile: self.install_profile,
+        }
+    }
+}
+
 /// The labels that say an object is the chain's (`part-of: <name>`).
 pub fn chain_labels(m: &Model) -> Labels {
     [
@@ -370,7 +403,6 @@ pub fn chain_labels(m: &Model) -> Labels {
 }
 
 pub fn view(m: &Model) -> View<'_> {
-    let ns = m.namespace.as_str();
     let mut labels = chain_labels(m);
     // Every object of the chain is a member of its ApplySet, whether or not
     // kubectl's `--applyset` is used (it would add the same label).
@@ -484,7 +516,6 @@ pub fn view(m: &Model) -> View<'_> {
             )]
             .into(),
             route: &m.ingress.route,
-            service_host: istio::host(&m.ingress.service, ns),
             hosts: &m.ingress.hosts,
             hostnames: match m.ingress.hosts.iter().any(|h| h == "*") {
                 true => Vec::new(),

@@ -64,40 +64,40 @@ const OUTPUTS: &[(&str, Source)] = &[
 pub fn render(model: &Model, template_dir: Option<&Path>) -> Result<Vec<File>, Vec<Diagnostic>> {
     let t = templates::environment(template_dir)?;
     let view = kube::view(model);
-    let ctx = minijinja::Value::from(Serde(&view));
+    let ctx = minijinja::Value::from(Serde(&view.for_templates()));
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let set = model.applyset_id();
     let mut member_kinds = BTreeSet::new();
     for (path, source) in OUTPUTS {
-        let docs = match source {
+        let mut stream = canonical::Stream::new(&set);
+        let written = match source {
             Source::Template(name) => t
                 .env
                 .get_template(name)
                 .and_then(|t| t.render(ctx.clone()))
                 .map_err(|e| t.error(name, &e))
                 .and_then(|text| {
-                    canonical::documents(&text).map_err(|e| {
+                    stream.push_rendered(&text).map_err(|e| {
                         Diagnostic::new(e).in_file(format!("template {}", t.shown(name)))
                     })
                 }),
             Source::Built(build) => {
-                let mut docs = chain::Docs::default();
-                build(&view, &mut docs)
-                    .map(|()| docs.0)
-                    .map_err(|e| Diagnostic::new(format!("cannot write {path}: {e}")))
+                let mut docs = chain::Docs(stream);
+                let built = build(&view, &mut docs);
+                stream = docs.0;
+                built.map_err(|e| Diagnostic::new(format!("cannot write {path}: {e}")))
             }
         };
-        match docs {
+        match written {
             Err(e) => errors.push(e),
-            Ok(docs) if docs.is_empty() => {}
-            Ok(docs) => {
-                let members = docs.iter().filter(|d| d.part_of.as_ref() == Some(&set));
-                member_kinds.extend(members.map(|d| d.group_kind.clone()));
+            Ok(()) if stream.documents == 0 => {}
+            Ok(()) => {
+                member_kinds.append(&mut stream.member_kinds);
                 files.push(File {
                     path: (*path).to_owned(),
-                    content: canonical::file(&docs),
-                    documents: docs.len(),
+                    content: stream.text,
+                    documents: stream.documents,
                 });
             }
         }
@@ -138,10 +138,13 @@ fn applyset_parent(model: &Model, kinds: &BTreeSet<String>) -> File {
             "annotations": annotations,
         },
     });
-    let yaml = yaml::to_string(&parent).expect("a ConfigMap serializes");
+    let mut stream = canonical::Stream::new("");
+    stream
+        .push(&parent, "v1", applyset::PARENT_KIND, None)
+        .expect("a ConfigMap serializes");
     File {
         path: APPLYSET_PARENT.to_owned(),
-        content: canonical::file_of(&[yaml]),
+        content: stream.text,
         documents: 1,
     }
 }

@@ -16,13 +16,15 @@ use serde::ser::{self, Impossible};
 /// One YAML document (without the `---` line) of `value`, which must serialize
 /// as a mapping or a sequence of plain data (no bytes, no non-string keys
 /// other than integers).
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
-    let mut w = Writer {
-        out: String::with_capacity(1024),
-        at: At::Top,
-    };
-    value.serialize(&mut w)?;
-    Ok(w.out)
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    let mut out = String::with_capacity(1024);
+    write(&mut out, value)?;
+    Ok(out)
+}
+
+/// [`to_string`], appended to `out`.
+pub fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result {
+    value.serialize(&mut Writer { out, at: At::Top })
 }
 
 #[derive(Debug)]
@@ -56,12 +58,12 @@ enum At {
     Dash { child: usize },
 }
 
-struct Writer {
-    out: String,
+struct Writer<'o> {
+    out: &'o mut String,
     at: At,
 }
 
-impl Writer {
+impl<'o> Writer<'o> {
     fn indent(&mut self, column: usize) {
         self.out.extend(std::iter::repeat_n(' ', column));
     }
@@ -73,6 +75,13 @@ impl Writer {
         }
         self.out.push_str(text);
         self.out.push('\n');
+    }
+
+    fn number(&mut self, n: impl Display) {
+        if let At::Key { .. } = self.at {
+            self.out.push(' ');
+        }
+        let _ = writeln!(self.out, "{n}");
     }
 
     fn string(&mut self, s: &str) {
@@ -94,13 +103,15 @@ impl Writer {
                 self.out.push('\n');
             }
         } else {
-            let mut text = String::new();
-            quote(s, &mut text);
-            self.scalar(&text);
+            if let At::Key { .. } = self.at {
+                self.out.push(' ');
+            }
+            quote(s, self.out);
+            self.out.push('\n');
         }
     }
 
-    fn collection(&mut self, kind: Kind) -> Collection<'_> {
+    fn collection(&mut self, kind: Kind) -> Collection<'_, 'o> {
         // Block sequences under a key start at the key's column, as kubectl
         // and serde_norway write them.
         let column = match (self.at, kind) {
@@ -125,15 +136,15 @@ enum Kind {
 }
 
 /// A sequence or mapping being written: `column` is where its dashes or keys go.
-struct Collection<'w> {
-    w: &'w mut Writer,
+struct Collection<'w, 'o> {
+    w: &'w mut Writer<'o>,
     start: At,
     column: usize,
     count: usize,
     kind: Kind,
 }
 
-impl Collection<'_> {
+impl Collection<'_, '_> {
     /// Writes what comes before an item: a line break and the indentation,
     /// except for the first item after a dash, which shares its line.
     fn begin_item(&mut self) {
@@ -159,12 +170,25 @@ impl Collection<'_> {
 
     fn key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
         self.begin_item();
-        key.serialize(KeyWriter(&mut self.w.out))?;
+        key.serialize(KeyWriter(self.w.out))?;
+        self.after_key();
+        Ok(())
+    }
+
+    /// A struct's field name: a Rust identifier or a serde rename of one,
+    /// plain whatever the YAML reader (and checked so in tests).
+    fn field(&mut self, name: &'static str) {
+        debug_assert!(is_plain(name), "{name}");
+        self.begin_item();
+        self.w.out.push_str(name);
+        self.after_key();
+    }
+
+    fn after_key(&mut self) {
         self.w.out.push(':');
         self.w.at = At::Key {
             child: self.column + 2,
         };
-        Ok(())
     }
 
     fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -248,49 +272,63 @@ fn quote(s: &str, out: &mut String) {
 }
 
 fn is_plain(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
         return false;
     };
-    let indicator = "-?:,[]{}#&*!|>'\"%@`".contains(first);
+    let indicator = b"-?:,[]{}#&*!|>'\"%@`".contains(&first);
     // `-x` and `--flag` are plain; `- x`, `-1` and `-.5` are not.
-    let dash_word = first == '-' && s[1..].starts_with(|c: char| c == '-' || c.is_alphabetic());
-    if (indicator && !dash_word) || first == ' ' || s.ends_with([' ', ':']) {
+    let dash_word = first == b'-'
+        && b.get(1)
+            .is_some_and(|c| *c == b'-' || c.is_ascii_alphabetic());
+    if (indicator && !dash_word) || first == b' ' || last == b' ' || last == b':' {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") || s.chars().any(|c| needs_escape(c) || c == '\t') {
-        return false;
+    // One pass over the bytes (this runs for every string of a render): no
+    // `: ` or ` #`, which start a mapping value or a comment, no control
+    // character or tab.
+    let mut prev = 0;
+    for &c in b {
+        if (prev == b':' && c == b' ') || (prev == b' ' && c == b'#') || c < b' ' || c == 0x7f {
+            return false;
+        }
+        prev = c;
     }
-    !looks_like_other_type(s)
+    (s.is_ascii() || !s.chars().any(needs_escape)) && !looks_like_other_type(b)
 }
 
 /// Null, booleans and numbers as YAML 1.1 (kubectl's reader) or 1.2 spell them,
 /// with YAML 1.1's sexagesimal numbers, timestamps and merge key; a string
 /// made only of digits and number punctuation is taken for one of these.
-fn looks_like_other_type(s: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "~", "null", "y", "yes", "n", "no", "true", "false", "on", "off", "<<", "=", ".inf",
-        "-.inf", "+.inf", ".nan",
+fn looks_like_other_type(b: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"~", b"null", b"y", b"yes", b"n", b"no", b"true", b"false", b"on", b"off", b"<<", b"=",
+        b".inf", b"-.inf", b"+.inf", b".nan",
     ];
-    if WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+    if b.len() <= 5 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(b)) {
         return true;
     }
-    let numeric_start = s.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        || (s.starts_with(['-', '+'])
-            && s[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.'));
+    let unsigned = match b {
+        [b'-' | b'+', rest @ ..] => rest,
+        _ => b,
+    };
+    let numeric_start = unsigned
+        .first()
+        .is_some_and(|c| c.is_ascii_digit() || *c == b'.');
     numeric_start
-        && s.chars()
-            .all(|c| c.is_ascii_hexdigit() || "xXoO_.:+-tTzZ ".contains(c))
+        && b.iter()
+            .all(|c| c.is_ascii_hexdigit() || b"xXoO_.:+-tTzZ ".contains(c))
 }
 
-impl<'w> ser::Serializer for &'w mut Writer {
+impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = Collection<'w>;
-    type SerializeTuple = Collection<'w>;
-    type SerializeTupleStruct = Collection<'w>;
+    type SerializeSeq = Collection<'w, 'o>;
+    type SerializeTuple = Collection<'w, 'o>;
+    type SerializeTupleStruct = Collection<'w, 'o>;
     type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Collection<'w>;
-    type SerializeStruct = Collection<'w>;
+    type SerializeMap = Collection<'w, 'o>;
+    type SerializeStruct = Collection<'w, 'o>;
     type SerializeStructVariant = Impossible<(), Error>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
@@ -307,7 +345,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.serialize_i64(v.into())
     }
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.scalar(&v.to_string());
+        self.number(v);
         Ok(())
     }
     fn serialize_u8(self, v: u8) -> Result<(), Error> {
@@ -320,7 +358,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.serialize_u64(v.into())
     }
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.scalar(&v.to_string());
+        self.number(v);
         Ok(())
     }
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
@@ -389,13 +427,17 @@ impl<'w> ser::Serializer for &'w mut Writer {
         map.value(value)?;
         map.end()
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Collection<'w>, Error> {
+    fn serialize_seq(self, _: Option<usize>) -> Result<Collection<'w, 'o>, Error> {
         Ok(self.collection(Kind::Seq))
     }
-    fn serialize_tuple(self, _: usize) -> Result<Collection<'w>, Error> {
+    fn serialize_tuple(self, _: usize) -> Result<Collection<'w, 'o>, Error> {
         Ok(self.collection(Kind::Seq))
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Collection<'w>, Error> {
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Collection<'w, 'o>, Error> {
         Ok(self.collection(Kind::Seq))
     }
     fn serialize_tuple_variant(
@@ -409,10 +451,10 @@ impl<'w> ser::Serializer for &'w mut Writer {
             "{name}: tuple variants have no YAML form here"
         )))
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<Collection<'w>, Error> {
+    fn serialize_map(self, _: Option<usize>) -> Result<Collection<'w, 'o>, Error> {
         Ok(self.collection(Kind::Map))
     }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Collection<'w>, Error> {
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Collection<'w, 'o>, Error> {
         Ok(self.collection(Kind::Map))
     }
     fn serialize_struct_variant(
@@ -428,7 +470,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
     }
 }
 
-impl ser::SerializeSeq for Collection<'_> {
+impl ser::SerializeSeq for Collection<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -439,7 +481,7 @@ impl ser::SerializeSeq for Collection<'_> {
     }
 }
 
-impl ser::SerializeTuple for Collection<'_> {
+impl ser::SerializeTuple for Collection<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -450,7 +492,7 @@ impl ser::SerializeTuple for Collection<'_> {
     }
 }
 
-impl ser::SerializeTupleStruct for Collection<'_> {
+impl ser::SerializeTupleStruct for Collection<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -461,7 +503,7 @@ impl ser::SerializeTupleStruct for Collection<'_> {
     }
 }
 
-impl ser::SerializeMap for Collection<'_> {
+impl ser::SerializeMap for Collection<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
@@ -475,7 +517,7 @@ impl ser::SerializeMap for Collection<'_> {
     }
 }
 
-impl ser::SerializeStruct for Collection<'_> {
+impl ser::SerializeStruct for Collection<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(
@@ -483,7 +525,7 @@ impl ser::SerializeStruct for Collection<'_> {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.key(key)?;
+        self.field(key);
         self.value(value)
     }
     fn end(self) -> Result<(), Error> {

@@ -18,7 +18,7 @@ mod workloads;
 
 use serde::Serialize;
 
-use super::canonical::Document;
+use super::canonical::Stream;
 use super::kube::{Labels, View};
 use super::yaml;
 use crate::model::applyset;
@@ -71,20 +71,16 @@ pub struct Spec<S> {
 }
 
 /// The documents of one file, written as they are built.
-#[derive(Default)]
-pub struct Docs(pub Vec<Document>);
+pub struct Docs<'s>(pub Stream<'s>);
 
-impl Docs {
+impl Docs<'_> {
     pub fn push<B: Serialize>(&mut self, object: &Object<B>) -> yaml::Result {
-        let group = object.api_version.rsplit_once('/').map(|(g, _)| g);
-        self.0.push(Document {
-            yaml: yaml::to_string(object)?,
-            group_kind: match group {
-                Some(g) => format!("{}.{g}", object.kind),
-                None => object.kind.to_owned(),
-            },
-            part_of: object.metadata.labels.get(applyset::PART_OF_LABEL).cloned(),
-        });
-        Ok(())
+        let part_of = object.metadata.labels.get(applyset::PART_OF_LABEL);
+        self.0.push(
+            object,
+            object.api_version,
+            object.kind,
+            part_of.map(String::as_str),
+        )
     }
 }
