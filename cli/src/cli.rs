@@ -55,8 +55,10 @@ enum Command {
             default_value = "out"
         )]
         output: PathBuf,
-        /// Directory of templates overriding the embedded ones (same file names,
-        /// e.g. 20-workloads.yaml.j2; extra partials must be named _*.j2).
+        /// Directory of templates overriding the embedded ones of the install
+        /// options and addons (same file names, e.g. 02-prometheus.yaml.j2;
+        /// extra partials must be named _*.j2). The chain's objects change with
+        /// a kustomize overlay on the output (--kustomization).
         #[arg(long, value_name = "DIR")]
         templates: Option<PathBuf>,
         /// Write nothing; exit 0 if DIR already holds exactly this render; else exit

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::{HopProcess, Protocol, Stub, StubMode};
 
-/// The hops' pod memory limit (gen/templates/20-workloads.yaml.j2).
+/// The hops' pod memory limit (gen/src/render/chain/workloads.rs).
 pub const POD_LIMIT: u64 = 64 << 20;
 
 /// A hop of `binary` calling an upstream that never answers, flooded with
