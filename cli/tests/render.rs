@@ -685,3 +685,43 @@ fn yaml_1_1_words_are_written_quoted() {
         "yes"
     );
 }
+
+/// Canary values are any visible ASCII: those that are YAML syntax (a comment,
+/// a mapping value, quotes, an anchor, a tag, a block indicator...) are read
+/// back by a YAML parser exactly as the profile wrote them.
+#[test]
+fn canary_values_that_are_yaml_syntax_read_back_as_written() {
+    const VALUES: [&str; 14] = [
+        "a: b #c", "'q'", "\"dq\"", "- x", "{x: 1}", "[x]", "*ref", "&anchor", "!tag", "%x",
+        "@x", "`x`", "|", "? x",
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::from("name = \"demo\"\nnamespace = \"demo\"\n");
+    for (i, v) in VALUES.iter().enumerate() {
+        let value = format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+        text.push_str(&format!(
+            "[routing.canary.s{i}]\nsubset = \"canary\"\nheader = \"x-canary\"\nvalue = {value}\n"
+        ));
+    }
+    for i in 0..VALUES.len() {
+        let upstream = match i + 1 < VALUES.len() {
+            true => format!("upstream = \"s{}\"\n", i + 1),
+            false => String::new(),
+        };
+        text.push_str(&format!(
+            "[[service]]\nname = \"s{i}\"\nversions = [\"prod\", \"canary\"]\n{upstream}"
+        ));
+    }
+    let p = write_profile(tmp.path(), "p.toml", &text);
+    let out = tmp.path().join("out");
+    let r = meshgen(&["render", &p, "-o", &out.display().to_string()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let docs = documents(&out);
+    for (i, v) in VALUES.iter().enumerate() {
+        let vs = find(&docs, "VirtualService", &format!("s{i}"));
+        assert_eq!(
+            vs["spec"]["http"][0]["match"][0]["headers"]["x-canary"]["exact"].as_str(),
+            Some(*v)
+        );
+    }
+}
