@@ -470,38 +470,27 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     }
 }
 
-impl ser::SerializeSeq for Collection<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.seq_item(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Collection::end(self)
-    }
+/// Sequences, tuples and tuple structs are all block sequences.
+macro_rules! sequence {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Collection<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.seq_item(value)
+            }
+            fn end(self) -> Result<(), Error> {
+                Collection::end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Collection<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.seq_item(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Collection::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Collection<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.seq_item(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Collection::end(self)
-    }
-}
+sequence!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeMap for Collection<'_, '_> {
     type Ok = ();
@@ -536,6 +525,10 @@ impl ser::SerializeStruct for Collection<'_, '_> {
 /// Writes a mapping key: a string (quoted as a value would be) or an integer.
 struct KeyWriter<'o>(&'o mut String);
 
+fn not_a_key() -> Error {
+    Error("a mapping key must be a string or an integer".to_owned())
+}
+
 macro_rules! int_keys {
     ($($method:ident: $t:ty),*) => {$(
         fn $method(self, v: $t) -> Result<(), Error> {
@@ -548,7 +541,7 @@ macro_rules! int_keys {
 macro_rules! refused_keys {
     ($($method:ident($($arg:ty),*)),*) => {$(
         fn $method(self, $(_: $arg),*) -> Result<(), Error> {
-            Err(Error("a mapping key must be a string or an integer".to_owned()))
+            Err(not_a_key())
         }
     )*};
 }
@@ -603,28 +596,20 @@ impl ser::Serializer for KeyWriter<'_> {
         _: &'static str,
         _: &T,
     ) -> Result<(), Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
     fn serialize_tuple_struct(
         self,
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
     fn serialize_tuple_variant(
         self,
@@ -633,19 +618,13 @@ impl ser::Serializer for KeyWriter<'_> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
     fn serialize_struct_variant(
         self,
@@ -654,9 +633,7 @@ impl ser::Serializer for KeyWriter<'_> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(Error(
-            "a mapping key must be a string or an integer".to_owned(),
-        ))
+        Err(not_a_key())
     }
 }
 

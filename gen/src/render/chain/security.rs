@@ -128,64 +128,55 @@ pub fn security(v: &View, docs: &mut Docs) -> yaml::Result {
         })?;
     }
     for s in v.services.iter().chain(&v.stubs) {
-        let selector = || {
-            Some(Selector {
-                match_labels: [("app", s.name)].into(),
-            })
-        };
         let callers = || match s.callers.is_empty() {
             true => Vec::new(),
             false => vec![from(&s.callers)],
         };
         if ambient {
-            docs.push(&policy(
-                v,
-                s,
-                s.name,
-                AuthorizationPolicy {
-                    selector: selector(),
-                    target_refs: Vec::new(),
-                    action: "ALLOW",
-                    rules: vec![
-                        from(&s.l4_callers),
-                        Rule::To([Operation {
-                            operation: Ports {
-                                ports: [metrics_port.clone()],
-                            },
-                        }]),
-                    ],
+            let scrapes = Rule::To([Operation {
+                operation: Ports {
+                    ports: [metrics_port.clone()],
                 },
-            ))?;
-            docs.push(&policy(
-                v,
-                s,
-                &s.waypoint_policy,
-                AuthorizationPolicy {
-                    selector: None,
-                    target_refs: vec![TargetRef {
-                        kind: "Service",
-                        group: "",
-                        name: s.name,
-                    }],
-                    action: "ALLOW",
-                    rules: callers(),
-                },
-            ))?;
+            }]);
+            let l4 = AuthorizationPolicy::on_pods(s.name, vec![from(&s.l4_callers), scrapes]);
+            docs.push(&policy(v, s, s.name, l4))?;
+            let l7 = AuthorizationPolicy::on_service(s.name, callers());
+            docs.push(&policy(v, s, &s.waypoint_policy, l7))?;
         } else {
-            docs.push(&policy(
-                v,
-                s,
-                s.name,
-                AuthorizationPolicy {
-                    selector: selector(),
-                    target_refs: Vec::new(),
-                    action: "ALLOW",
-                    rules: callers(),
-                },
-            ))?;
+            let own = AuthorizationPolicy::on_pods(s.name, callers());
+            docs.push(&policy(v, s, s.name, own))?;
         }
     }
     Ok(())
+}
+
+impl<'a> AuthorizationPolicy<'a> {
+    /// Enforced for the pods of `app` by their own proxy (sidecar, or
+    /// ztunnel at L4).
+    fn on_pods(app: &'a str, rules: Vec<Rule<'a>>) -> Self {
+        AuthorizationPolicy {
+            selector: Some(Selector {
+                match_labels: [("app", app)].into(),
+            }),
+            target_refs: Vec::new(),
+            action: "ALLOW",
+            rules,
+        }
+    }
+
+    /// Enforced by the waypoint for the calls of Service `name`.
+    fn on_service(name: &'a str, rules: Vec<Rule<'a>>) -> Self {
+        AuthorizationPolicy {
+            selector: None,
+            target_refs: vec![TargetRef {
+                kind: "Service",
+                group: "",
+                name,
+            }],
+            action: "ALLOW",
+            rules,
+        }
+    }
 }
 
 fn policy<'a>(
