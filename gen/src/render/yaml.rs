@@ -320,6 +320,22 @@ fn looks_like_other_type(b: &[u8]) -> bool {
             .all(|c| c.is_ascii_hexdigit() || b"xXoO_.:+-tTzZ ".contains(c))
 }
 
+/// The eight integer methods of a serializer, each `$body` with `$this`
+/// (the serializer) and `$v` (the integer) bound.
+macro_rules! integers {
+    ($this:ident, $v:ident => $body:block) => {
+        integers!(@ $this, $v, $body, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+            serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+            serialize_u64: u64);
+    };
+    (@ $this:ident, $v:ident, $body:block, $($method:ident: $t:ty),*) => {$(
+        fn $method(self, $v: $t) -> Result<(), Error> {
+            let $this = self;
+            $body
+        }
+    )*};
+}
+
 impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     type Ok = ();
     type Error = Error;
@@ -335,32 +351,10 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         self.scalar(if v { "true" } else { "false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.number(v);
+    integers!(w, v => {
+        w.number(v);
         Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.number(v);
-        Ok(())
-    }
+    });
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.serialize_f64(v.into())
     }
@@ -529,15 +523,6 @@ fn not_a_key() -> Error {
     Error("a mapping key must be a string or an integer".to_owned())
 }
 
-macro_rules! int_keys {
-    ($($method:ident: $t:ty),*) => {$(
-        fn $method(self, v: $t) -> Result<(), Error> {
-            self.0.push_str(&v.to_string());
-            Ok(())
-        }
-    )*};
-}
-
 macro_rules! refused_keys {
     ($($method:ident($($arg:ty),*)),*) => {$(
         fn $method(self, $(_: $arg),*) -> Result<(), Error> {
@@ -557,8 +542,10 @@ impl ser::Serializer for KeyWriter<'_> {
     type SerializeStruct = Impossible<(), Error>;
     type SerializeStructVariant = Impossible<(), Error>;
 
-    int_keys!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
-        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+    integers!(k, v => {
+        let _ = write!(k.0, "{v}");
+        Ok(())
+    });
     refused_keys!(
         serialize_bool(bool),
         serialize_f32(f32),
