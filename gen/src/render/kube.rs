@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::model::applyset;
 use crate::model::identity::{route_kind, waypoint_policy};
 use crate::model::{
-    Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, RetryPolicy, Route,
-    STUB_VERSION, Service, Upstream, Wire, istio,
+    Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, Route, STUB_VERSION,
+    Service, Upstream, Wire, istio,
 };
 
 /// `part-of` of the objects shared by all profiles.
@@ -46,9 +46,6 @@ pub struct View<'m> {
     pub gateway_labels: Labels,
     /// Kind of every route: VirtualService, HTTPRoute or GRPCRoute.
     pub route_kind: &'static str,
-    /// The per-try timeout as an HTTPRoute `timeouts.backendRequest`, when the
-    /// routes retry (Gateway API durations have no decimals: "1s5ms").
-    pub backend_request_timeout: Option<String>,
     pub waypoint: KWaypoint,
     /// The IstioOperator's `profile`: `default` (sidecars) or `ambient`.
     pub install_profile: &'static str,
@@ -478,10 +475,6 @@ pub fn view(m: &Model) -> View<'_> {
     }
     let mut waypoint_labels = gateway_labels.clone();
     waypoint_labels.insert("istio.io/waypoint-for", "service".to_owned());
-    let backend_request_timeout = match &m.services[0].route.retries {
-        RetryPolicy::Retry(r) => Some(gateway_api_duration(r.per_try_timeout)),
-        RetryPolicy::Default | RetryPolicy::Off => None,
-    };
     View {
         gateway_labels,
         route_kind: route_kind(m),
@@ -493,7 +486,6 @@ pub fn view(m: &Model) -> View<'_> {
             DataPlane::Sidecar => "default",
             DataPlane::Ambient => "ambient",
         },
-        backend_request_timeout,
         waypoint: KWaypoint {
             name: istio::WAYPOINT,
             port: istio::WAYPOINT_PORT,
@@ -531,7 +523,7 @@ pub fn view(m: &Model) -> View<'_> {
 /// A duration as the Gateway API spells it (`^([0-9]{1,5}(h|m|s|ms)){1,4}$`):
 /// "1s5ms" for Istio's "1.005s". Validated durations are whole milliseconds,
 /// at most a day.
-fn gateway_api_duration(d: Duration) -> String {
+pub fn gateway_api_duration(d: Duration) -> String {
     let ms = d.as_nanos() / 1_000_000;
     let parts = [
         (ms / 3_600_000, "h"),

@@ -14,7 +14,7 @@ use super::kinds::{
     AllowedRoutes, Gateway, Listener, NetworkPolicy, NetworkPort, NetworkRule, PodSelector,
     RouteNamespaces, Selector,
 };
-use super::routes::{HttpRoute, Rule, http_routes, rules};
+use super::routes::{Rule, VirtualService, http_routes, rules};
 use super::{Docs, Meta, Object, Spec};
 use crate::model::RoutingApi;
 use crate::render::kube::View;
@@ -40,13 +40,6 @@ struct ServerPort {
     number: u16,
     name: &'static str,
     protocol: &'static str,
-}
-
-#[derive(Serialize)]
-struct VirtualService<'a> {
-    hosts: &'a [String],
-    gateways: [&'a str; 1],
-    http: Vec<HttpRoute<'a>>,
 }
 
 #[derive(Serialize)]
@@ -97,8 +90,8 @@ pub fn ingress(v: &View, docs: &mut Docs) -> yaml::Result {
                 metadata: Meta::of(v, v.ingress.route, &entry.labels),
                 body: Spec {
                     spec: VirtualService {
-                        hosts: v.ingress.hosts,
-                        gateways: [v.ingress.gateway],
+                        hosts: v.ingress.hosts.iter().map(String::as_str).collect(),
+                        gateways: Some([v.ingress.gateway]),
                         http: http_routes(entry, route, port),
                     },
                 },
@@ -155,7 +148,7 @@ pub fn ingress(v: &View, docs: &mut Docs) -> yaml::Result {
                             name: v.ingress.gateway,
                         }],
                         hostnames: &v.ingress.hostnames,
-                        rules: rules(v, entry, route, port),
+                        rules: rules(entry, route, port),
                     },
                 },
             })?;

@@ -7,7 +7,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{AbortStatus, Duration, Fault, RetryPolicy, Route};
-use crate::render::kube::{KService, View};
+use crate::render::kube::{KService, gateway_api_duration};
+
+/// A VirtualService: the mesh route of a service (`gateway` None) or the
+/// ingress gateway's route to the entry service.
+#[derive(Serialize)]
+pub struct VirtualService<'a> {
+    pub hosts: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<[&'a str; 1]>,
+    pub http: Vec<HttpRoute<'a>>,
+}
 
 /// A VirtualService's `http` routes.
 pub fn http_routes<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<HttpRoute<'a>> {
@@ -165,10 +175,9 @@ fn fault(f: &Fault) -> IstioFault {
 /// channel: the HTTPRoute CRDs of the experimental channel must be
 /// installed); a GRPCRoute has none, and meshgen refuses a profile that asks
 /// a GRPCRoute for them.
-pub fn rules<'a>(v: &'a View, s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> {
-    let http_route = v.route_kind == "HTTPRoute";
+pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> {
+    // A GRPCRoute's retries are `Default`: the model refuses any other.
     let (retry, timeouts) = match &route.retries {
-        _ if !http_route => (None, None),
         RetryPolicy::Default => (None, None),
         RetryPolicy::Off => (
             Some(Retry {
@@ -182,9 +191,9 @@ pub fn rules<'a>(v: &'a View, s: &'a KService, route: &'a Route, port: u16) -> V
                 attempts: r.attempts,
                 codes: Some(&r.status_codes),
             }),
-            v.backend_request_timeout
-                .as_deref()
-                .map(|t| Timeouts { backend_request: t }),
+            Some(Timeouts {
+                backend_request: gateway_api_duration(r.per_try_timeout),
+            }),
         ),
     };
     let backend = |subset: &str, weight| BackendRef {
@@ -226,7 +235,7 @@ pub struct Rule<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<Retry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    timeouts: Option<Timeouts<'a>>,
+    timeouts: Option<Timeouts>,
 }
 
 #[derive(Serialize)]
@@ -259,6 +268,7 @@ struct Retry<'a> {
 
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
-struct Timeouts<'a> {
-    backend_request: &'a str,
+struct Timeouts {
+    /// The per-try timeout, spelled as the Gateway API wants it.
+    backend_request: String,
 }

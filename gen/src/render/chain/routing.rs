@@ -4,17 +4,11 @@
 
 use serde::Serialize;
 
-use super::routes::{HttpRoute, Rule, http_routes, rules};
+use super::routes::{Rule, VirtualService, http_routes, rules};
 use super::{Docs, Meta, Object, Spec};
 use crate::model::RoutingApi;
 use crate::render::kube::View;
 use crate::render::yaml;
-
-#[derive(Serialize)]
-struct VirtualService<'a> {
-    hosts: [&'a str; 1],
-    http: Vec<HttpRoute<'a>>,
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,7 +36,8 @@ pub fn routing(v: &View, docs: &mut Docs) -> yaml::Result {
                 metadata: meta,
                 body: Spec {
                     spec: VirtualService {
-                        hosts: [&s.host],
+                        hosts: vec![&s.host],
+                        gateways: None,
                         http: http_routes(s, route, port),
                     },
                 },
@@ -59,7 +54,7 @@ pub fn routing(v: &View, docs: &mut Docs) -> yaml::Result {
                             name: s.name,
                             port,
                         }],
-                        rules: rules(v, s, route, port),
+                        rules: rules(s, route, port),
                     },
                 },
             })?,
