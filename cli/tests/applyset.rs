@@ -86,3 +86,65 @@ fn every_profile_is_one_applyset_of_its_own_objects() {
         assert_eq!(claimed, kinds, "{name}");
     }
 }
+
+/// The labels Istio puts on the Deployment, Service and ServiceAccount it
+/// deploys for a Gateway API Gateway (ingress or waypoint): the Gateway's
+/// `spec.infrastructure.labels` when set, else every label of the Gateway as
+/// applied (pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go,
+/// `extractInfrastructureLabels`, minus the `gateway.networking.k8s.io/`
+/// prefix). kubectl adds the ApplySet `part-of` label to the Gateway on
+/// apply whatever the file says, so it counts here too.
+fn labels_istio_copies(gateway: &serde_norway::Value) -> Vec<String> {
+    let key = |k: &serde_norway::Value| k.as_str().unwrap_or_default().to_owned();
+    let mut labels: Vec<String> = match gateway["spec"]["infrastructure"]["labels"].as_mapping() {
+        Some(labels) => labels.keys().map(key).collect(),
+        None => {
+            let mut labels: Vec<String> = gateway["metadata"]["labels"]
+                .as_mapping()
+                .map(|m| m.keys().map(key).collect())
+                .unwrap_or_default();
+            labels.push("applyset.kubernetes.io/part-of".to_owned());
+            labels
+        }
+    };
+    labels.retain(|k| !k.starts_with("gateway.networking.k8s.io/"));
+    labels
+}
+
+/// `kubectl apply --prune --applyset` deletes the objects that carry the
+/// set's `part-of` label and are not in the output: the proxies Istio deploys
+/// for the ingress Gateway and the waypoint must not carry it, or the
+/// README's upgrade step deletes them.
+#[test]
+fn a_prune_leaves_the_proxies_istio_deploys_for_the_gateways() {
+    let mut gateways = 0;
+    for p in shipped_profiles() {
+        let dir = render(&[&p.display().to_string()]);
+        let docs = documents(&dir.path().join("out"));
+        for (file, d) in &docs {
+            let gateway_api = d["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("gateway.networking.k8s.io/"));
+            if !(gateway_api && d["kind"] == "Gateway") {
+                continue;
+            }
+            gateways += 1;
+            let copied = labels_istio_copies(d);
+            assert!(
+                !copied
+                    .iter()
+                    .any(|k| k.starts_with("applyset.kubernetes.io/")),
+                "{} {file}: Istio would copy {copied:?} onto the proxy it deploys",
+                p.display()
+            );
+            // Still the chain's, for `kubectl get -l` and `kubectl delete -l`.
+            assert!(copied.contains(&"app.kubernetes.io/part-of".to_owned()));
+        }
+    }
+    // The Gateway API and ambient profiles: two ingress gateways, two
+    // ingress gateways and two waypoints.
+    assert!(
+        gateways >= 6,
+        "only {gateways} Gateway API Gateways rendered"
+    );
+}

@@ -6,14 +6,11 @@
 //! `cargo build -p chain-http -p chain-grpc` first). The tests take turns: on a
 //! 2-core machine, two loads side by side would measure each other.
 //!
-//! Nothing here is timed but the generator's own figures, with generous
-//! bounds. The achieved rate is `Outcome::send_rate`: the n - 1 intervals
-//! between the first and the last *actual* send over the time they spanned,
-//! next to the schedule's own span (n - 1 intervals of 1 / rate). It does not
-//! depend on how fast the hop answers (`per_second`, n over first due to last
-//! answer, adds the last answer's latency), and a dispatcher that wakes late
-//! catches up in a burst, so only a lag at the very last send moves it: 5%
-//! of a 2 s run is 100 ms of it.
+//! Nothing here bounds a latency or a rate from below: a busy 2-core
+//! machine (CI shares one) can be slow at any moment. The tests assert what
+//! the generator does whatever the load: the schedule, that no request goes
+//! out ahead of it, that a latency counts from the due time, and that a stall
+//! shows in the open loop's tail and not in the closed loop's.
 #![cfg(unix)]
 
 use std::time::Duration;
@@ -81,8 +78,10 @@ fn report(what: &str, o: &Outcome) {
     );
 }
 
-/// 1000 requests at 500/s: all answered, the rate held within 5%, and the
-/// hop's answers (well under 2 ms) are far below the 2 ms between arrivals.
+/// 1000 requests at 500/s: all answered, none sent ahead of its due time, each
+/// latency counted from its due time. Nothing here depends on how fast a
+/// loaded machine answers: `scripts/bench-*` print figures, tests assert
+/// behaviour.
 async fn holds_its_rate(protocol: Protocol) {
     let _turn = one_at_a_time().await;
     let hop = bare(protocol).await;
@@ -104,27 +103,30 @@ async fn holds_its_rate(protocol: Protocol) {
     assert_eq!(first_due, Duration::ZERO);
     let scheduled = 999.0 / (last_due - first_due).as_secs_f64();
     assert!((scheduled - 500.0).abs() < 0.01, "schedule {scheduled}/s");
-    // What was actually sent: within 5% of it.
+    // What was actually sent: never ahead of the schedule, and each latency
+    // counts from the due time, so a request sent late carries its wait.
+    for s in &o.samples {
+        assert!(s.sent >= s.due, "sent at {:?}, due at {:?}", s.sent, s.due);
+        assert!(
+            s.latency >= s.sent - s.due,
+            "latency {:?} leaves out the wait from due {:?} to send {:?}",
+            s.latency,
+            s.due,
+            s.sent
+        );
+    }
+    // Never faster than the schedule; a dispatcher that wakes late catches up
+    // in a burst, so even a busy machine keeps to a fraction of it (a closed
+    // loop of 8 would not: it waits for answers, not for due times).
     let sent = o.send_rate();
     assert!(
-        (sent - 500.0).abs() <= 25.0,
-        "sent {sent:.1}/s, not within 5% of 500/s (send lag up to {:?})",
-        o.max_send_lag()
+        sent <= 500.0 * 1.05,
+        "sent {sent:.1}/s, faster than the 500/s scheduled"
     );
-    // First due time to last answer: the last is due at 1.998 s.
     assert!(
-        o.elapsed >= Duration::from_millis(1998) && o.elapsed < Duration::from_millis(2500),
-        "elapsed {:?}",
+        o.elapsed >= Duration::from_millis(1998),
+        "elapsed {:?}: the last request is due at 1.998 s",
         o.elapsed
-    );
-    // Counted from the due time, so the generator's own lag is in it too: a
-    // timer with 1 ms ticks alone would put p50 near 2 ms (the hop itself
-    // answers in about 0.5 ms).
-    let p50 = o.percentile_ms(50.0);
-    assert!(
-        p50 < 1.5,
-        "p50 {p50} ms is not well below the 2 ms between arrivals (send lag up to {:?})",
-        o.max_send_lag()
     );
 }
 
@@ -172,8 +174,8 @@ fn at_least(o: &Outcome, ms: u64) -> usize {
 /// (400 requests), 60 requests are due during the freeze and each counts its
 /// wait from its due time: latencies spread from 300 ms down, so the slowest
 /// 1% (4 requests) are all above 200 ms. One closed-loop worker sends nothing
-/// while it waits: its one stalled request is 1 in 1000 and p99 stays at the
-/// hop's usual speed, although the worker lived through the same freeze.
+/// while it waits: its one stalled request is 1 in 1000, so its p99 stays
+/// below the open loop's, although the worker lived through the same freeze.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_open_loop_counts_a_stall_that_the_closed_loop_hides() {
     let _turn = one_at_a_time().await;
@@ -226,14 +228,19 @@ async fn the_open_loop_counts_a_stall_that_the_closed_loop_hides() {
         "max {} ms: the closed loop did not see the freeze",
         c.max_ms()
     );
+    // What the closed loop hides: its one worker waited through the same
+    // freeze, yet its slowest 1% stays below the open loop's, and far fewer of
+    // its requests count the freeze (a busy machine slows both alike).
     assert!(
-        at_least(&c, 200) <= 2,
-        "{} closed-loop requests at >= 200 ms",
-        at_least(&c, 200)
+        c.percentile_ms(99.0) < o.percentile_ms(99.0),
+        "closed-loop p99 {} ms is not below the open loop's {} ms",
+        c.percentile_ms(99.0),
+        o.percentile_ms(99.0)
     );
     assert!(
-        c.percentile_ms(99.0) < 100.0,
-        "closed-loop p99 {} ms",
-        c.percentile_ms(99.0)
+        at_least(&c, 200) * 5 <= at_least(&o, 200),
+        "{} closed-loop requests at >= 200 ms against {} open-loop ones",
+        at_least(&c, 200),
+        at_least(&o, 200)
     );
 }

@@ -23,11 +23,15 @@
 //!   configuration (`Model::hop_config`) and by the rendered Deployments'
 //!   environment, read as a pod reads it (`HopConfig::from_env`).
 //!
-//! The output of 12 of them, the first 6 with VirtualServices and the first 6
-//! with Gateway API routes, then passes the strict schema validators of
-//! tests/common/schema.rs (core kinds, Istio's CRDs, the Gateway API's CRDs),
-//! each run once for all of them (they are slow to start). Missing validators
-//! fail the test, as in `schemas.rs`.
+//! - in ambient mode with mTLS, every Service of the chain is the target of
+//!   an L7 AuthorizationPolicy (the waypoint authorizes per Service: one left
+//!   out is a way around the edges the policies allow).
+//!
+//! The output of every one of them then passes the strict schema validators
+//! of tests/common/schema.rs (core kinds, Istio's CRDs, the Gateway API's
+//! CRDs, maxItems and patterns included), each run once for all of them
+//! (they are slow to start). Missing validators fail the test, as in
+//! `schemas.rs`.
 //!
 //! A fixed chain checks the reference check itself: leaving out one object
 //! (a Service, a ServiceAccount, the waypoint, a DestinationRule...) makes a
@@ -69,9 +73,6 @@ use serde_json::{Value as Json, json};
 
 /// Cases of the main property run.
 const CASES: u32 = 64;
-/// How many of them go through the schema validators: the first half of them
-/// with VirtualServices, the first half with Gateway API routes.
-const SCHEMA_CASES: usize = 12;
 
 /// What `resolve` says of a name kubectl would misread.
 /// What `resolve` says of a host port called with and without TLS.
@@ -436,6 +437,38 @@ fn check_references(model: &Model, docs: &[(String, Json)]) -> Result<(), TestCa
     Ok(())
 }
 
+/// Ambient with mTLS: the Services of the chain are exactly the Services its
+/// L7 AuthorizationPolicies target.
+fn check_waypoint_policies(model: &Model, docs: &[(String, Json)]) -> Result<(), TestCaseError> {
+    if !(model.mesh.mtls && model.mesh.data_plane == meshgen::model::DataPlane::Ambient) {
+        return Ok(());
+    }
+    let of_kind = |kind: &'static str| {
+        docs.iter().map(|(_, d)| d).filter(move |d| {
+            d["kind"] == kind && d["metadata"]["namespace"] == model.namespace.as_str()
+        })
+    };
+    let services: BTreeSet<String> = of_kind("Service")
+        .map(|d| text(&d["metadata"]["name"]))
+        .collect();
+    let targeted: BTreeSet<String> = of_kind("AuthorizationPolicy")
+        .flat_map(|d| {
+            d["spec"]["targetRefs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|r| r["kind"] == "Service")
+        .map(|r| text(&r["name"]))
+        .collect();
+    prop_assert_eq!(
+        services,
+        targeted,
+        "Services against the L7 policies' targets"
+    );
+    Ok(())
+}
+
 /// Services reachable from `from` through service upstreams (`from` included).
 fn reachable(m: &Model, from: &str) -> BTreeSet<String> {
     let mut seen = BTreeSet::from([from.to_owned()]);
@@ -561,6 +594,7 @@ fn check(p: &GenProfile, dir: &Path) -> Result<Vec<File>, TestCaseError> {
     check_identities(&model, &docs)?;
     check_references(&model, &docs)?;
     check_forwarding(&model, &docs)?;
+    check_waypoint_policies(&model, &docs)?;
     Ok(files)
 }
 
@@ -570,20 +604,12 @@ fn random_valid_profiles_render_consistently() {
     let kept: RefCell<Vec<(GenProfile, Vec<File>)>> = RefCell::default();
     run(profile(), CASES, |p| {
         let files = check(&p, dir.path())?;
-        let mut kept = kept.borrow_mut();
-        let same_routes = kept
-            .iter()
-            .filter(|(k, _)| k.gateway_api() == p.gateway_api());
-        if same_routes.count() < SCHEMA_CASES / 2 {
-            kept.push((p, files));
-        }
+        kept.borrow_mut().push((p, files));
         Ok(())
     });
+    // Every case, not a sample: each validator starts once for all of them.
     let kept = kept.into_inner();
-    assert!(
-        kept.len() == SCHEMA_CASES,
-        "too few schema cases of one kind of routes"
-    );
+    assert_eq!(kept.len(), CASES as usize);
     let mut docs = Vec::new();
     for (i, (_, files)) in kept.iter().enumerate() {
         let case = documents(files).unwrap().into_iter();

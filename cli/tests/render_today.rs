@@ -131,6 +131,15 @@ fn ambient_has_a_waypoint_and_policies_at_both_layers() {
         strs(&l7["spec"]["rules"][0]["from"][0]["source"]["principals"]),
         ["cluster.local/ns/istio101-ambient/sa/middleware"]
     );
+    // The waypoint authorizes per Service: `backend-prod` selects the same
+    // pods as `backend`, so it gets the same callers, or frontend could call
+    // it directly and skip middleware.
+    let direct = find(&docs, "AuthorizationPolicy", "backend-prod-waypoint");
+    assert_eq!(direct["spec"]["targetRefs"][0]["name"], "backend-prod");
+    assert_eq!(
+        direct["spec"]["rules"], l7["spec"]["rules"],
+        "backend-prod lets in other callers than backend"
+    );
     // L4 at ztunnel: the waypoint (and the gateway for the entry service), and
     // Prometheus on the metrics port.
     let l4 = find(&docs, "AuthorizationPolicy", "frontend");

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::{DataPlane, Model, Protocol, RoutingApi, applyset, istio};
+use super::{DataPlane, Model, Protocol, RoutingApi, Service, applyset, istio};
 
 /// A Kubernetes object's identity.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,22 +81,26 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
         }
     }
     // The AuthorizationPolicies of a workload that callers reach: enforced by
-    // its sidecar, or in ambient mode by ztunnel and (`-waypoint`) the waypoint.
-    let policies = |name: &str, owner: Owner| {
-        let mut p = Vec::new();
-        if m.mesh.mtls {
-            p.push((at("AuthorizationPolicy", name), owner));
-            if ambient {
-                p.push((at("AuthorizationPolicy", &waypoint_policy(name)), owner));
+    // its sidecar, or in ambient mode by ztunnel and (`-waypoint`) the
+    // waypoint, once for each Service that selects its pods.
+    let policies =
+        |name: &str, services: &[&str], owner: Owner| {
+            let mut p = Vec::new();
+            if m.mesh.mtls {
+                p.push((at("AuthorizationPolicy", name), owner));
+                if ambient {
+                    p.extend(services.iter().map(|service| {
+                        (at("AuthorizationPolicy", &waypoint_policy(service)), owner)
+                    }));
+                }
             }
-        }
-        p
-    };
+            p
+        };
     for (i, s) in m.services.iter().enumerate() {
         let owner = Owner::Service(i);
         out.push((at("ServiceAccount", &s.name), owner));
         out.push((at("Service", &s.name), owner));
-        out.extend(policies(&s.name, owner));
+        out.extend(policies(&s.name, &services_selecting(m, s), owner));
         if !gateway_api {
             out.push((at("DestinationRule", &s.name), owner));
         }
@@ -122,7 +126,7 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
         for kind in ["ServiceAccount", "Service", "Deployment"] {
             out.push((at(kind, &e.name), owner));
         }
-        out.extend(policies(&e.name, owner));
+        out.extend(policies(&e.name, &[e.name.as_str()], owner));
     }
     out
 }
@@ -169,7 +173,20 @@ pub fn route_kind(m: &Model) -> &'static str {
     }
 }
 
-/// The L7 AuthorizationPolicy of a service in ambient mode, enforced by the
+/// Every Service that selects a service's pods: its own, and under the
+/// Gateway API one per version (the routes' backends). A waypoint builds
+/// authorization per Service (Istio's pilot/pkg/model/policyattachment.go):
+/// a policy attached to `backend` does not guard `backend-prod`, which
+/// reaches the same pods, so each of them gets its own L7 policy.
+pub fn services_selecting<'m>(m: &Model, s: &'m Service) -> Vec<&'m str> {
+    let mut services = vec![s.name.as_str()];
+    if m.mesh.routing_api == RoutingApi::GatewayApi {
+        services.extend(s.versions.iter().map(|w| w.name.as_str()));
+    }
+    services
+}
+
+/// The L7 AuthorizationPolicy of a Service in ambient mode, enforced by the
 /// waypoint (the one named after the service is ztunnel's, at L4).
 pub fn waypoint_policy(service: &str) -> String {
     format!("{service}-waypoint")

@@ -14,7 +14,7 @@ use contract::{HopConfig, Target};
 use serde::Serialize;
 
 use crate::model::applyset;
-use crate::model::identity::{route_kind, waypoint_policy};
+use crate::model::identity::{route_kind, services_selecting, waypoint_policy};
 use crate::model::{
     Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, Route, STUB_VERSION,
     Service, Upstream, Wire, istio,
@@ -44,6 +44,11 @@ pub struct View<'m> {
     /// Labels of the Gateway API Gateways (ingress, waypoint): the chain's,
     /// plus the Istio revision that must program them.
     pub gateway_labels: Labels,
+    /// The Gateways' `infrastructure.labels`, all that Istio copies onto the
+    /// proxies it deploys for them: the chain's labels without the ApplySet
+    /// membership, since those objects are Istio's, not the output's (a
+    /// prune would delete them).
+    pub infrastructure_labels: Labels,
     /// Kind of every route: VirtualService, HTTPRoute or GRPCRoute.
     pub route_kind: &'static str,
     pub waypoint: KWaypoint,
@@ -87,8 +92,9 @@ pub struct KService<'m> {
     /// Ambient: principals ztunnel lets through at L4 (the waypoint's, and the
     /// ingress gateway's for the entry service, which the gateway calls directly).
     pub l4_callers: Vec<String>,
-    /// Ambient: name of its L7 AuthorizationPolicy, enforced by the waypoint.
-    pub waypoint_policy: String,
+    /// Ambient: its L7 AuthorizationPolicies, enforced by the waypoint: one
+    /// per Service that selects its pods, as (Service, policy name).
+    pub waypoint_policies: Vec<(&'m str, String)>,
     pub deployments: Vec<KDeployment<'m>>,
 }
 
@@ -237,7 +243,10 @@ impl<'m> Workloads<'_, 'm> {
             labels: self.labels(&s.name),
             callers,
             l4_callers,
-            waypoint_policy: waypoint_policy(&s.name),
+            waypoint_policies: services_selecting(m, s)
+                .into_iter()
+                .map(|service| (service, waypoint_policy(service)))
+                .collect(),
             subsets: s.versions.iter().map(|w| w.version.as_str()).collect(),
             backends: s
                 .versions
@@ -282,7 +291,7 @@ impl<'m> Workloads<'_, 'm> {
             labels: self.labels(&e.name),
             callers,
             l4_callers,
-            waypoint_policy: waypoint_policy(&e.name),
+            waypoint_policies: vec![(e.name.as_str(), waypoint_policy(&e.name))],
             subsets: vec![STUB_VERSION],
             backends: BTreeMap::new(),
             route: None,
@@ -477,6 +486,7 @@ pub fn view(m: &Model) -> View<'_> {
     waypoint_labels.insert("istio.io/waypoint-for", "service".to_owned());
     View {
         gateway_labels,
+        infrastructure_labels: chain_labels(m),
         route_kind: route_kind(m),
         span_export_bypass: tracing
             .as_ref()

@@ -2,7 +2,7 @@
 //! one of them and say nothing. The identities are the model's
 //! ([`identity::objects`]); this names the profile keys behind a collision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, hash_map};
 
 use crate::model::identity::{self, ObjectRef, Owner};
 use crate::model::{Model, RoutingApi, Upstream, istio};
@@ -104,26 +104,32 @@ impl Cx<'_> {
                 );
             }
         }
-        let mut seen: BTreeMap<ObjectRef, Owner> = BTreeMap::new();
+        // Hashed, not ordered: a chain of 10,000 services makes 60,000 and more
+        // identities, and only their uniqueness matters here.
+        let mut seen: HashMap<ObjectRef, Owner> = HashMap::new();
         // Istio's objects first: a collision is then reported at the
         // profile's object, the one the user can rename.
         for (object, o) in identity::made_by_istio(model)
             .into_iter()
             .chain(identity::objects(model))
         {
-            if let Some(first) = seen.get(&object).copied() {
-                let (first_what, first_at) = owner(first);
-                let (what, at) = owner(o);
-                let first_loc = self.sm.locate(first_at.source, first_at.span.start);
-                self.err(
-                    &at,
-                    format!(
-                        "{what} and {first_what} (at {first_loc}) both make {object}; \
-                         rename one of them"
-                    ),
-                );
-            } else {
-                seen.insert(object, o);
+            match seen.entry(object) {
+                hash_map::Entry::Vacant(v) => {
+                    v.insert(o);
+                }
+                hash_map::Entry::Occupied(first) => {
+                    let (first_what, first_at) = owner(*first.get());
+                    let (what, at) = owner(o);
+                    let first_loc = self.sm.locate(first_at.source, first_at.span.start);
+                    let object = first.key();
+                    self.err(
+                        &at,
+                        format!(
+                            "{what} and {first_what} (at {first_loc}) both make {object}; \
+                             rename one of them"
+                        ),
+                    );
+                }
             }
         }
     }

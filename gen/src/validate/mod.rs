@@ -169,8 +169,9 @@ impl Cx<'_> {
             return None;
         }
         let specs = self.services(&services.value, &default_subset, &default_subset_name);
-        let known: Vec<&str> = specs.iter().map(|s| s.name.value.as_str()).collect();
-        let known_list = known.join(", ");
+        let names: Vec<&str> = specs.iter().map(|s| s.name.value.as_str()).collect();
+        let known_list = names.join(", ");
+        let known: BTreeSet<&str> = names.into_iter().collect();
 
         // Upstreams, resolved against the known services.
         let mut upstreams: BTreeMap<String, Vec<(Upstream, Sourced<String>)>> = BTreeMap::new();

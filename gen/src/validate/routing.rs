@@ -1,6 +1,6 @@
 //! Routing: the ingress, retries, canaries by header, weights and faults.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use contract::{Code, HopConfig, Protocol, headers};
 
@@ -19,7 +19,7 @@ impl Cx<'_> {
     pub(super) fn ingress(
         &mut self,
         i: &schema::Ingress,
-        known: &[&str],
+        known: &BTreeSet<&str>,
         known_list: &str,
         specs: &[Spec],
     ) -> Option<(String, Vec<String>)> {

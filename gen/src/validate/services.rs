@@ -115,7 +115,7 @@ impl Cx<'_> {
         &mut self,
         item: &Sourced<String>,
         from: &str,
-        known: &[&str],
+        known: &BTreeSet<&str>,
         known_list: &str,
     ) -> Option<Upstream> {
         let text = item.value.as_str();

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::kinds::{
-    AllowedRoutes, Gateway, Listener, NetworkPolicy, NetworkPort, NetworkRule, PodSelector,
-    RouteNamespaces, Selector,
+    AllowedRoutes, Gateway, Infrastructure, Listener, NetworkPolicy, NetworkPort, NetworkRule,
+    PodSelector, RouteNamespaces, Selector,
 };
 use super::routes::{Rule, VirtualService, http_routes, rules};
 use super::{Docs, Meta, Object, Spec};
@@ -113,6 +113,9 @@ pub fn ingress(v: &View, docs: &mut Docs) -> yaml::Result {
                                 namespaces: RouteNamespaces { from: "Same" },
                             }),
                         }],
+                        infrastructure: Infrastructure {
+                            labels: &v.infrastructure_labels,
+                        },
                     },
                 },
             })?;

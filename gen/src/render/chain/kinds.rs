@@ -62,9 +62,21 @@ pub struct NetworkPort {
 /// A Gateway API Gateway with one listener.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Gateway {
+pub struct Gateway<'a> {
     pub gateway_class_name: &'static str,
     pub listeners: [Listener; 1],
+    pub infrastructure: Infrastructure<'a>,
+}
+
+/// What Istio puts on the Deployment, Service and ServiceAccount it makes for
+/// a Gateway. Without it Istio copies every label of the Gateway, kubectl's
+/// ApplySet `part-of` included, and `kubectl apply --prune --applyset` then
+/// deletes them as members the output no longer lists
+/// (pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go,
+/// `extractInfrastructureLabels`).
+#[derive(Serialize)]
+pub struct Infrastructure<'a> {
+    pub labels: &'a Labels,
 }
 
 #[derive(Serialize)]

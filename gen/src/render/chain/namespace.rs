@@ -2,7 +2,8 @@
 //! mode, its waypoint.
 
 use super::kinds::{
-    Empty, Gateway, IpBlock, Listener, NetworkPolicy, NetworkRule, Peer, PodSelector, Selector,
+    Empty, Gateway, Infrastructure, IpBlock, Listener, NetworkPolicy, NetworkRule, Peer,
+    PodSelector, Selector,
 };
 use super::{Docs, Meta, Object, Spec};
 use crate::model::DataPlane;
@@ -68,7 +69,7 @@ fn chain_network_policy<'a>(v: &'a View) -> Object<'a, Spec<NetworkPolicy<'a>>> 
 /// The namespace's waypoint: the proxy that applies every L7 route and policy
 /// (ztunnel only does L4). The namespace's `istio.io/use-waypoint` label sends
 /// the traffic to every Service of the chain through it.
-fn waypoint<'a>(v: &'a View) -> Object<'a, Spec<Gateway>> {
+fn waypoint<'a>(v: &'a View) -> Object<'a, Spec<Gateway<'a>>> {
     Object {
         api_version: "gateway.networking.k8s.io/v1",
         kind: "Gateway",
@@ -82,6 +83,9 @@ fn waypoint<'a>(v: &'a View) -> Object<'a, Spec<Gateway>> {
                     protocol: "HBONE",
                     allowed_routes: None,
                 }],
+                infrastructure: Infrastructure {
+                    labels: &v.infrastructure_labels,
+                },
             },
         },
     }

@@ -7,8 +7,10 @@
 //! Prometheus scrapes go to the sidecar agent's port 15020, which is not
 //! intercepted, so they keep working.
 //!
-//! Ambient: the callers' principals are checked at L7 by the waypoint (the
-//! policy targets the Service); ztunnel, at L4, sees the waypoint's principal
+//! Ambient: the callers' principals are checked at L7 by the waypoint, which
+//! authorizes per Service: one policy for each Service that selects the
+//! pods (under the Gateway API, the service's own and one per version), or a
+//! caller could skip a hop through the Service no policy names; ztunnel, at L4, sees the waypoint's principal
 //! (and the ingress gateway's, which calls the entry service directly), and
 //! lets Prometheus scrape the metrics port in plain text (no merged port 15020
 //! without a sidecar).
@@ -140,8 +142,10 @@ pub fn security(v: &View, docs: &mut Docs) -> yaml::Result {
             }]);
             let l4 = AuthorizationPolicy::on_pods(s.name, vec![from(&s.l4_callers), scrapes]);
             docs.push(&policy(v, s, s.name, l4))?;
-            let l7 = AuthorizationPolicy::on_service(s.name, callers());
-            docs.push(&policy(v, s, &s.waypoint_policy, l7))?;
+            for (service, name) in &s.waypoint_policies {
+                let l7 = AuthorizationPolicy::on_service(service, callers());
+                docs.push(&policy(v, s, name, l7))?;
+            }
         } else {
             let own = AuthorizationPolicy::on_pods(s.name, callers());
             docs.push(&policy(v, s, s.name, own))?;
