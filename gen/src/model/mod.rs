@@ -10,6 +10,7 @@
 //! *whether* or *which*.
 
 pub mod applyset;
+pub mod gateway_api;
 mod hop;
 pub mod identity;
 pub mod istio;

@@ -205,6 +205,7 @@ impl Cx<'_> {
         let faults = self.faults(&p.routing.fault, &versions_of, &known_list, &wire);
         if mesh.routing_api == RoutingApi::GatewayApi {
             self.gateway_api_expresses(&p.routing, protocol, mesh.data_plane, &versions_of);
+            self.gateway_api_limits(&p.ingress, &p.routing, &weights);
         }
 
         // Who calls whom.

@@ -6,7 +6,7 @@ use contract::{Code, HopConfig, Protocol, headers};
 
 use crate::model::{
     Abort, AbortStatus, DataPlane, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy,
-    RoutingApi, WeightedSubset, Wire,
+    RoutingApi, WeightedSubset, Wire, gateway_api,
 };
 use crate::profile::schema;
 use crate::profile::source::Sourced;
@@ -159,6 +159,45 @@ impl Cx<'_> {
                      VirtualService `retries`"
                 ),
             );
+        }
+    }
+
+    /// What the Gateway API CRDs bound, refused here rather than by the API
+    /// server after a render that exited 0. Every other bound of the kinds
+    /// meshgen writes is out of reach (`model::gateway_api`, and a test over
+    /// the CRDs checks the list is whole).
+    pub(super) fn gateway_api_limits(
+        &mut self,
+        ingress: &schema::Ingress,
+        routing: &schema::Routing,
+        weights: &BTreeMap<String, Vec<WeightedSubset>>,
+    ) {
+        if let Some(hosts) = &ingress.hosts
+            && hosts.value.len() > gateway_api::MAX_HOSTNAMES
+        {
+            self.err(
+                hosts,
+                format!(
+                    "{} hosts, but a Gateway API route lists at most {} hostnames; use \
+                     fewer hosts, a wildcard (\"*.example.com\"), or routing_api = \"istio\" \
+                     (a VirtualService takes any number)",
+                    hosts.value.len(),
+                    gateway_api::MAX_HOSTNAMES
+                ),
+            );
+        }
+        for (svc, table) in &routing.weights {
+            let n = weights.get(&svc.value).map_or(0, Vec::len);
+            if n > gateway_api::MAX_BACKEND_REFS {
+                self.err(
+                    table,
+                    format!(
+                        "{n} versions with a weight, but a Gateway API rule sends to at most \
+                         {} backends; give some of them 0 or route with routing_api = \"istio\"",
+                        gateway_api::MAX_BACKEND_REFS
+                    ),
+                );
+            }
         }
     }
 
