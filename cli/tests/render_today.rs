@@ -140,16 +140,31 @@ fn ambient_has_a_waypoint_and_policies_at_both_layers() {
         direct["spec"]["rules"], l7["spec"]["rules"],
         "backend-prod lets in other callers than backend"
     );
-    // L4 at ztunnel: the waypoint (and the gateway for the entry service), and
-    // Prometheus on the metrics port.
+    // The ingress gateway crosses the waypoint too: every Service says so,
+    // and the entry service's L7 policy is where the gateway is allowed.
+    let chain = |d: &Value| d["metadata"]["namespace"] == "istio101-ambient";
+    for (_, d) in docs
+        .iter()
+        .filter(|(_, d)| d["kind"] == "Service" && chain(d))
+    {
+        assert_eq!(
+            d["metadata"]["labels"]["istio.io/ingress-use-waypoint"], "true",
+            "{:?}",
+            d["metadata"]["name"]
+        );
+    }
+    let entry = find(&docs, "AuthorizationPolicy", "frontend-prod-waypoint");
+    assert_eq!(
+        strs(&entry["spec"]["rules"][0]["from"][0]["source"]["principals"]),
+        ["cluster.local/ns/istio101-ambient/sa/frontend-gateway-istio"]
+    );
+    // L4 at ztunnel: the waypoint, whatever the service, and Prometheus on
+    // the metrics port.
     let l4 = find(&docs, "AuthorizationPolicy", "frontend");
     assert_eq!(l4["spec"]["selector"]["matchLabels"]["app"], "frontend");
     assert_eq!(
         strs(&l4["spec"]["rules"][0]["from"][0]["source"]["principals"]),
-        [
-            "cluster.local/ns/istio101-ambient/sa/waypoint",
-            "cluster.local/ns/istio101-ambient/sa/frontend-gateway-istio"
-        ]
+        ["cluster.local/ns/istio101-ambient/sa/waypoint"]
     );
     assert_eq!(
         strs(&l4["spec"]["rules"][1]["to"][0]["operation"]["ports"]),
@@ -265,4 +280,54 @@ fn stub_external_deploys_the_stub_and_calls_it() {
             "{p}: {text}"
         );
     }
+}
+
+/// `[istio.mesh_retries]`: the mesh-wide policy istiod gives every route
+/// without retries of its own (GRPCRoutes included), in the install options,
+/// with the conditions of both protocols; the hops wait for all its tries.
+#[test]
+fn mesh_retries_are_the_install_options_default_policy() {
+    let docs = docs_of(&[
+        &profile("demo-grpc-gateway-api.toml"),
+        "--set",
+        "istio.mesh_retries.attempts=3",
+        "--set",
+        "istio.mesh_retries.per_try_timeout=\"1s\"",
+    ]);
+    let op = find(&docs, "IstioOperator", "meshgen");
+    let policy = &op["spec"]["meshConfig"]["defaultHttpRetryPolicy"];
+    assert_eq!(policy["attempts"], 3);
+    assert_eq!(policy["perTryTimeout"], "1s");
+    let on: Vec<&str> = policy["retryOn"].as_str().unwrap().split(',').collect();
+    for condition in ["5xx", "internal", "unavailable", "connect-failure"] {
+        assert!(on.contains(&condition), "{on:?}");
+    }
+    // The GRPCRoutes still carry no retry of their own.
+    assert!(!format!("{docs:?}").contains("retry:"));
+    // (3 + 1) tries of 1 s.
+    let env = &find(&docs, "Deployment", "frontend-prod")["spec"]["template"]["spec"]["containers"]
+        [0]["env"];
+    let timeout = env
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "UPSTREAM_TIMEOUT")
+        .unwrap();
+    assert_eq!(timeout["value"], "4s");
+
+    let json: Vec<common::schema::Doc> = docs
+        .iter()
+        .filter(|(_, d)| d["kind"] == "IstioOperator")
+        .map(|(f, d)| (f.clone(), serde_json::to_value(d).unwrap()))
+        .collect();
+    common::schema::kubernetes_models(&json).unwrap_or_else(|e| panic!("{e}"));
+
+    // Without the key: Istio's built-in default, nothing in the mesh config.
+    let docs = docs_of(&[&profile("demo-grpc-gateway-api.toml")]);
+    let op = find(&docs, "IstioOperator", "meshgen");
+    assert!(
+        op["spec"]["meshConfig"]
+            .get("defaultHttpRetryPolicy")
+            .is_none()
+    );
 }

@@ -305,8 +305,13 @@ impl GenProfile {
 
     /// Drops what the mesh cannot do, which validate rightly refuses: faults
     /// under the Gateway API, retries on a GRPCRoute, `REGISTRY_ONLY` egress
-    /// in ambient mode (ztunnel does not enforce it).
+    /// in ambient mode (ztunnel does not enforce it), a sampling rate of its
+    /// own for a chain behind the shared ingress gateway (Istio's API).
     fn expressible(mut self) -> Self {
+        if !self.gateway_api() {
+            self.settings
+                .retain(|(k, v)| k != "istio.trace_sampling" || v == "100.0");
+        }
         if self.ambient() {
             self.settings
                 .retain(|(k, v)| k != "istio.egress" || v != "\"REGISTRY_ONLY\"");

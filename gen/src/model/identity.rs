@@ -71,6 +71,9 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
     if ambient {
         out.push((at("Gateway", istio::WAYPOINT), Owner::Chain));
     }
+    if m.mesh.tracing.is_some() {
+        out.push((at("Telemetry", TELEMETRY), Owner::Chain));
+    }
     if m.mesh.mtls {
         out.push((at("PeerAuthentication", PEER_AUTHENTICATION), Owner::Chain));
         if ambient {
@@ -192,6 +195,12 @@ pub fn waypoint_policy(service: &str) -> String {
     format!("{service}-waypoint")
 }
 
+/// `app.kubernetes.io/part-of` of the objects every profile shares (addons,
+/// the mesh-wide Telemetry, the install options): no chain may be named so.
+pub const SHARED_PART_OF: &str = "meshgen-addons";
+/// The chain's own Telemetry: its sampling rate, for every proxy of its
+/// namespace (the mesh-wide one is shared by every profile).
+pub const TELEMETRY: &str = "chain-tracing";
 /// The NetworkPolicy that fences the chain's namespace.
 pub const NETWORK_POLICY: &str = "chain-ingress";
 /// Ambient: lets Prometheus scrape the hops' metrics port in plain text.

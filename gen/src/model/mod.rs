@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use contract::{Code, Duration, Protocol};
 pub use hop::{Placement, STUB_VERSION};
-pub use wire::{Health, Wire};
+pub use wire::{Health, Wire, mesh_retry_on};
 
 /// The whole demo.
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +65,10 @@ pub struct Mesh {
     /// The Istio control plane revision the chain is bound to (`istio.io/rev`);
     /// `None`: the default revision (`istio-injection=enabled`).
     pub revision: Option<String>,
+    /// What a route without retries of its own gets: Istio's built-in
+    /// default, or the install options' mesh-wide `defaultHttpRetryPolicy`
+    /// (Off or Retry), which istiod uses in its place (route.go).
+    pub default_retries: RetryPolicy,
 }
 
 /// The API the chain's routes are written in.
@@ -267,6 +271,16 @@ pub struct Retries {
 }
 
 impl RetryPolicy {
+    /// What a route with this policy gets when the mesh-wide one is `mesh`:
+    /// istiod gives a route without `retries` the mesh config's
+    /// `defaultHttpRetryPolicy` (pilot/pkg/networking/core/route/route.go).
+    pub fn or_mesh<'a>(&'a self, mesh: &'a RetryPolicy) -> &'a RetryPolicy {
+        match self {
+            RetryPolicy::Default => mesh,
+            own => own,
+        }
+    }
+
     /// How long a caller must wait for every try this policy may make.
     pub fn budget(&self) -> Option<Duration> {
         match self {

@@ -63,6 +63,21 @@ impl Wire {
     }
 }
 
+/// The conditions of the mesh-wide retry policy (`istio.mesh_retries`): one
+/// policy for the chains of both protocols, so the union of theirs (`5xx`
+/// never matches a gRPC error and `internal` never an HTTP one).
+pub fn mesh_retry_on() -> String {
+    let mut all: Vec<&str> = Vec::new();
+    for p in Protocol::ALL {
+        for c in Wire::for_protocol(p).retry_on.split(',') {
+            if !all.contains(&c) {
+                all.push(c);
+            }
+        }
+    }
+    all.join(",")
+}
+
 /// The conditions Istio's conversion of an HTTPRoute `retry` always sets
 /// (pilot/pkg/config/kube/gateway/conversion.go), before the codes.
 const GATEWAY_API_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled";

@@ -97,6 +97,12 @@ pub struct Istio {
     /// Istio revision to bind the chain to, e.g. "1-28" (the `istio.io/rev`
     /// label instead of `istio-injection`); default: the default revision.
     pub revision: Option<Sourced<String>>,
+    /// MESH-WIDE retry policy (`meshConfig.defaultHttpRetryPolicy` in the
+    /// install options): every route of every namespace without retries of
+    /// its own, GRPCRoutes included, retries the app's failures of both
+    /// protocols (`5xx` and `internal`). Left out: Istio's built-in default.
+    #[serde(default)]
+    pub mesh_retries: Retries,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -324,7 +330,7 @@ macro_rules! merge_fields {
 merge_fields! {
     Profile { extends, name, namespace, protocol, istio, image, ingress, routing, service, stub_external }
     Service { name, versions, upstream, replicas, work }
-    Istio { mtls, tracing, servicegraph, grafana, egress, access_log, trace_sampling, routing_api, data_plane, revision }
+    Istio { mtls, tracing, servicegraph, grafana, egress, access_log, trace_sampling, routing_api, data_plane, revision, mesh_retries }
     Image { registry, tag, pull_policy }
     Ingress { service, hosts }
     Routing { default_subset, retries, canary, weights, fault }

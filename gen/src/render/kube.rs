@@ -20,8 +20,7 @@ use crate::model::{
     Service, Upstream, Wire, istio,
 };
 
-/// `part-of` of the objects shared by all profiles.
-pub const SHARED_PART_OF: &str = "meshgen-addons";
+pub use crate::model::identity::SHARED_PART_OF;
 /// Name of the tracing extension provider in the mesh config.
 pub const TRACING_PROVIDER: &str = "otel-tracing";
 
@@ -89,8 +88,8 @@ pub struct KService<'m> {
     pub route: Option<&'m Route>,
     /// How it is reached and run.
     pub wire: KWire<'m>,
-    /// Ambient: principals ztunnel lets through at L4 (the waypoint's, and the
-    /// ingress gateway's for the entry service, which the gateway calls directly).
+    /// Ambient: principals ztunnel lets through at L4: the waypoint's, which
+    /// every call into the chain crosses.
     pub l4_callers: Vec<String>,
     /// Ambient: its L7 AuthorizationPolicies, enforced by the waypoint: one
     /// per Service that selects its pods, as (Service, policy name).
@@ -183,7 +182,9 @@ impl<'m> Workloads<'_, 'm> {
         }
     }
 
-    /// Principals of `callers`, and what ztunnel sees at L4 in ambient mode.
+    /// Principals of `callers`, and what ztunnel sees at L4 in ambient mode:
+    /// the waypoint only, since every call into the chain crosses it, the
+    /// ingress gateway's included ([`View::service_labels`]).
     fn principals(&self, callers: &[Caller]) -> (Vec<String>, Vec<String>) {
         let ns = &self.m.namespace;
         let l7 = callers
@@ -193,14 +194,7 @@ impl<'m> Workloads<'_, 'm> {
                 Caller::Service { name } => istio::principal(ns, name),
             })
             .collect();
-        let l4 = std::iter::once(istio::principal(ns, istio::WAYPOINT))
-            .chain(
-                callers
-                    .contains(&Caller::Ingress)
-                    .then(|| self.ingress_principal.clone()),
-            )
-            .collect();
-        (l7, l4)
+        (l7, vec![istio::principal(ns, istio::WAYPOINT)])
     }
 
     fn service(&self, s: &'m Service) -> KService<'m> {
@@ -354,9 +348,27 @@ pub struct KPort {
 #[derive(Debug, Serialize)]
 pub struct KTracing {
     pub provider: &'static str,
+    /// The mesh-wide Telemetry's rate, shared by every profile of a cluster
+    /// (each chain sets its own in its namespace).
+    pub mesh_sampling_percent: f64,
     /// Collector Service host and OTLP/gRPC port.
     pub collector_host: String,
     pub collector_port: u16,
+}
+
+impl View<'_> {
+    /// The labels of a Service of the chain. In ambient mode every Service
+    /// carries `istio.io/ingress-use-waypoint`: the ingress gateway otherwise
+    /// calls the entry service's pods directly, skipping the waypoint, so the
+    /// entry service would get no L7 policy, route, span or metric of its own
+    /// (pilot/pkg/serviceregistry/ambient/services.go).
+    pub fn service_labels(&self, own: &Labels) -> Labels {
+        let mut labels = own.clone();
+        if self.model.mesh.data_plane == DataPlane::Ambient {
+            labels.insert("istio.io/ingress-use-waypoint", "true".to_owned());
+        }
+        labels
+    }
 }
 
 impl KTracing {
@@ -420,6 +432,7 @@ pub fn view(m: &Model) -> View<'_> {
     .into();
     let tracing = m.mesh.tracing.as_ref().map(|_| KTracing {
         provider: TRACING_PROVIDER,
+        mesh_sampling_percent: 100.0,
         collector_host: istio::collector_host(),
         collector_port: istio::COLLECTOR_PORT,
     });

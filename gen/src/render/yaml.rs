@@ -364,8 +364,14 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         } else if v.is_infinite() {
             if v > 0.0 { ".inf" } else { "-.inf" }.to_owned()
         } else {
-            // `{:?}` keeps a decimal point (`1.0`), so the value stays a float.
-            format!("{v:?}")
+            // Positional digits with a decimal point: `1e-5` has no point and
+            // is a string to a YAML 1.1 reader (kubectl's), `0.00001` is a float.
+            let digits = v.to_string();
+            if digits.contains('.') {
+                digits
+            } else {
+                digits + ".0"
+            }
         };
         self.scalar(&text);
         Ok(())
@@ -708,6 +714,34 @@ mod tests {
             "x-dev-user",
         ] {
             assert_eq!(yaml(&json!({ "k": s })), format!("k: {s}\n"));
+        }
+    }
+
+    /// YAML 1.1 (kubectl) reads a float only with a decimal point and no bare
+    /// exponent: `1e-5` would be a string. Every finite float keeps its value.
+    #[test]
+    fn writes_floats_a_yaml_1_1_reader_takes_for_floats() {
+        let yaml11_float = |t: &str| {
+            let t = t.strip_prefix('-').unwrap_or(t);
+            let (int, frac) = t.split_once('.').expect("a decimal point");
+            int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())
+        };
+        for v in [
+            0.00001,
+            1e-300,
+            5e-324,
+            1e21,
+            100.0,
+            0.0,
+            -0.0,
+            -2.5,
+            f64::MAX,
+            0.1,
+        ] {
+            let out = yaml(&json!({ "k": v }));
+            let text = out.strip_prefix("k: ").unwrap().trim_end();
+            assert!(yaml11_float(text), "{v:?} -> {text}");
+            assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{v:?}");
         }
     }
 

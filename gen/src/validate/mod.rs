@@ -14,7 +14,7 @@ use crate::error::Diagnostic;
 use crate::model::{
     Caller, DataPlane, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model,
     Protocol, PullPolicy, Route, RoutingApi, Service, Tracing, Upstream, WeightedSubset, Wire,
-    Workload, istio,
+    Workload, identity, istio,
 };
 use crate::profile::Loaded;
 use crate::profile::schema;
@@ -137,6 +137,19 @@ impl Cx<'_> {
             .cloned();
         if let Some(n) = &name {
             self.label(n, "name");
+            // `part-of: meshgen-addons` marks what every profile shares:
+            // a chain by that name could not be told from them, nor deleted
+            // apart from them (`kubectl delete -l`).
+            if n.value == identity::SHARED_PART_OF {
+                self.err(
+                    n,
+                    format!(
+                        "\"{}\" is the `app.kubernetes.io/part-of` of the addons every profile \
+                         shares; name the demo otherwise",
+                        n.value
+                    ),
+                );
+            }
         }
         let namespace = self
             .required(&p.namespace, "namespace", "e.g. namespace = \"istio101\"")
@@ -266,6 +279,7 @@ impl Cx<'_> {
             return None;
         }
         let upstream_timeout = retries
+            .or_mesh(&mesh.default_retries)
             .budget()
             .unwrap_or(HopConfig::DEFAULT_UPSTREAM_TIMEOUT);
         let route_headers: BTreeSet<String> = canaries
@@ -413,6 +427,21 @@ impl Cx<'_> {
             (None, DataPlane::Sidecar) => RoutingApi::Istio,
         };
         let sampling = i.trace_sampling.as_ref().map_or(100.0, |s| self.percent(s));
+        // The first proxy of a request decides whether it is traced. With
+        // Istio's API that is the ingress gateway in istio-system, which every
+        // profile of the cluster shares: no profile may set its rate.
+        if let Some(s) = &i.trace_sampling
+            && (0.0..100.0).contains(&s.value)
+            && routing_api == RoutingApi::Istio
+        {
+            self.err(
+                s,
+                "with routing_api = \"istio\" traces start at the shared ingress gateway in \
+                 istio-system, which samples by the mesh-wide Telemetry every profile of the \
+                 cluster shares (100%); set the rate with routing_api = \"gateway-api\" (the \
+                 gateway runs in the chain's namespace), or leave trace_sampling out",
+            );
+        }
         // ztunnel does not read the outbound traffic policy (istio/istio#54281):
         // a lock that holds only with sidecars must not be promised.
         if let Some(e) = &i.egress
@@ -441,6 +470,7 @@ impl Cx<'_> {
             access_log: val(&i.access_log, true),
             routing_api,
             data_plane,
+            default_retries: self.mesh_retries(&i.mesh_retries),
             revision: i.revision.as_ref().map(|r| {
                 self.label(r, "Istio revision");
                 // Istio names the revision's control plane `istiod-<revision>`.

@@ -6,7 +6,7 @@ use contract::{Code, HopConfig, Protocol, headers};
 
 use crate::model::{
     Abort, AbortStatus, DataPlane, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy,
-    RoutingApi, WeightedSubset, Wire, gateway_api,
+    RoutingApi, WeightedSubset, Wire, gateway_api, mesh_retry_on,
 };
 use crate::profile::schema;
 use crate::profile::source::Sourced;
@@ -116,10 +116,23 @@ impl Cx<'_> {
         policy
     }
 
+    /// The mesh-wide policy (`meshConfig.defaultHttpRetryPolicy`), checked as
+    /// a route's, with the conditions of both protocols.
+    pub(super) fn mesh_retries(&mut self, r: &schema::Retries) -> RetryPolicy {
+        let http = Wire::for_protocol(Protocol::Http);
+        let mut policy = self.retries(r, &http, RoutingApi::Istio);
+        if let RetryPolicy::Retry(retries) = &mut policy {
+            retries.retry_on = mesh_retry_on();
+        }
+        policy
+    }
+
     /// What the Gateway API cannot say is refused, never dropped: it has no
-    /// fault injection, and a GRPCRoute has no retry policy (an HTTPRoute's
-    /// retry codes are HTTP statuses, which a gRPC error never is). The way
-    /// out is Istio's own API, which needs sidecars.
+    /// fault injection, and a GRPCRoute has no `retry` field, so its routes
+    /// keep Istio's default policy (`connect-failure,refused-stream,
+    /// unavailable,cancelled`: UNAVAILABLE is retried, INTERNAL is not; Istio
+    /// adds the same conditions to every HTTPRoute `retry`, conversion.go).
+    /// The way out is Istio's own API, which needs sidecars.
     pub(super) fn gateway_api_expresses(
         &mut self,
         r: &schema::Routing,
@@ -153,10 +166,11 @@ impl Cx<'_> {
             self.err(
                 a,
                 format!(
-                    "a GRPCRoute has no retry policy (the Gateway API's retries are \
-                     HTTPRoute's, by HTTP status, which a gRPC error never has); leave \
-                     `attempts` out for Istio's default policy, or {instead} for a \
-                     VirtualService `retries`"
+                    "a GRPCRoute has no `retry` field; its routes get Istio's default policy, \
+                     which retries UNAVAILABLE and CANCELLED but not the hop's INTERNAL; leave \
+                     `attempts` out for it, set [istio.mesh_retries] (MESH-WIDE: every route \
+                     of every namespace without retries of its own), or {instead} for a \
+                     VirtualService `retries` with `retryOn: internal`"
                 ),
             );
         }

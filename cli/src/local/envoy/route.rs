@@ -48,7 +48,8 @@ pub fn routes(model: &Model, service: &str, route: &Route, mode: RetryMode) -> V
                 .collect();
             action["weighted_clusters"] = json!({"clusters": clusters});
         }
-        if let Some(p) = retry_policy(&route.retries, mode) {
+        let retries = route.retries.or_mesh(&model.mesh.default_retries);
+        if let Some(p) = retry_policy(retries, mode) {
             action["retry_policy"] = p;
         }
         action

@@ -1,12 +1,14 @@
-//! `00-namespace.yaml`: the namespace, its network boundary and, in ambient
-//! mode, its waypoint.
+//! `00-namespace.yaml`: the namespace, its network boundary, in ambient
+//! mode its waypoint, and with tracing its sampling rate.
 
 use super::kinds::{
     Empty, Gateway, Infrastructure, IpBlock, Listener, NetworkPolicy, NetworkRule, Peer,
     PodSelector, Selector,
 };
 use super::{Docs, Meta, Object, Spec};
-use crate::model::DataPlane;
+use serde::Serialize;
+
+use crate::model::{DataPlane, identity};
 use crate::render::kube::View;
 use crate::render::yaml;
 
@@ -29,7 +31,44 @@ pub fn namespace(v: &View, docs: &mut Docs) -> yaml::Result {
     if v.model.mesh.data_plane == DataPlane::Ambient {
         docs.push(&waypoint(v))?;
     }
+    if let (Some(tracing), Some(k)) = (&v.model.mesh.tracing, &v.tracing) {
+        docs.push(&Object {
+            api_version: "telemetry.istio.io/v1",
+            kind: "Telemetry",
+            metadata: Meta::of(v, identity::TELEMETRY, &v.labels),
+            body: Spec {
+                spec: Telemetry {
+                    tracing: [TracingSpec {
+                        providers: [Provider { name: k.provider }],
+                        random_sampling_percentage: tracing.sampling_percent,
+                    }],
+                },
+            },
+        })?;
+    }
     Ok(())
+}
+
+/// The chain's sampling rate, for the proxies of its namespace: the first
+/// proxy of a request decides (the Gateway API ingress gateway and, in
+/// ambient mode, the waypoint run here) and the others follow its decision.
+/// A namespace Telemetry overrides the mesh-wide one for them, which every
+/// profile of a cluster shares and so must not carry a profile's rate.
+#[derive(Serialize)]
+struct Telemetry {
+    tracing: [TracingSpec; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TracingSpec {
+    providers: [Provider; 1],
+    random_sampling_percentage: f64,
+}
+
+#[derive(Serialize)]
+struct Provider {
+    name: &'static str,
 }
 
 /// Pods of the namespace take connections only from each other and from the

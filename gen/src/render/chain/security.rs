@@ -10,8 +10,9 @@
 //! Ambient: the callers' principals are checked at L7 by the waypoint, which
 //! authorizes per Service: one policy for each Service that selects the
 //! pods (under the Gateway API, the service's own and one per version), or a
-//! caller could skip a hop through the Service no policy names; ztunnel, at L4, sees the waypoint's principal
-//! (and the ingress gateway's, which calls the entry service directly), and
+//! caller could skip a hop through the Service no policy names. ztunnel, at
+//! L4, sees the waypoint's principal only (the ingress gateway crosses the
+//! waypoint too: `istio.io/ingress-use-waypoint` on every Service), and
 //! lets Prometheus scrape the metrics port in plain text (no merged port 15020
 //! without a sidecar).
 

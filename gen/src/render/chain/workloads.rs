@@ -30,10 +30,11 @@ pub fn workloads(v: &View, docs: &mut Docs) -> yaml::Result {
         let app = [("app", s.name)].into();
         let mut ports = vec![port(w.port_name, w.service_port, w.port_name, w.port_name)];
         ports.push(port("http-metrics", w.metrics_port, "http-metrics", "http"));
+        let labels = v.service_labels(&s.labels);
         docs.push(&Object {
             api_version: "v1",
             kind: "Service",
-            metadata: Meta::of(v, s.name, &s.labels),
+            metadata: Meta::of(v, s.name, &labels),
             body: Spec {
                 spec: Service {
                     selector: ServiceSelector::App(app),
@@ -43,10 +44,11 @@ pub fn workloads(v: &View, docs: &mut Docs) -> yaml::Result {
         })?;
         for d in &s.deployments {
             if v.model.mesh.routing_api == RoutingApi::GatewayApi && s.route.is_some() {
+                let labels = v.service_labels(&d.pod_labels);
                 docs.push(&Object {
                     api_version: "v1",
                     kind: "Service",
-                    metadata: Meta::of(v, d.name, &d.pod_labels),
+                    metadata: Meta::of(v, d.name, &labels),
                     body: Spec {
                         spec: Service {
                             selector: ServiceSelector::Version(&d.selector),
