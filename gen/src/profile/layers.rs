@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::schema::{Merge, Profile, Service};
 use super::source::{SourceId, SourceMap, Sourced, key_path_at, with_source};
-use crate::error::Diagnostic;
+use crate::error::{Diagnostic, printable};
 
 /// What to load: the profile, then `-f` files, then `--set` values, in that order.
 #[derive(Debug, Default, Clone)]
@@ -252,17 +252,6 @@ fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>>
     }
     let id = sources.add(arg, line(key));
     Ok(Set::Layer(Box::new(parse(sources, id)?)))
-}
-
-/// `text` with the characters a terminal would act on (controls, bidirectional
-/// overrides) escaped, and everything else, quotes included, as typed.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' | '\'' | '\\' => c.to_string(),
-            c => c.escape_debug().to_string(),
-        })
-        .collect()
 }
 
 fn located<T>(sm: &SourceMap, at: &Sourced<T>, d: Diagnostic) -> Diagnostic {
