@@ -296,10 +296,13 @@ fn a_linked_folder_at_a_rendered_path_is_not_written_into() {
     assert_untouched(&victim, &before, &[&check, &r]);
 }
 
+/// Makes a manifest at the path.
+type Make = dyn Fn(&Path);
+
 /// A manifest that is not a small regular file is a clear error, at once.
 #[test]
 fn a_manifest_that_is_no_small_regular_file_is_refused() {
-    let cases: [(&str, &dyn Fn(&Path), &str); 4] = [
+    let cases: [(&str, &Make, &str); 4] = [
         ("FIFO", &|m| mkfifo(m), "out/.meshgen-manifest is a FIFO"),
         (
             "/dev/zero",
