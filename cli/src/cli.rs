@@ -243,7 +243,10 @@ impl Input {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return argument_error(e),
+    };
     match execute(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -251,6 +254,23 @@ pub fn run() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's usage errors echo the argument: when an argument holds a character a
+/// terminal would act on, print the error without styles, each line escaped;
+/// else as clap prints it (styled on a terminal; help and version on stdout).
+fn argument_error(e: clap::Error) -> ExitCode {
+    let hostile = std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        printable(&a) != a
+    });
+    if !hostile || !e.use_stderr() {
+        e.exit();
+    }
+    for line in e.render().to_string().lines() {
+        eprintln!("{}", printable(line));
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 fn execute(cmd: Command) -> Result<ExitCode, Error> {

@@ -148,6 +148,14 @@ mod tests {
             printable("\"quoted\" 'x' C:\\dir é ü 名前"),
             "\"quoted\" 'x' C:\\dir é ü 名前"
         );
+        for c in ('\0'..='\u{1f}')
+            .chain('\u{7f}'..='\u{9f}')
+            .chain(['\u{61c}', '\u{200b}', '\u{200e}', '\u{200f}', '\u{feff}'])
+            .chain('\u{202a}'..='\u{202e}')
+            .chain('\u{2066}'..='\u{2069}')
+        {
+            assert!(printable(&c.to_string()).starts_with('\\'), "{c:?}");
+        }
         let once = printable("\u{1b}\u{9b}\n");
         assert_eq!(printable(&once), once);
     }
