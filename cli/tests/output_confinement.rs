@@ -5,7 +5,7 @@
 //! Each case puts a `victim/` folder beside `out/`, holding files with a secret
 //! marker (and a FIFO, which would hang whoever opened it), and plants links into
 //! it inside `out/`. After `render` and `render --check`, `victim/` must be byte for
-//! byte what it was, the secret must appear on neither stdout nor stderr, every run
+//! byte what it was (and nothing else be left beside `out/`), the secret must appear on neither stdout nor stderr, every run
 //! must end (a FIFO read would hang), and stderr must hold no raw control byte.
 //!
 //! Decided: `-o` itself may be a link (the user typed that path, as with any
@@ -629,6 +629,12 @@ fn nothing_outside_is_touched(layout: Layout) -> Result<(), TestCaseError> {
     }
     let after = tree(&victim);
     prop_assert_eq!(&after, &before, "the folder beside out/ changed");
+    let mut beside: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    beside.sort();
+    prop_assert_eq!(beside, ["out", "victim"], "left beside out/ (staging?)");
     for r in &runs {
         prop_assert!(
             !r.stdout.contains(SECRET) && !r.stderr.contains(SECRET),
