@@ -390,6 +390,34 @@ fn out_itself_may_be_a_link_the_user_typed() {
     assert_untouched(&victim, &before, &[&check, &r]);
 }
 
+/// A link to a folder on another filesystem: staged beside the folder, so the
+/// renames do not cross filesystems.
+#[test]
+fn out_may_link_to_another_filesystem() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+        return; // no second filesystem here
+    };
+    let dev = |p: &Path| fs::metadata(p).unwrap().dev();
+    if dev(tmp.path()) == dev(other.path()) {
+        return;
+    }
+    let real = other.path().join("real");
+    fs::create_dir(&real).unwrap();
+    fs::write(real.join("notes.txt"), "mine").unwrap();
+    symlink(&real, tmp.path().join("out")).unwrap();
+    for extra in [&[][..], &["--set", "istio.mtls=false"][..]] {
+        let r = render(tmp.path(), extra);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+    }
+    assert!(real.join("20-workloads.yaml").is_file());
+    assert!(!real.join("10-security.yaml").exists());
+    assert_eq!(fs::read(real.join("notes.txt")).unwrap(), b"mine");
+    let beside: Vec<_> = fs::read_dir(other.path()).unwrap().collect();
+    assert_eq!(beside.len(), 1, "staging left beside the folder");
+}
+
 #[test]
 fn out_naming_a_file_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();

@@ -172,7 +172,14 @@ pub fn write(dir: &Path, files: &[File]) -> Result<Written, Error> {
     }
     let (stale, mut warnings) = stale(dir, out.as_ref(), &previous.listed, files)?;
 
-    let staging = staging::stage(dir, files)?;
+    // Stage beside the folder itself, not beside a link to it (`-o` may be one), so
+    // that every rename stays on one filesystem.
+    let real = match dir.symlink_metadata() {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(dir)
+            .map_err(|e| out_err(format!("cannot resolve {}: {e}", dir.display())))?,
+        _ => dir.to_path_buf(),
+    };
+    let staging = staging::stage(&real, files)?;
     let result = swap(dir, out.as_ref(), &staging, &previous.listed).and_then(|swapped| {
         if swapped {
             Ok(())

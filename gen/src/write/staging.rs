@@ -1,9 +1,9 @@
 //! The staging directory beside the output: the complete new output is written
-//! there first, then swapped in or moved in file by file (see the module above).
+//! there first, then swapped in or moved in file by file (`write/mod.rs`).
 //!
 //! The staging directory is made by meshgen, under a random name, in the folder
-//! holding the output (the path the user typed), so plain paths are fine here;
-//! nothing of the output folder itself is touched.
+//! holding the output (from the path the user typed, trusted as typed), so plain
+//! paths are fine here.
 
 use std::fs;
 use std::io::Write;
