@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use meshgen::error::Error;
+use meshgen::error::{Error, printable};
 use meshgen::profile::{Layers, load};
 use meshgen::{render, validate, write};
 
@@ -243,7 +243,10 @@ impl Input {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return argument_error(e),
+    };
     match execute(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -251,6 +254,23 @@ pub fn run() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's usage errors echo the argument: when an argument holds a character a
+/// terminal would act on, print the error without styles, each line escaped;
+/// else as clap prints it (styled on a terminal; help and version on stdout).
+fn argument_error(e: clap::Error) -> ExitCode {
+    let hostile = std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        printable(&a) != a
+    });
+    if !hostile || !e.use_stderr() {
+        e.exit();
+    }
+    for line in e.render().to_string().lines() {
+        eprintln!("{}", printable(line));
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 fn execute(cmd: Command) -> Result<ExitCode, Error> {
@@ -398,7 +418,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             let mut files = render::render(&model, templates.as_deref())?;
             if !check {
                 for r in model.requirements() {
-                    eprintln!("note: {r}");
+                    eprintln!("note: {}", printable(&r));
                 }
             }
             let stdout_mode = output.as_os_str() == "-";
@@ -414,14 +434,20 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 if stdout_mode {
                     return Err(Error::Output("--check needs a directory, not -o -".into()));
                 }
-                let diffs = write::check(&output, &files)?;
-                if diffs.is_empty() {
+                let checked = write::check(&output, &files)?;
+                for w in &checked.warnings {
+                    eprintln!("warning: {}", printable(w));
+                }
+                if checked.differences.is_empty() {
                     return Ok(ExitCode::SUCCESS);
                 }
-                eprintln!("{} is not up to date with the profile:", output.display());
+                eprintln!(
+                    "{} is not up to date with the profile:",
+                    printable(&output.display().to_string())
+                );
                 let mut patch = String::new();
-                for d in &diffs {
-                    eprintln!("  {}", d.summary());
+                for d in &checked.differences {
+                    eprintln!("  {}", printable(&d.summary()));
                     patch.push_str(&unified_diff(d));
                 }
                 // The patch on stdout, as `git diff` prints it: `> stale.patch` keeps it.
@@ -438,17 +464,23 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                     .map_err(|e| Error::Output(format!("cannot write to stdout: {e}")))?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let stale = write::write(&output, &files)?;
+            let written = write::write(&output, &files)?;
+            for w in &written.warnings {
+                eprintln!("warning: {}", printable(w));
+            }
             let docs: usize = files.iter().map(|f| f.documents).sum();
+            let removed = if written.removed.is_empty() {
+                String::new()
+            } else {
+                format!("; removed stale {}", written.removed.join(", "))
+            };
             eprintln!(
-                "wrote {} files ({docs} objects) to {}{}",
-                files.len(),
-                output.display(),
-                if stale.is_empty() {
-                    String::new()
-                } else {
-                    format!("; removed stale {}", stale.join(", "))
-                }
+                "{}",
+                printable(&format!(
+                    "wrote {} files ({docs} objects) to {}{removed}",
+                    files.len(),
+                    output.display(),
+                ))
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -456,20 +488,29 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
 }
 
 /// What would change in `d`'s file, as a unified diff (`a/` what is there,
-/// `b/` what the render writes; `/dev/null` for a missing or stale file).
+/// `b/` what the render writes; `/dev/null` for a missing or stale file). A file
+/// that was not read (not a regular file, too large) or is not text gets one line
+/// instead. Paths are plain names (`write::is_ours`), safe to print as they are.
 fn unified_diff(d: &write::Difference) -> String {
+    use write::{Difference, Old};
     let path = d.path();
     let (old, new) = match d {
-        write::Difference::Changed { old, new, .. } => (old.as_deref().map(Some), Some(new)),
-        write::Difference::Missing { new, .. } => (Some(None), Some(new)),
-        write::Difference::Stale { old, .. } => (old.as_deref().map(Some), None),
+        Difference::Changed { old, new, .. } => (Some(old), Some(new.as_str())),
+        Difference::Missing { new, .. } => (None, Some(new.as_str())),
+        Difference::Stale { old, .. } => (Some(old), None),
     };
-    let Some(old) = old else {
-        return format!("Binary files a/{path} and b/{path} differ\n");
+    let old = match old {
+        None => None,
+        Some(Old::Text(text)) => Some(text.as_str()),
+        Some(Old::NotText) => return format!("Binary files a/{path} and b/{path} differ\n"),
+        Some(Old::Unread(why)) => {
+            let why = printable(why);
+            return format!("Files a/{path} and b/{path} differ (a/{path}: {why}, not read)\n");
+        }
     };
     let a = old.map_or("/dev/null".to_owned(), |_| format!("a/{path}"));
     let b = new.map_or("/dev/null".to_owned(), |_| format!("b/{path}"));
-    similar::TextDiff::from_lines(old.unwrap_or(""), new.map_or("", String::as_str))
+    similar::TextDiff::from_lines(old.unwrap_or(""), new.unwrap_or(""))
         .unified_diff()
         .header(&a, &b)
         .to_string()

@@ -17,6 +17,8 @@
 //!
 //! `ARGS`: a case whose first line is `# args: --set a.b=c` gets those arguments, split on
 //! whitespace; `\n` in them stands for a newline (`# args: --set name=x\nistio.mtls=true`).
+//! A case's bytes are copied as they are: `encoding/` holds UTF-16 and Latin-1 profiles
+//! (their first line is read as UTF-8 for `# args:`, so they take none).
 //!
 //! `BLESS=1 cargo test -p meshgen-cli --test invalid_profiles` writes each snapshot from the
 //! actual stderr instead of comparing, for the cases passing every other check; a case that
@@ -189,7 +191,9 @@ fn run(case: &Case, bless: bool) -> Result<(), String> {
         .cloned()
         .collect();
 
-    let profile = fs::read_to_string(work.join(&case.main)).unwrap();
+    // Bytes: some cases are not UTF-8 (UTF-16, Latin-1); their `# args:` line is
+    // read as UTF-8 only.
+    let profile = String::from_utf8_lossy(&fs::read(work.join(&case.main)).unwrap()).into_owned();
     let (out_path, err_path) = (tmp.path().join("stdout"), tmp.path().join("stderr"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshgen"))
         .arg("render")

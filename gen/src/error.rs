@@ -1,6 +1,32 @@
 //! Errors users see, and the exit codes they map to.
+//!
+//! Every string that reaches the terminal from input (a key, a value, a file
+//! name, a path, a `--set` argument) goes through [`printable`], once, where it is
+//! printed: [`Diagnostic`] and [`Error`] escape every part when displayed, and the
+//! command's own notes call it too. A message is one line.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// `text` with every character a terminal would act on escaped as Rust does
+/// (`\u{1b}`, `\n`, `\u{202e}`): C0 and C1 controls, DEL, line breaks, and the
+/// invisible format characters that reorder or hide text (bidirectional
+/// overrides, zero-width characters). Everything else, quotes and backslashes
+/// included, stays as typed, so escaping twice changes nothing.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let acts = |c: char| c.escape_debug().nth(1).is_some() && !matches!(c, '"' | '\'' | '\\');
+    if !text.chars().any(acts) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match acts(c) {
+                true => c.escape_debug().to_string(),
+                false => c.to_string(),
+            })
+            .collect(),
+    )
+}
 
 /// A point in a source, ready to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,14 +84,14 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("error: ")?;
         match (&self.location, &self.file) {
-            (Some(loc), _) => write!(f, "{loc}: ")?,
-            (None, Some(file)) => write!(f, "{file}: ")?,
+            (Some(loc), _) => write!(f, "{}: ", printable(&loc.to_string()))?,
+            (None, Some(file)) => write!(f, "{}: ", printable(file))?,
             (None, None) => {}
         }
         if let Some(key) = &self.key {
-            write!(f, "{key}: ")?;
+            write!(f, "{}: ", printable(key))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&printable(&self.message))
     }
 }
 
@@ -102,7 +128,35 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Output(msg) => write!(f, "error: {msg}"),
+            Error::Output(msg) => write!(f, "error: {}", printable(msg)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn escapes_what_a_terminal_acts_on_and_nothing_else() {
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(
+            printable("x\ny\t\u{7f}\u{85}\u{202e}\u{200b}"),
+            "x\\ny\\t\\u{7f}\\u{85}\\u{202e}\\u{200b}"
+        );
+        assert_eq!(
+            printable("\"quoted\" 'x' C:\\dir é ü 名前"),
+            "\"quoted\" 'x' C:\\dir é ü 名前"
+        );
+        for c in ('\0'..='\u{1f}')
+            .chain('\u{7f}'..='\u{9f}')
+            .chain(['\u{61c}', '\u{200b}', '\u{200e}', '\u{200f}', '\u{feff}'])
+            .chain('\u{202a}'..='\u{202e}')
+            .chain('\u{2066}'..='\u{2069}')
+        {
+            assert!(printable(&c.to_string()).starts_with('\\'), "{c:?}");
+        }
+        let once = printable("\u{1b}\u{9b}\n");
+        assert_eq!(printable(&once), once);
     }
 }

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 
 use super::schema::{Merge, Profile, Service};
 use super::source::{SourceId, SourceMap, Sourced, key_path_at, with_source};
-use crate::error::Diagnostic;
+use super::text;
+use crate::error::{Diagnostic, printable};
 
 /// What to load: the profile, then `-f` files, then `--set` values, in that order.
 #[derive(Debug, Default, Clone)]
@@ -66,13 +67,14 @@ fn load_file(
     out: &mut Vec<Profile>,
 ) -> Result<SourceId, Vec<Diagnostic>> {
     let shown = path.display().to_string();
-    let text = read_profile(path).map_err(|e| {
+    let bytes = read_profile(path).map_err(|e| {
         let d = Diagnostic::new(format!("cannot read {shown}: {e}"));
         vec![match referrer {
             Some((sm, at)) => located(sm, at, d),
             None => d,
         }]
     })?;
+    let text = text::decode(&shown, bytes).map_err(|d| vec![d])?;
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if chain.contains(&canonical) {
         let (sm, at) = referrer.expect("a cycle needs a referrer");
@@ -104,17 +106,17 @@ fn load_file(
 /// larger (`extends = "/dev/zero"`) is a mistake, not a profile.
 const MAX_PROFILE_BYTES: u64 = 1 << 20;
 
-/// Reads a profile file: a regular file of at most [`MAX_PROFILE_BYTES`], UTF-8.
-fn read_profile(path: &Path) -> std::io::Result<String> {
+/// Reads a profile file: a regular file of at most [`MAX_PROFILE_BYTES`].
+fn read_profile(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind, Read};
     // Checked before opening: opening a FIFO would wait for a writer.
     if !std::fs::metadata(path)?.is_file() {
         return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
     }
     let file = std::fs::File::open(path)?;
-    let mut text = String::new();
-    file.take(MAX_PROFILE_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_PROFILE_BYTES {
+    let mut bytes = Vec::new();
+    file.take(MAX_PROFILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
         return Err(Error::new(
             ErrorKind::InvalidData,
             format!(
@@ -123,11 +125,12 @@ fn read_profile(path: &Path) -> std::io::Result<String> {
             ),
         ));
     }
-    Ok(text)
+    Ok(bytes)
 }
 
 fn parse<T: DeserializeOwned>(sources: &SourceMap, id: SourceId) -> Result<T, Vec<Diagnostic>> {
     let text = &sources.get(id).text;
+    text::check_depth(&sources.get(id).name, text).map_err(|d| vec![d])?;
     with_source(id, || toml::from_str::<T>(text)).map_err(|e| {
         // serde names Rust types; a profile author thinks in numbers.
         let message = e
@@ -224,6 +227,17 @@ fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>>
             .in_file(arg),
         ]);
     }
+    // A profile names its base; a base chosen on the command line would be read
+    // after the layers it should be under, so it is refused rather than ignored.
+    if key == "extends" {
+        return Err(vec![
+            Diagnostic::new(
+                "`extends` is read from profile files only (a profile names its base); \
+                 pass the base as PROFILE and layer files over it with -f",
+            )
+            .in_file(arg),
+        ]);
+    }
     let line = |key: &str| {
         let typed = format!("{key}={value}");
         if toml::de::DeTable::parse(&typed).is_ok() {
@@ -252,17 +266,6 @@ fn parse_set(set: &str, sources: &mut SourceMap) -> Result<Set, Vec<Diagnostic>>
     }
     let id = sources.add(arg, line(key));
     Ok(Set::Layer(Box::new(parse(sources, id)?)))
-}
-
-/// `text` with the characters a terminal would act on (controls, bidirectional
-/// overrides) escaped, and everything else, quotes included, as typed.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' | '\'' | '\\' => c.to_string(),
-            c => c.escape_debug().to_string(),
-        })
-        .collect()
 }
 
 fn located<T>(sm: &SourceMap, at: &Sourced<T>, d: Diagnostic) -> Diagnostic {

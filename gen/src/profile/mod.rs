@@ -4,5 +4,6 @@
 mod layers;
 pub(crate) mod schema;
 pub(crate) mod source;
+mod text;
 
 pub use layers::{Layers, Loaded, load};

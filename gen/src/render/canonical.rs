@@ -96,7 +96,7 @@ fn describe(e: &serde_norway::Error, rendered: &str) -> String {
                 .nth(loc.line().saturating_sub(1))
                 .unwrap_or("");
             format!(
-                "rendered YAML is invalid at output line {}, column {}: {e}\n  | {line}",
+                "rendered YAML is invalid at output line {}, column {}: {e} (the line: `{line}`)",
                 loc.line(),
                 loc.column()
             )
