@@ -46,6 +46,45 @@ fn val<T: Clone>(v: &Option<Sourced<T>>, default: T) -> T {
     v.as_ref().map_or(default, |s| s.value.clone())
 }
 
+/// The headers each service's hop forwards: those the routes of the services
+/// behind it match on (its upstreams, theirs, and so on), but the fixed ones
+/// every hop forwards anyway. Per hop, not one list for all: a hop carries
+/// only what a route in front of it needs, and a chain of services each with
+/// its own canary stays linear in output instead of quadratic.
+fn forward_headers(
+    upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+    canaries: &BTreeMap<String, crate::model::HeaderMatch>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    fn behind<'a>(
+        service: &'a str,
+        upstreams: &'a BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+        canaries: &BTreeMap<String, crate::model::HeaderMatch>,
+        memo: &mut BTreeMap<&'a str, BTreeSet<String>>,
+    ) -> BTreeSet<String> {
+        if let Some(known) = memo.get(service) {
+            return known.clone();
+        }
+        let mut out = BTreeSet::new();
+        for (u, _) in upstreams.get(service).into_iter().flatten() {
+            if let Upstream::Service { name } = u {
+                if let Some(m) = canaries.get(name)
+                    && !headers::APP.contains(&m.header.as_str())
+                {
+                    out.insert(m.header.clone());
+                }
+                out.extend(behind(name, upstreams, canaries, memo));
+            }
+        }
+        memo.insert(service, out.clone());
+        out
+    }
+    let mut memo = BTreeMap::new();
+    upstreams
+        .keys()
+        .map(|s| (s.clone(), behind(s, upstreams, canaries, &mut memo)))
+        .collect()
+}
+
 /// Namespaces the chain may not take: a STRICT PeerAuthentication and a
 /// NetworkPolicy would apply to everything else running there.
 fn reserved_namespace(ns: &str) -> bool {
@@ -171,13 +210,14 @@ impl Cx<'_> {
         let specs = self.services(&services.value, &default_subset, &default_subset_name);
         let known: Vec<&str> = specs.iter().map(|s| s.name.value.as_str()).collect();
         let known_list = known.join(", ");
+        let ns = namespace.as_ref().map_or("", |n| n.value.as_str());
 
         // Upstreams, resolved against the known services.
         let mut upstreams: BTreeMap<String, Vec<(Upstream, Sourced<String>)>> = BTreeMap::new();
         for s in &specs {
             let mut list = Vec::new();
             for item in &s.upstreams {
-                if let Some(u) = self.upstream(item, &s.name.value, &known, &known_list) {
+                if let Some(u) = self.upstream(item, &s.name.value, &known, &known_list, ns) {
                     list.push((u, item.clone()));
                 }
             }
@@ -266,11 +306,7 @@ impl Cx<'_> {
         let upstream_timeout = retries
             .budget()
             .unwrap_or(HopConfig::DEFAULT_UPSTREAM_TIMEOUT);
-        let route_headers: BTreeSet<String> = canaries
-            .values()
-            .map(|m| m.header.clone())
-            .filter(|h| !headers::APP.contains(&h.as_str()))
-            .collect();
+        let forward = forward_headers(&upstreams, &canaries);
         let services = specs
             .iter()
             .map(|s| {
@@ -301,6 +337,7 @@ impl Cx<'_> {
                     },
                     work: s.work,
                     upstream_timeout,
+                    forward_headers: forward[n].iter().cloned().collect(),
                 }
             })
             .collect();
@@ -327,7 +364,6 @@ impl Cx<'_> {
                     stub: val(&p.stub_external, false),
                 })
                 .collect(),
-            route_headers: route_headers.into_iter().collect(),
         };
         self.stub_names(&model, &upstreams);
         self.identities(

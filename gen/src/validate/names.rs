@@ -1,6 +1,6 @@
 //! Names and URLs as Kubernetes and Istio accept them.
 
-use contract::{Target, TargetScheme};
+use contract::{Target, TargetScheme, external};
 
 use crate::model::Upstream;
 
@@ -53,10 +53,13 @@ pub(super) fn gateway_host(host: &str) -> Result<(), &'static str> {
 const EXTERNAL_SCHEMES: &str =
     "external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)";
 
-/// `http(s)://host[:port][/path]`; the host must be a DNS name (the egress
-/// allow-list is by host). Parsed by the hop's own parser, which reads the
-/// URL back from its UPSTREAM: whatever meshgen accepts, every hop accepts.
-pub(super) fn parse_url(url: &str) -> Result<Upstream, String> {
+/// `http(s)://host[:port][/path]` of a host outside the cluster
+/// (`contract::external`: the one decision of what the cluster or the pod
+/// answers, for a pod of `namespace`), on a port that is not the mesh's own;
+/// the host must be a DNS name (the egress allow-list is by host). Parsed by
+/// the hop's own parser, which reads the URL back from its UPSTREAM: whatever
+/// meshgen accepts, every hop accepts.
+pub(super) fn parse_url(url: &str, namespace: &str) -> Result<Upstream, String> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if !matches!(scheme, Some("http" | "https")) {
         return Err(EXTERNAL_SCHEMES.into());
@@ -68,16 +71,20 @@ pub(super) fn parse_url(url: &str) -> Result<Upstream, String> {
         TargetScheme::Grpc => return Err(EXTERNAL_SCHEMES.into()),
     };
     let host = target.host();
+    if let Some(why) = external::in_cluster(host, namespace) {
+        return Err(format!("not outside the cluster: {why}"));
+    }
     dns_name(host)?;
-    if host.ends_with(".local") || host.ends_with(".svc") || host.ends_with(".cluster") {
+    let port = target.port();
+    if let Some(what) = external::mesh_port(port) {
         return Err(format!(
-            "\"{host}\" is a name inside the cluster; call a service of the chain by its name"
+            "port {port} is {what}, one of the mesh's own ports (\"Ports used by Istio\")"
         ));
     }
     Ok(Upstream::External {
         url: url.to_owned(),
         host: host.to_owned(),
-        port: target.port(),
+        port,
         tls,
     })
 }
@@ -179,6 +186,7 @@ mod tests {
 
     #[test]
     fn urls() {
+        let parse_url = |url| parse_url(url, "istio101");
         assert_eq!(
             parse_url("http://time.jsontest.com/").unwrap(),
             Upstream::External {
@@ -204,6 +212,15 @@ mod tests {
             "ftp://h/",
             "http://a.example/,http://b.example/",
             "http://frontend.istio101.svc.cluster.local/",
+            "http://frontend.istio101/",
+            "https://kubernetes.default/",
+            "http://localhost:15000/",
+            "http://127.0.0.1:15020/",
+            "http://api.example.com:65536/",
+            "http://api.example.com:15000/",
+            "http://api.example.com./",
+            "http://[::1]/",
+            "http://2130706433/",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }

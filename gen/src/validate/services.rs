@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use contract::{Target, external};
+
 use crate::model::Upstream;
 use crate::profile::schema::{self, Upstreams};
 use crate::profile::source::Sourced;
@@ -117,29 +119,25 @@ impl Cx<'_> {
         from: &str,
         known: &[&str],
         known_list: &str,
+        namespace: &str,
     ) -> Option<Upstream> {
         let text = item.value.as_str();
         if text.contains("://") {
-            return match parse_url(text) {
-                // `http://backend/` would leave the mesh's routing, the cycle
-                // check and the allow-list to a ServiceEntry for an internal name.
-                Ok(Upstream::External { host, .. }) if known.contains(&host.as_str()) => {
-                    self.err(
-                        item,
-                        format!(
-                            "\"{text}\" calls the chain's service \"{}\" as if it were outside; \
-                             write upstream = \"{}\"",
-                            host, host
-                        ),
-                    );
-                    None
-                }
+            return match parse_url(text, namespace) {
                 Ok(u) => Some(u),
                 Err(why) => {
-                    self.err(
-                        item,
-                        format!("\"{}\" is not a usable URL: {why}", text.escape_debug()),
-                    );
+                    let msg = match chain_service_in(text, known, namespace) {
+                        // `http://frontend/` or `http://frontend.<ns>/` would leave
+                        // the mesh's routing, the cycle check and the allow-list
+                        // to a ServiceEntry for the chain's own service.
+                        Some(service) => format!(
+                            "\"{}\" calls the chain's service \"{service}\" as if it were \
+                             outside ({why}); write upstream = \"{service}\"",
+                            text.escape_debug()
+                        ),
+                        None => format!("\"{}\" is not a usable URL: {why}", text.escape_debug()),
+                    };
+                    self.err(item, msg);
                     None
                 }
             };
@@ -213,4 +211,13 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+/// The chain's service a URL's host names: the host is inside the cluster
+/// and its first label is a service of the chain. Only picks the message.
+fn chain_service_in<'k>(url: &str, known: &[&'k str], namespace: &str) -> Option<&'k str> {
+    let target = Target::parse(url).ok()?;
+    external::in_cluster(target.host(), namespace)?;
+    let first = target.host().split('.').next()?.to_ascii_lowercase();
+    known.iter().copied().find(|k| *k == first)
 }
