@@ -53,33 +53,45 @@ pub(super) fn gateway_host(host: &str) -> Result<(), &'static str> {
 const EXTERNAL_SCHEMES: &str =
     "external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)";
 
+/// Why a URL cannot be an external upstream.
+#[derive(Debug, PartialEq)]
+pub(super) enum UrlError {
+    /// The cluster or the pod answers `host`.
+    InCluster { host: String, why: String },
+    /// Not an `http(s)://` URL of a DNS name on a port outside the mesh's.
+    Invalid(String),
+}
+
 /// `http(s)://host[:port][/path]` of a host outside the cluster
 /// (`contract::external`: the one decision of what the cluster or the pod
 /// answers, for a pod of `namespace`), on a port that is not the mesh's own;
 /// the host must be a DNS name (the egress allow-list is by host). Parsed by
 /// the hop's own parser, which reads the URL back from its UPSTREAM: whatever
 /// meshgen accepts, every hop accepts.
-pub(super) fn parse_url(url: &str, namespace: &str) -> Result<Upstream, String> {
+pub(super) fn parse_url(url: &str, namespace: &str) -> Result<Upstream, UrlError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if !matches!(scheme, Some("http" | "https")) {
-        return Err(EXTERNAL_SCHEMES.into());
+        return Err(UrlError::Invalid(EXTERNAL_SCHEMES.into()));
     }
-    let target = Target::parse(url)?;
+    let target = Target::parse(url).map_err(UrlError::Invalid)?;
     let tls = match target.scheme {
         TargetScheme::Http => false,
         TargetScheme::Https => true,
-        TargetScheme::Grpc => return Err(EXTERNAL_SCHEMES.into()),
+        TargetScheme::Grpc => return Err(UrlError::Invalid(EXTERNAL_SCHEMES.into())),
     };
     let host = target.host();
     if let Some(why) = external::in_cluster(host, namespace) {
-        return Err(format!("not outside the cluster: {why}"));
+        return Err(UrlError::InCluster {
+            host: host.to_owned(),
+            why,
+        });
     }
-    dns_name(host)?;
+    dns_name(host).map_err(|why| UrlError::Invalid(why.into()))?;
     let port = target.port();
     if let Some(what) = external::mesh_port(port) {
-        return Err(format!(
+        return Err(UrlError::Invalid(format!(
             "port {port} is {what}, one of the mesh's own ports (\"Ports used by Istio\")"
-        ));
+        )));
     }
     Ok(Upstream::External {
         url: url.to_owned(),

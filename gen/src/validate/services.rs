@@ -3,13 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use contract::{Target, external};
-
 use crate::model::Upstream;
 use crate::profile::schema::{self, Upstreams};
 use crate::profile::source::Sourced;
 
-use super::names::{dns1035_label, parse_url};
+use super::names::{UrlError, dns1035_label, parse_url};
 use super::{Cx, val};
 
 /// A service as read from the profile, with defaults applied.
@@ -123,24 +121,30 @@ impl Cx<'_> {
     ) -> Option<Upstream> {
         let text = item.value.as_str();
         if text.contains("://") {
-            return match parse_url(text, namespace) {
-                Ok(u) => Some(u),
-                Err(why) => {
-                    let msg = match chain_service_in(text, known, namespace) {
-                        // `http://frontend/` or `http://frontend.<ns>/` would leave
-                        // the mesh's routing, the cycle check and the allow-list
-                        // to a ServiceEntry for the chain's own service.
+            let msg = match parse_url(text, namespace) {
+                Ok(u) => return Some(u),
+                Err(UrlError::InCluster { host, why }) => {
+                    match chain_service(&host, known, namespace) {
+                        // `http://frontend/` or `http://frontend.<ns>/` would leave the
+                        // mesh's routing, the cycle check and the allow-list to a
+                        // ServiceEntry for the chain's own service.
                         Some(service) => format!(
-                            "\"{}\" calls the chain's service \"{service}\" as if it were \
-                             outside ({why}); write upstream = \"{service}\"",
+                            "\"{}\" calls the chain's service \"{service}\" as if it were outside \
+                         ({why}); write upstream = \"{service}\"",
                             text.escape_debug()
                         ),
-                        None => format!("\"{}\" is not a usable URL: {why}", text.escape_debug()),
-                    };
-                    self.err(item, msg);
-                    None
+                        None => format!(
+                            "\"{}\" is inside the cluster, not an external API: {why}",
+                            text.escape_debug()
+                        ),
+                    }
+                }
+                Err(UrlError::Invalid(why)) => {
+                    format!("\"{}\" is not a usable URL: {why}", text.escape_debug())
                 }
             };
+            self.err(item, msg);
+            return None;
         }
         if text == from {
             self.err(item, format!("service \"{from}\" cannot call itself"));
@@ -213,11 +217,14 @@ impl Cx<'_> {
     }
 }
 
-/// The chain's service a URL's host names: the host is inside the cluster
-/// and its first label is a service of the chain. Only picks the message.
-fn chain_service_in<'k>(url: &str, known: &[&'k str], namespace: &str) -> Option<&'k str> {
-    let target = Target::parse(url).ok()?;
-    external::in_cluster(target.host(), namespace)?;
-    let first = target.host().split('.').next()?.to_ascii_lowercase();
+/// The chain's service an in-cluster `host` names: `<service>`, or
+/// `<service>.<namespace>[...]` in the chain's namespace. Only picks the message.
+fn chain_service<'k>(host: &str, known: &[&'k str], namespace: &str) -> Option<&'k str> {
+    let host = host.to_ascii_lowercase();
+    let mut labels = host.trim_end_matches('.').split('.');
+    let first = labels.next()?;
+    if labels.next().is_some_and(|ns| ns != namespace) {
+        return None;
+    }
     known.iter().copied().find(|k| *k == first)
 }
