@@ -953,9 +953,10 @@ fn inside_host(namespace: String, service: String) -> impl Strategy<Value = Stri
         pod_or_node_ipv4(),
         v6.prop_map(str::to_owned),
     ];
-    (hosts, any::<u32>(), any::<bool>()).prop_map(|(host, case, dot)| {
-        let flip = |(i, c): (usize, char)| match case >> (i % 32) & 1 {
-            1 => c.to_ascii_uppercase(),
+    let case = prop::option::weighted(0.25, any::<u32>());
+    (hosts, case, prop::bool::weighted(0.25)).prop_map(|(host, case, dot)| {
+        let flip = |(i, c): (usize, char)| match case.map(|bits| bits >> (i % 32) & 1) {
+            Some(1) => c.to_ascii_uppercase(),
             _ => c,
         };
         let mut host: String = host.chars().enumerate().map(flip).collect();
@@ -966,15 +967,24 @@ fn inside_host(namespace: String, service: String) -> impl Strategy<Value = Stri
     })
 }
 
-/// A URL the profile may not call as an external API: a host inside the
-/// cluster or the pod, or a port of the mesh or none at all.
-fn hostile_url(namespace: String, service: String) -> impl Strategy<Value = String> {
+/// A hostile URL and what its refusal says (either of two texts).
+type Hostile = (String, [&'static str; 2]);
+
+/// What the refusal of a hostile URL says: the host is inside the cluster
+/// (or is a chain service), or the port is not one to call.
+const INSIDE: [&str; 2] = ["is inside the cluster", "as if it were outside"];
+const BAD_PORT: [&str; 2] = ["the mesh's own ports", "a number from 1 to 65535"];
+
+/// A URL the profile may not call as an external API (a host inside the
+/// cluster or the pod, or a port of the mesh or none at all), with what its
+/// refusal says.
+fn hostile_url(namespace: String, service: String) -> impl Strategy<Value = Hostile> {
     let scheme = select(vec!["http", "https"]);
     let port = prop::option::of(1u32..=65535);
     let inside =
         (scheme.clone(), inside_host(namespace, service), port).prop_map(|(scheme, host, port)| {
             let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-            format!("{scheme}://{host}{port}/")
+            (format!("{scheme}://{host}{port}/"), INSIDE)
         });
     let mesh_ports: Vec<u16> = external::MESH_PORTS.iter().map(|(p, _)| *p).collect();
     let bad_port = prop_oneof![
@@ -982,13 +992,18 @@ fn hostile_url(namespace: String, service: String) -> impl Strategy<Value = Stri
         65_536u64..=10_000_000_000,
     ];
     let outside_bad_port = (scheme, bad_port)
-        .prop_map(|(scheme, port)| format!("{scheme}://api.example.com:{port}/v1"));
+        .prop_map(|(scheme, port)| (format!("{scheme}://api.example.com:{port}/v1"), BAD_PORT));
     prop_oneof![4 => inside, 1 => outside_bad_port]
 }
 
 /// A valid profile, one of its services, and a hostile URL it then calls.
-fn profile_calling_inside() -> impl Strategy<Value = (GenProfile, usize, String)> {
-    profile().prop_flat_map(|p| {
+/// Half the namespaces are letters only, as a top-level domain is
+/// (`frontend.demo` is still the chain's own frontend).
+fn profile_calling_inside() -> impl Strategy<Value = (GenProfile, usize, Hostile)> {
+    let namespace =
+        prop::option::of("[a-z]{2,8}".prop_filter("a namespace of its own", |n| n != "default"));
+    (profile(), namespace).prop_flat_map(|(mut p, namespace)| {
+        p.namespace = namespace.unwrap_or(p.namespace);
         let names: Vec<String> = p.services.iter().map(|s| s.name.clone()).collect();
         let namespace = p.namespace.clone();
         (Just(p), 0..names.len()).prop_flat_map(move |(p, i)| {
@@ -1005,7 +1020,7 @@ fn profile_calling_inside() -> impl Strategy<Value = (GenProfile, usize, String)
 #[test]
 fn upstreams_inside_the_cluster_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    run(profile_calling_inside(), 128, |(mut p, i, url)| {
+    run(profile_calling_inside(), 256, |(mut p, i, (url, says))| {
         p.services[i].upstreams.push(url.clone());
         let key = format!("service[{i}].upstream");
         match resolve(&load_profile(&p, dir.path())?) {
@@ -1019,11 +1034,12 @@ fn upstreams_inside_the_cluster_are_refused() {
             Err(diags) => {
                 let at = |d: &Diagnostic| {
                     let text = d.to_string();
-                    text.contains(&key) && text.contains(&url)
+                    let why = says.iter().any(|s| text.contains(s));
+                    text.contains(&key) && text.contains(&url) && why
                 };
                 prop_assert!(
                     diags.iter().any(at),
-                    "{url} not refused at {key}:\n{}",
+                    "{url} not refused at {key} for saying {says:?}:\n{}",
                     shown(&diags)
                 );
                 Ok(())

@@ -293,6 +293,14 @@ mod tests {
         }
     }
 
+    /// The chain's own namespace shadows a name whatever it looks like.
+    #[test]
+    fn the_chains_namespace() {
+        assert!(in_cluster("frontend.demo", "demo").is_some());
+        assert!(in_cluster("web-0.nginx.demo.", "demo").is_some());
+        assert_eq!(in_cluster("frontend.demo", "istio101"), None);
+    }
+
     #[test]
     fn ipv4_forms() {
         assert_eq!(ipv4("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));

@@ -249,7 +249,10 @@ impl HopConfig {
             .map(|h| {
                 headers::check_match_name(h)
                     .and_then(|()| HeaderName::try_from(h.as_str()).map_err(|e| e.to_string()))
-                    .map_err(|e| ConfigError::new(env::FORWARD_HEADERS, h, &e))
+                    .map_err(|e| {
+                        let why = format!("cannot be forwarded as a route header: {e}");
+                        ConfigError::new(env::FORWARD_HEADERS, h, &why)
+                    })
             })
             .collect::<Result<_, _>>()?;
         let namespace = get(env::OTEL_RESOURCE_ATTRIBUTES).and_then(|attrs| {
