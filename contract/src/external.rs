@@ -456,6 +456,12 @@ mod tests {
                 prop_assert!(in_cluster(&encoded, NS).is_some(), "{encoded}");
             }
 
+            /// Any text is judged, never a panic.
+            #[test]
+            fn any_text_is_judged(host in "\\PC{0,40}|[0-9x.:\\[\\]]{0,30}") {
+                let _ = in_cluster(&host, NS);
+            }
+
             /// Whatever is taken as outside has a dot and a last label that
             /// no namespace of the cluster or address form can be.
             #[test]
