@@ -55,34 +55,44 @@ fn forward_headers(
     upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
     canaries: &BTreeMap<String, crate::model::HeaderMatch>,
 ) -> BTreeMap<String, BTreeSet<String>> {
-    fn behind<'a>(
-        service: &'a str,
-        upstreams: &'a BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
-        canaries: &BTreeMap<String, crate::model::HeaderMatch>,
-        memo: &mut BTreeMap<&'a str, BTreeSet<String>>,
-    ) -> BTreeSet<String> {
-        if let Some(known) = memo.get(service) {
-            return known.clone();
-        }
-        let mut out = BTreeSet::new();
-        for (u, _) in upstreams.get(service).into_iter().flatten() {
-            if let Upstream::Service { name } = u {
-                if let Some(m) = canaries.get(name)
+    let called = |s: &str| {
+        let list = upstreams.get(s).map(Vec::as_slice).unwrap_or_default();
+        list.iter().filter_map(|(u, _)| match u {
+            Upstream::Service { name } => Some(name.as_str()),
+            Upstream::External { .. } => None,
+        })
+    };
+    // Post-order over the (acyclic, validated) call graph, with a stack of
+    // its own: a chain of thousands of services must not need as many frames.
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for start in upstreams.keys() {
+        let mut stack = vec![(start.as_str(), false)];
+        while let Some((s, expanded)) = stack.pop() {
+            if out.contains_key(s) {
+                continue;
+            }
+            if !expanded {
+                stack.push((s, true));
+                stack.extend(
+                    called(s)
+                        .filter(|u| !out.contains_key(*u))
+                        .map(|u| (u, false)),
+                );
+                continue;
+            }
+            let mut headers = BTreeSet::new();
+            for u in called(s) {
+                if let Some(m) = canaries.get(u)
                     && !headers::APP.contains(&m.header.as_str())
                 {
-                    out.insert(m.header.clone());
+                    headers.insert(m.header.clone());
                 }
-                out.extend(behind(name, upstreams, canaries, memo));
+                headers.extend(out.get(u).into_iter().flatten().cloned());
             }
+            out.insert(s.to_owned(), headers);
         }
-        memo.insert(service, out.clone());
-        out
     }
-    let mut memo = BTreeMap::new();
-    upstreams
-        .keys()
-        .map(|s| (s.clone(), behind(s, upstreams, canaries, &mut memo)))
-        .collect()
+    out
 }
 
 /// Namespaces the chain may not take: a STRICT PeerAuthentication and a
