@@ -51,10 +51,12 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::IpAddr;
 use std::path::Path;
 
 use common::random_profile::{DEFAULT_SUBSET, GenProfile, GenService, mesh, profile, q};
 use common::schema;
+use contract::{external, headers as policy};
 // The hop's own view of the contract (`hop` re-exports `contract`): what a pod runs.
 use hop::headers::forwarded;
 use hop::{HopConfig, Target};
@@ -582,6 +584,91 @@ fn check_forwarding(model: &Model, docs: &[(String, Json)]) -> Result<(), TestCa
     Ok(())
 }
 
+/// Whether `host` could be answered inside the cluster or by the pod, judged
+/// without `contract::external`: an address, a single label, a last label
+/// that is not letters only (a namespace), or a zone of the cluster, the pod
+/// or the chain's namespace.
+fn resolvable_inside(host: &str, namespace: &str) -> bool {
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    let last = name.rsplit('.').next().unwrap_or_default();
+    let zones = [
+        "svc",
+        "pod",
+        "cluster",
+        "local",
+        "localhost",
+        "internal",
+        "default",
+    ];
+    host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+        || !name.contains('.')
+        || last.len() < 2
+        || !last.chars().all(|c| c.is_ascii_lowercase())
+        || zones.contains(&last)
+        || last == namespace
+}
+
+/// Nothing the cluster or the pod answers is rendered as external (a
+/// ServiceEntry host, an external of the model), on no port of the mesh; no
+/// hop forwards a credential, nor any header but those the routes behind it
+/// match on, nor more than the bound.
+fn check_outside_and_forwarded(
+    model: &Model,
+    docs: &[(String, Json)],
+) -> Result<(), TestCaseError> {
+    let ns = model.namespace.as_str();
+    let entries = docs.iter().filter(|(_, d)| d["kind"] == "ServiceEntry");
+    for (file, doc) in entries {
+        for host in doc["spec"]["hosts"].as_array().into_iter().flatten() {
+            let host = host.as_str().unwrap_or_default();
+            let why = external::in_cluster(host, ns);
+            prop_assert!(why.is_none(), "{file}: ServiceEntry host {host}: {why:?}");
+            prop_assert!(
+                !resolvable_inside(host, ns),
+                "{file}: ServiceEntry host {host}"
+            );
+        }
+        for port in doc["spec"]["ports"].as_array().into_iter().flatten() {
+            let number = port["number"].as_u64().unwrap_or(0);
+            let mesh = u16::try_from(number).ok().and_then(external::mesh_port);
+            prop_assert!((1..=65535).contains(&number), "{file}: port {number}");
+            prop_assert!(mesh.is_none(), "{file}: port {number} is {mesh:?}");
+        }
+    }
+    for e in &model.externals {
+        prop_assert!(!resolvable_inside(&e.host, ns), "external {}", e.host);
+    }
+    let env = deployment_env(model, docs);
+    for service in &model.services {
+        let behind: BTreeSet<&str> = matches_behind(model, &service.name)
+            .into_iter()
+            .map(|(_, m)| m.header.as_str())
+            .filter(|h| !policy::APP.contains(h))
+            .collect();
+        for w in &service.versions {
+            let vars = env.get(&w.name);
+            let list = vars.and_then(|v| v.get("FORWARD_HEADERS"));
+            let names: BTreeSet<&str> = list.into_iter().flat_map(|l| l.split(',')).collect();
+            for name in &names {
+                prop_assert!(!policy::is_credential(name), "{}: forwards {name}", w.name);
+                prop_assert!(
+                    policy::check_match_name(name).is_ok(),
+                    "{}: forwards {name}",
+                    w.name
+                );
+            }
+            prop_assert!(names.len() <= policy::MAX_ROUTE_HEADERS);
+            prop_assert_eq!(
+                &names,
+                &behind,
+                "{} forwards more or less than the routes behind it",
+                w.name
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs one generated valid profile through the library and checks the main
 /// properties; returns the rendered files.
 fn check(p: &GenProfile, dir: &Path) -> Result<Vec<File>, TestCaseError> {
@@ -595,6 +682,7 @@ fn check(p: &GenProfile, dir: &Path) -> Result<Vec<File>, TestCaseError> {
     check_references(&model, &docs)?;
     check_forwarding(&model, &docs)?;
     check_waypoint_policies(&model, &docs)?;
+    check_outside_and_forwarded(&model, &docs)?;
     Ok(files)
 }
 
@@ -823,4 +911,234 @@ fn yaml_1_1_readers_see_the_same_documents() {
         Ok(())
     });
     schema::yaml11_reads_the_same(&items.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+}
+
+// ---------------------------------------------------------------------------
+// Hostile upstreams and route headers in otherwise valid profiles
+// ---------------------------------------------------------------------------
+
+/// A DNS label as a service or namespace is written.
+fn dns_label() -> impl Strategy<Value = String> {
+    "[a-z]([a-z0-9-]{0,10}[a-z0-9])?"
+}
+
+/// 127.0.0.0/8, 0.0.0.0/8 or 169.254.0.0/16, dotted, as one integer, or hexadecimal.
+fn pod_or_node_ipv4() -> impl Strategy<Value = String> {
+    let block = select(vec![0x7f00_0000u32, 0, 0xa9fe_0000]);
+    (block, any::<u16>(), any::<u8>(), 0u8..3).prop_map(|(block, low, mid, form)| {
+        let mask = if block == 0xa9fe_0000 {
+            0xffff
+        } else {
+            0xff_ffff
+        };
+        let ip = block | ((u32::from(mid) << 16 | u32::from(low)) & mask);
+        match form {
+            0 => std::net::Ipv4Addr::from(ip).to_string(),
+            1 => ip.to_string(),
+            _ => format!("0x{ip:x}"),
+        }
+    })
+}
+
+/// Hosts the cluster or the pod of a chain in `namespace` with a service
+/// `service` answers, in any letter case, some with a trailing dot.
+fn inside_host(namespace: String, service: String) -> impl Strategy<Value = String> {
+    let zone = select(vec![
+        "svc",
+        "svc.cluster.local",
+        "cluster.local",
+        "pod.cluster.local",
+    ]);
+    let kubernetes = select(vec![
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ]);
+    let v6 = select(vec![
+        "[::1]",
+        "[::]",
+        "[fe80::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:169.254.169.254]",
+    ]);
+    let ns = namespace.clone();
+    let hosts = prop_oneof![
+        Just(service.clone()),
+        Just(format!("{service}.{namespace}")),
+        dns_label(),
+        dns_label().prop_map(move |n| format!("{n}.{ns}")),
+        (dns_label(), dns_label(), zone).prop_map(|(n, ns, z)| format!("{n}.{ns}.{z}")),
+        (dns_label(), "[a-z]{0,6}[0-9-][a-z0-9]{0,4}[a-z0-9]")
+            .prop_map(|(n, ns)| format!("{n}.{ns}")),
+        kubernetes.prop_map(str::to_owned),
+        prop_oneof![
+            Just("localhost".to_owned()),
+            dns_label().prop_map(|n| format!("{n}.localhost"))
+        ],
+        pod_or_node_ipv4(),
+        v6.prop_map(str::to_owned),
+    ];
+    let case = prop::option::weighted(0.25, any::<u32>());
+    (hosts, case, prop::bool::weighted(0.25)).prop_map(|(host, case, dot)| {
+        let flip = |(i, c): (usize, char)| match case.map(|bits| bits >> (i % 32) & 1) {
+            Some(1) => c.to_ascii_uppercase(),
+            _ => c,
+        };
+        let mut host: String = host.chars().enumerate().map(flip).collect();
+        if dot && !host.ends_with(']') {
+            host.push('.');
+        }
+        host
+    })
+}
+
+/// A hostile URL and what its refusal says (either of two texts).
+type Hostile = (String, [&'static str; 2]);
+
+/// What the refusal of a hostile URL says: the host is inside the cluster
+/// (or is a chain service), or the port is not one to call.
+const INSIDE: [&str; 2] = ["is inside the cluster", "as if it were outside"];
+const BAD_PORT: [&str; 2] = ["the mesh's own ports", "a number from 1 to 65535"];
+
+/// A URL the profile may not call as an external API (a host inside the
+/// cluster or the pod, or a port of the mesh or none at all), with what its
+/// refusal says.
+fn hostile_url(namespace: String, service: String) -> impl Strategy<Value = Hostile> {
+    let scheme = select(vec!["http", "https"]);
+    let port = prop::option::of(1u32..=65535);
+    let inside =
+        (scheme.clone(), inside_host(namespace, service), port).prop_map(|(scheme, host, port)| {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            (format!("{scheme}://{host}{port}/"), INSIDE)
+        });
+    let mesh_ports: Vec<u16> = external::MESH_PORTS.iter().map(|(p, _)| *p).collect();
+    let bad_port = prop_oneof![
+        select(mesh_ports).prop_map(u64::from),
+        65_536u64..=10_000_000_000,
+    ];
+    let outside_bad_port = (scheme, bad_port)
+        .prop_map(|(scheme, port)| (format!("{scheme}://api.example.com:{port}/v1"), BAD_PORT));
+    prop_oneof![4 => inside, 1 => outside_bad_port]
+}
+
+/// A valid profile, one of its services, and a hostile URL it then calls.
+/// Half the namespaces are letters only, as a top-level domain is
+/// (`frontend.demo` is still the chain's own frontend).
+fn profile_calling_inside() -> impl Strategy<Value = (GenProfile, usize, Hostile)> {
+    let namespace =
+        prop::option::of("[a-z]{2,8}".prop_filter("a namespace of its own", |n| n != "default"));
+    (profile(), namespace).prop_flat_map(|(mut p, namespace)| {
+        p.namespace = namespace.unwrap_or(p.namespace);
+        let names: Vec<String> = p.services.iter().map(|s| s.name.clone()).collect();
+        let namespace = p.namespace.clone();
+        (Just(p), 0..names.len()).prop_flat_map(move |(p, i)| {
+            let url = hostile_url(namespace.clone(), names[i].clone());
+            (Just(p), Just(i), url)
+        })
+    })
+}
+
+/// Whatever else a valid profile says, an upstream URL of a host the cluster
+/// or the pod answers (its own services by any name, the API server, loopback,
+/// link-local and unspecified addresses in any notation) or on a mesh or
+/// impossible port is refused, at that upstream.
+#[test]
+fn upstreams_inside_the_cluster_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    run(profile_calling_inside(), 256, |(mut p, i, (url, says))| {
+        p.services[i].upstreams.push(url.clone());
+        let key = format!("service[{i}].upstream");
+        match resolve(&load_profile(&p, dir.path())?) {
+            Ok(model) => {
+                let externals: Vec<&str> =
+                    model.externals.iter().map(|e| e.host.as_str()).collect();
+                Err(TestCaseError::fail(format!(
+                    "{url} accepted (externals {externals:?})"
+                )))
+            }
+            Err(diags) => {
+                let at = |d: &Diagnostic| {
+                    let text = d.to_string();
+                    let why = says.iter().any(|s| text.contains(s));
+                    text.contains(&key) && text.contains(&url) && why
+                };
+                prop_assert!(
+                    diags.iter().any(at),
+                    "{url} not refused at {key} for saying {says:?}:\n{}",
+                    shown(&diags)
+                );
+                Ok(())
+            }
+        }
+    });
+}
+
+/// Route headers the policy refuses: credentials (by name or by the usual
+/// words), headers hops and proxies set, protocol and tracing prefixes, gRPC
+/// binary metadata.
+fn refused_header() -> impl Strategy<Value = String> {
+    let fixed = select(vec![
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "accept",
+        "host",
+        "user-agent",
+        "te",
+        "x-request-id",
+        "content-type",
+        "content-length",
+        "traceparent",
+        "tracestate",
+        "b3",
+        "baggage",
+        "grpc-trace-bin",
+    ])
+    .prop_map(str::to_owned);
+    let credential =
+        "x-[a-z]{0,4}(auth|token|secret|session|api-key|apikey|password|cookie|jwt)[a-z]{0,4}";
+    let prefixed = "(grpc|x-envoy|x-forwarded|x-b3|content)-[a-z]{1,8}";
+    let binary = "x-[a-z]{1,8}-bin";
+    prop_oneof![
+        fixed,
+        credential.prop_map(|s| s),
+        prefixed.prop_map(|s| s),
+        binary.prop_map(|s| s)
+    ]
+}
+
+/// Whatever else a valid profile says, a canary on a header the policy
+/// refuses is refused at that header, with a reason.
+#[test]
+fn refused_route_headers_are_refused_in_any_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = profile().prop_flat_map(|p| {
+        let n = p.services.len();
+        (Just(p), 0..n, refused_header())
+    });
+    run(case, 128, |(mut p, i, header)| {
+        let name = p.services[i].name.clone();
+        let key = format!("routing.canary.{name}");
+        let s = &mut p.services[i];
+        s.routing.retain(|(k, _)| *k != key);
+        let canary = format!(
+            "{{ subset = {}, header = {}, value = \"v1\" }}",
+            q(DEFAULT_SUBSET),
+            q(&header)
+        );
+        s.routing.push((key.clone(), canary));
+        let diags = match resolve(&load_profile(&p, dir.path())?) {
+            Ok(_) => return Err(TestCaseError::fail(format!("canary on {header} accepted"))),
+            Err(diags) => diags,
+        };
+        let at = format!("{key}.header: \"{header}\" cannot be a canary header: ");
+        prop_assert!(
+            diags.iter().any(|d| d.to_string().contains(&at)),
+            "{header} not refused at {key}.header:\n{}",
+            shown(&diags)
+        );
+        Ok(())
+    });
 }

@@ -35,38 +35,161 @@ pub const FOREIGN_TRACE: [&str; 3] = [
     "grpc-trace-bin",
 ];
 
-/// Headers a route cannot match on usefully: connection-level headers a proxy
-/// or client rewrites, and names reserved by gRPC, Envoy or tracing.
-const RESERVED: [&str; 10] = [
+/// Credentials: a header a route matched on is forwarded by every hop to
+/// every upstream, the external API included, so a credential there would
+/// hand the caller's identity to everyone behind. Refused as route headers
+/// and never forwarded, whatever `FORWARD_HEADERS` says ([`forwarded`]).
+pub const CREDENTIALS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "www-authenticate",
+    "proxy-authenticate",
+];
+
+/// Parts of a name that mark a credential by convention (`x-api-key`,
+/// `x-auth-token`, `x-session-id`, `x-client-secret`...). A canary header is
+/// a routing flag, never a secret: a name that looks like one is refused
+/// rather than guessed at.
+const CREDENTIAL_WORDS: [&str; 11] = [
+    "auth",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "api-key",
+    "apikey",
+    "session",
+    "cookie",
+    "credential",
+    "jwt",
+];
+
+/// Whether a header carries credentials ([`CREDENTIALS`], or a name with one
+/// of the conventional credential words).
+pub fn is_credential(name: &str) -> bool {
+    CREDENTIALS.contains(&name) || CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
+}
+
+/// Headers each hop or proxy sets itself on the way, so a route never sees
+/// the client's value: connection-level ones, the body's description, what
+/// the HTTP hop sends on every call (`accept`, `user-agent`), what Envoy
+/// sets (`x-request-id` at the edge, `x-forwarded-*`, `forwarded`, `via`).
+const HOP_OWNED: [&str; 15] = [
     "host",
     "connection",
     "keep-alive",
     "proxy-connection",
     "te",
+    "trailer",
     "transfer-encoding",
     "upgrade",
-    "content-length",
-    "content-type",
+    "expect",
+    "accept",
     "user-agent",
+    "x-request-id",
+    "forwarded",
+    "via",
+    "http2-settings",
 ];
 
-/// Whether `name` may be a header a route matches on (and so one every hop
-/// forwards): a lowercase token (`a-z`, `0-9`, `-`, `_`), at most 64
-/// characters, not a connection-level, trace, `grpc-` or `x-envoy-` header.
-pub fn check_match_name(name: &str) -> Result<(), String> {
+/// Prefixes of names owned by a protocol, a proxy or a tracer.
+const RESERVED_PREFIXES: [(&str, &str); 11] = [
+    (
+        "content-",
+        "it describes the body, which each hop sends anew",
+    ),
+    (
+        "grpc-",
+        "gRPC owns `grpc-` metadata (status, timeout, encoding)",
+    ),
+    ("x-envoy-", "Envoy sets and strips `x-envoy-` headers"),
+    (
+        "x-forwarded-",
+        "Envoy rewrites `x-forwarded-` headers at every proxy",
+    ),
+    ("x-b3-", "tracing rewrites the B3 headers at every hop"),
+    (
+        "x-ot-",
+        "tracing rewrites the OpenTracing headers at every hop",
+    ),
+    (
+        "uber-trace-",
+        "tracing rewrites the Jaeger headers at every hop",
+    ),
+    (
+        "uberctx-",
+        "tracing rewrites the Jaeger baggage at every hop",
+    ),
+    (
+        "ot-tracer-",
+        "tracing rewrites the OpenTracing headers at every hop",
+    ),
+    (
+        "ot-baggage-",
+        "tracing rewrites the OpenTracing baggage at every hop",
+    ),
+    (
+        "x-datadog-",
+        "tracing rewrites the Datadog headers at every hop",
+    ),
+];
+
+/// Why `name` cannot be a header a route matches on, if it cannot: the one
+/// policy for route headers, read by validation and by the hop
+/// (`FORWARD_HEADERS`).
+fn refusal(name: &str) -> Option<String> {
+    if name.starts_with(':') {
+        return Some("pseudo-headers are the request line, not headers a client sets".into());
+    }
     let token = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
     if name.is_empty() || name.len() > 64 || !name.chars().all(token) {
-        return Err("a header name is 1 to 64 lowercase letters, digits, '-' or '_'".into());
+        return Some("a header name is 1 to 64 lowercase letters, digits, '-' or '_'".into());
     }
-    if RESERVED.contains(&name) || TRACE.contains(&name) || FOREIGN_TRACE.contains(&name) {
-        return Err(format!(
-            "`{name}` is set by clients, proxies or tracing, not by a user"
+    if is_credential(name) {
+        return Some(format!(
+            "`{name}` carries credentials, and every hop would forward the caller's to every \
+             upstream, the external API included"
         ));
     }
-    if name.starts_with("grpc-") || name.starts_with("x-envoy-") {
-        return Err("`grpc-` and `x-envoy-` headers are reserved by gRPC and Envoy".into());
+    if HOP_OWNED.contains(&name) {
+        return Some(format!(
+            "`{name}` is set by each hop or proxy on the way, so a route never sees the \
+             client's value"
+        ));
     }
-    Ok(())
+    if TRACE.contains(&name) || FOREIGN_TRACE.contains(&name) {
+        return Some(format!(
+            "`{name}` is trace context, rewritten by tracing at every hop"
+        ));
+    }
+    if let Some((prefix, why)) = RESERVED_PREFIXES.iter().find(|(p, _)| name.starts_with(p)) {
+        return Some(format!("`{prefix}` headers are reserved: {why}"));
+    }
+    if name.ends_with("-bin") {
+        return Some(
+            "gRPC sends `-bin` metadata base64-encoded, so its value never matches as written"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The most headers routes may match on over a whole profile. Each is sent
+/// by the client and forwarded by the hops in front of its route: with the
+/// fixed [`APP`] and trace headers a request then stays within Envoy's
+/// default of 100 headers (`max_headers_count`), and `FORWARD_HEADERS` (at
+/// most 64 names of 64 bytes) far within Linux's 128 KiB for one environment
+/// string.
+pub const MAX_ROUTE_HEADERS: usize = 64;
+
+/// Whether `name` may be a header a route matches on (and so one hops
+/// forward): a lowercase token (`a-z`, `0-9`, `-`, `_`), at most 64
+/// characters, neither a credential, nor a header a hop, proxy, protocol or
+/// tracer sets, nor gRPC binary metadata (`-bin`).
+pub fn check_match_name(name: &str) -> Result<(), String> {
+    refusal(name).map_or(Ok(()), Err)
 }
 
 /// Whether `value` is a header value a client can send and a route can match
@@ -90,7 +213,9 @@ pub fn check_match_value(value: &str) -> Result<(), String> {
 
 /// The headers a hop sends upstream, taken from the incoming request: [`APP`],
 /// [`FOREIGN_TRACE`], `extra` (the route headers of the profile) and, when
-/// the hop does not trace itself, [`TRACE`].
+/// the hop does not trace itself, [`TRACE`]. Never a credential, even one
+/// `extra` names: [`HopConfig::from_env`](crate::HopConfig::from_env) refuses
+/// such a `FORWARD_HEADERS`, and a configuration built in code gets here.
 pub fn forwarded(incoming: &HeaderMap, tracing: bool, extra: &[HeaderName]) -> HeaderMap {
     // One pass over the request's few headers, rather than a hash lookup for
     // each name (a measurable share of a hop's CPU per request).
@@ -100,7 +225,7 @@ pub fn forwarded(incoming: &HeaderMap, tracing: bool, extra: &[HeaderName]) -> H
         let forward = APP.contains(&n)
             || FOREIGN_TRACE.contains(&n)
             || (!tracing && TRACE.contains(&n))
-            || extra.contains(name);
+            || (extra.contains(name) && !is_credential(n));
         if forward {
             out.append(name.clone(), value.clone());
         }
@@ -159,19 +284,71 @@ mod tests {
     }
 
     #[test]
+    fn credentials_are_never_forwarded() {
+        let extra: Vec<HeaderName> = ["authorization", "cookie", "x-api-key", "x-canary"]
+            .map(HeaderName::from_static)
+            .to_vec();
+        let mut h = incoming();
+        h.append("cookie", "id=1".parse().unwrap());
+        h.append("x-api-key", "k".parse().unwrap());
+        h.append("x-canary", "yes".parse().unwrap());
+        for tracing in [false, true] {
+            let out = forwarded(&h, tracing, &extra);
+            assert_eq!(out["x-canary"], "yes");
+            for name in out.keys() {
+                assert!(!is_credential(name.as_str()), "{name} forwarded");
+            }
+        }
+    }
+
+    /// Each class of refused names, with the reason it is refused for.
+    #[test]
     fn match_names_and_values() {
-        assert!(check_match_name("x-canary").is_ok());
-        for bad in [
-            "",
-            "X-Canary",
-            "a b",
-            "host",
-            "traceparent",
-            "grpc-timeout",
-            "x-envoy-foo",
-            ":path",
+        for good in [
+            "x-canary",
+            "x-dev-user",
+            "fail",
+            "x-user_group",
+            "x-binary",
+            "bin",
         ] {
-            assert!(check_match_name(bad).is_err(), "{bad:?}");
+            assert_eq!(check_match_name(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("", "1 to 64"),
+            ("X-Canary", "lowercase"),
+            ("a b", "lowercase"),
+            (":path", "pseudo-headers"),
+            (":authority", "pseudo-headers"),
+            ("authorization", "credentials"),
+            ("proxy-authorization", "credentials"),
+            ("cookie", "credentials"),
+            ("set-cookie", "credentials"),
+            ("x-api-key", "credentials"),
+            ("x-auth-token", "credentials"),
+            ("x-session-id", "credentials"),
+            ("x-client-secret", "credentials"),
+            ("host", "each hop or proxy"),
+            ("accept", "each hop or proxy"),
+            ("user-agent", "each hop or proxy"),
+            ("te", "each hop or proxy"),
+            ("x-request-id", "each hop or proxy"),
+            ("content-type", "body"),
+            ("content-length", "body"),
+            ("traceparent", "trace context"),
+            ("tracestate", "trace context"),
+            ("b3", "trace context"),
+            ("x-b3-traceid", "trace context"),
+            ("x-b3-anything", "B3"),
+            ("grpc-trace-bin", "trace context"),
+            ("grpc-timeout", "gRPC owns"),
+            ("x-envoy-foo", "Envoy"),
+            ("x-forwarded-for", "Envoy"),
+            ("uber-trace-id", "Jaeger"),
+            ("x-canary-bin", "base64"),
+        ] {
+            let why = check_match_name(bad).expect_err(bad);
+            assert!(why.contains(says), "{bad:?}: {why}");
         }
         assert!(check_match_value("super secret").is_ok());
         for bad in [

@@ -236,12 +236,23 @@ impl HopConfig {
         };
         let work = flag(env::WORK)?;
         let external_stub = flag(env::EXTERNAL_STUB)?;
-        let forward_headers = list(env::FORWARD_HEADERS)
+        let forward_list = list(env::FORWARD_HEADERS);
+        if forward_list.len() > headers::MAX_ROUTE_HEADERS {
+            return Err(ConfigError::new(
+                env::FORWARD_HEADERS,
+                &format!("{} names", forward_list.len()),
+                &format!("is more than {}", headers::MAX_ROUTE_HEADERS),
+            ));
+        }
+        let forward_headers = forward_list
             .iter()
             .map(|h| {
                 headers::check_match_name(h)
                     .and_then(|()| HeaderName::try_from(h.as_str()).map_err(|e| e.to_string()))
-                    .map_err(|e| ConfigError::new(env::FORWARD_HEADERS, h, &e))
+                    .map_err(|e| {
+                        let why = format!("cannot be forwarded as a route header: {e}");
+                        ConfigError::new(env::FORWARD_HEADERS, h, &why)
+                    })
             })
             .collect::<Result<_, _>>()?;
         let namespace = get(env::OTEL_RESOURCE_ATTRIBUTES).and_then(|attrs| {
@@ -383,6 +394,12 @@ mod tests {
             (&[("FORWARD_HEADERS", "host")][..], "FORWARD_HEADERS"),
             (&[("FORWARD_HEADERS", "X-Canary")][..], "FORWARD_HEADERS"),
             (
+                &[("FORWARD_HEADERS", "x-canary,authorization")][..],
+                "FORWARD_HEADERS",
+            ),
+            (&[("FORWARD_HEADERS", "cookie")][..], "FORWARD_HEADERS"),
+            (&[("FORWARD_HEADERS", "x-api-key")][..], "FORWARD_HEADERS"),
+            (
                 &[("MAX_CONCURRENT_STREAMS", "0")][..],
                 "MAX_CONCURRENT_STREAMS",
             ),
@@ -398,6 +415,23 @@ mod tests {
             assert_eq!(err.var(), var, "{err}");
             assert!(err.to_string().starts_with(var), "{err}");
         }
+    }
+
+    /// At most `MAX_ROUTE_HEADERS` names: within one environment string's
+    /// 128 KiB whatever they are.
+    #[test]
+    fn forward_headers_are_bounded() {
+        let names = |n: usize| {
+            (0..n)
+                .map(|i| format!("x-h{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let at_most = names(headers::MAX_ROUTE_HEADERS);
+        assert!(config(&[("FORWARD_HEADERS", &at_most)]).is_ok());
+        let over = names(headers::MAX_ROUTE_HEADERS + 1);
+        let err = config(&[("FORWARD_HEADERS", &over)]).unwrap_err();
+        assert_eq!(err.var(), "FORWARD_HEADERS", "{err}");
     }
 
     #[test]
@@ -422,7 +456,10 @@ mod tests {
             upstreams in prop::collection::vec((label(), 1u16.., any::<bool>()), 0..4),
             timeout_ms in 1u64..3_600_000,
             work in any::<bool>(),
-            headers in prop::collection::btree_set("x-[a-z0-9]{1,10}", 0..3),
+            headers in prop::collection::btree_set(
+                "x-[a-z0-9]{1,10}".prop_filter("a route header", |h| crate::headers::check_match_name(h).is_ok()),
+                0..3,
+            ),
             otlp in prop::option::of(label()),
             max_streams in 1u32..=10_000,
             idle_ms in 1u64..3_600_000,

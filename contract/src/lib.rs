@@ -4,13 +4,15 @@
 //! configuration of a hop and its environment ([`HopConfig::to_env`] /
 //! [`HopConfig::from_env`], each variable named once in [`env`]), the headers a
 //! hop forwards ([`headers`]), the one [`Duration`] grammar, the chain's
-//! [`Protocol`] and its ports, gRPC status [`Code`]s and upstream [`Target`]s.
+//! [`Protocol`] and its ports, gRPC status [`Code`]s, upstream [`Target`]s and
+//! what an [`external`] upstream may be.
 //!
 //! A hop started by meshgen (Kubernetes manifests, `meshgen up`) and a hop
 //! started by hand read exactly the same struct. The crate has no async runtime
 //! and no RPC stack, so meshgen's render path stays free of them.
 
 mod duration;
+pub mod external;
 mod grpc;
 pub mod headers;
 mod hop;

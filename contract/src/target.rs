@@ -59,8 +59,17 @@ impl Target {
         if authority.host().is_empty() {
             return Err(format!("`{raw}` has no host"));
         }
-        if authority.port_u16() == Some(0) {
-            return Err(format!("`{raw}`: port 0 cannot be called"));
+        // `http::Uri` takes any digits after the colon and reads a port over
+        // 65535 as none at all, so `:65536` would become the scheme's default.
+        let port_text = authority.as_str()[authority.host().len()..].strip_prefix(':');
+        match port_text.map(str::parse::<u16>) {
+            None => {}
+            Some(Ok(1..)) => {}
+            Some(_) => {
+                return Err(format!(
+                    "`{raw}`: the port must be a number from 1 to 65535"
+                ));
+            }
         }
         let uri = match scheme {
             TargetScheme::Grpc => {
@@ -119,6 +128,9 @@ mod tests {
             (TargetScheme::Https, "api.example.com", 443)
         );
         assert_eq!(Target::parse("http://h:81/").unwrap().port(), 81);
+        assert_eq!(Target::parse("http://h:65535/").unwrap().port(), 65535);
+        let v6 = Target::parse("http://[::1]:8080/").unwrap();
+        assert_eq!((v6.host(), v6.port()), ("[::1]", 8080));
     }
 
     #[test]
@@ -130,6 +142,11 @@ mod tests {
             "http://u@h/",
             "http://",
             "http://h:0/",
+            "http://h:65536/",
+            "http://h:99999999999/",
+            "http://h:/",
+            "http://[::1]:65536/",
+            "grpc://backend:70000",
             "grpc://backend",
             "grpc://backend:1/path",
             "ftp://h/",

@@ -29,8 +29,8 @@ impl Model {
             upstream_timeout: service.upstream_timeout,
             work: service.work,
             external_stub: false,
-            forward_headers: self
-                .route_headers
+            forward_headers: service
+                .forward_headers
                 .iter()
                 .map(|h| HeaderName::try_from(h.as_str()).expect("validated header names"))
                 .collect(),

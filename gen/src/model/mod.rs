@@ -39,9 +39,6 @@ pub struct Model {
     pub services: Vec<Service>,
     /// External hosts some service calls (the egress allow-list), sorted, unique.
     pub externals: Vec<External>,
-    /// Every header a route matches on, sorted: each hop forwards them all, so a
-    /// request keeps its canary header along every path.
-    pub route_headers: Vec<String>,
 }
 
 /// Mesh-wide behaviour.
@@ -157,6 +154,11 @@ pub struct Service {
     /// How long a hop waits for one upstream call: long enough for every try
     /// of the route's retry policy.
     pub upstream_timeout: Duration,
+    /// The headers this hop forwards besides the fixed ones, sorted: those the
+    /// routes of the services behind it (reachable through its upstreams)
+    /// match on, so a request keeps its canary header along every path to the
+    /// route, and no hop carries the headers of routes it never reaches.
+    pub forward_headers: Vec<String>,
 }
 
 /// One version of a service.

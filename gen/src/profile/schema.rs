@@ -164,7 +164,9 @@ pub struct Retries {
 pub struct Canary {
     /// Subset (a version of the service) that matching requests go to.
     pub subset: Option<Sourced<String>>,
-    /// Request header to match (lowercase), e.g. "x-dev-user".
+    /// Request header to match (lowercase), e.g. "x-dev-user": not a credential
+    /// (authorization, cookie, x-api-key...), a header hops or proxies set
+    /// (accept, host, x-forwarded-*...), trace context, nor a "-bin" name.
     pub header: Option<Sourced<String>>,
     /// Exact header value to match, e.g. "super-secret".
     pub value: Option<Sourced<String>>,
@@ -208,8 +210,10 @@ pub struct Service {
     /// Versions deployed side by side, one Deployment each, e.g. ["prod", "canary"]
     /// (default: [routing.default_subset]).
     pub versions: Option<Sourced<Vec<Sourced<String>>>>,
-    /// What this service calls, in order: a service name, an http(s) URL, or a list
-    /// of them (default: nothing; the hop answers the time itself).
+    /// What this service calls, in order: a service name, an http(s) URL of a host
+    /// outside the cluster (not a single label, a name under a namespace, .svc or
+    /// .local, nor an IP address), or a list of them (default: nothing; the hop
+    /// answers the time itself).
     pub upstream: Option<Sourced<Upstreams>>,
     /// Pods per version (default 1).
     pub replicas: Option<Sourced<u32>>,

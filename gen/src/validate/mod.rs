@@ -46,6 +46,55 @@ fn val<T: Clone>(v: &Option<Sourced<T>>, default: T) -> T {
     v.as_ref().map_or(default, |s| s.value.clone())
 }
 
+/// The headers each service's hop forwards: those the routes of the services
+/// behind it match on (its upstreams, theirs, and so on), but the fixed ones
+/// every hop forwards anyway. Per hop, not one list for all: a hop carries
+/// only what a route in front of it needs, and a chain of services each with
+/// its own canary stays linear in output instead of quadratic.
+fn forward_headers(
+    upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+    canaries: &BTreeMap<String, crate::model::HeaderMatch>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let called = |s: &str| {
+        let list = upstreams.get(s).map(Vec::as_slice).unwrap_or_default();
+        list.iter().filter_map(|(u, _)| match u {
+            Upstream::Service { name } => Some(name.as_str()),
+            Upstream::External { .. } => None,
+        })
+    };
+    // Post-order over the (acyclic, validated) call graph, with a stack of
+    // its own: a chain of thousands of services must not need as many frames.
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for start in upstreams.keys() {
+        let mut stack = vec![(start.as_str(), false)];
+        while let Some((s, expanded)) = stack.pop() {
+            if out.contains_key(s) {
+                continue;
+            }
+            if !expanded {
+                stack.push((s, true));
+                stack.extend(
+                    called(s)
+                        .filter(|u| !out.contains_key(*u))
+                        .map(|u| (u, false)),
+                );
+                continue;
+            }
+            let mut headers = BTreeSet::new();
+            for u in called(s) {
+                if let Some(m) = canaries.get(u)
+                    && !headers::APP.contains(&m.header.as_str())
+                {
+                    headers.insert(m.header.clone());
+                }
+                headers.extend(out.get(u).into_iter().flatten().cloned());
+            }
+            out.insert(s.to_owned(), headers);
+        }
+    }
+    out
+}
+
 /// Namespaces the chain may not take: a STRICT PeerAuthentication and a
 /// NetworkPolicy would apply to everything else running there.
 fn reserved_namespace(ns: &str) -> bool {
@@ -185,13 +234,14 @@ impl Cx<'_> {
         let names: Vec<&str> = specs.iter().map(|s| s.name.value.as_str()).collect();
         let known_list = names.join(", ");
         let known: BTreeSet<&str> = names.into_iter().collect();
+        let ns = namespace.as_ref().map_or("", |n| n.value.as_str());
 
         // Upstreams, resolved against the known services.
         let mut upstreams: BTreeMap<String, Vec<(Upstream, Sourced<String>)>> = BTreeMap::new();
         for s in &specs {
             let mut list = Vec::new();
             for item in &s.upstreams {
-                if let Some(u) = self.upstream(item, &s.name.value, &known, &known_list) {
+                if let Some(u) = self.upstream(item, &s.name.value, &known, &known_list, ns) {
                     list.push((u, item.clone()));
                 }
             }
@@ -282,11 +332,7 @@ impl Cx<'_> {
             .or_mesh(&mesh.default_retries)
             .budget()
             .unwrap_or(HopConfig::DEFAULT_UPSTREAM_TIMEOUT);
-        let route_headers: BTreeSet<String> = canaries
-            .values()
-            .map(|m| m.header.clone())
-            .filter(|h| !headers::APP.contains(&h.as_str()))
-            .collect();
+        let forward = forward_headers(&upstreams, &canaries);
         let services = specs
             .iter()
             .map(|s| {
@@ -317,6 +363,7 @@ impl Cx<'_> {
                     },
                     work: s.work,
                     upstream_timeout,
+                    forward_headers: forward[n].iter().cloned().collect(),
                 }
             })
             .collect();
@@ -343,7 +390,6 @@ impl Cx<'_> {
                     stub: val(&p.stub_external, false),
                 })
                 .collect(),
-            route_headers: route_headers.into_iter().collect(),
         };
         self.stub_names(&model, &upstreams);
         self.identities(

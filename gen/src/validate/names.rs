@@ -1,6 +1,6 @@
 //! Names and URLs as Kubernetes and Istio accept them.
 
-use contract::{Target, TargetScheme};
+use contract::{Target, TargetScheme, external};
 
 use crate::model::Upstream;
 
@@ -53,31 +53,50 @@ pub(super) fn gateway_host(host: &str) -> Result<(), &'static str> {
 const EXTERNAL_SCHEMES: &str =
     "external upstreams must be http:// or https:// (gRPC chains call outside over HTTP too)";
 
-/// `http(s)://host[:port][/path]`; the host must be a DNS name (the egress
-/// allow-list is by host). Parsed by the hop's own parser, which reads the
-/// URL back from its UPSTREAM: whatever meshgen accepts, every hop accepts.
-pub(super) fn parse_url(url: &str) -> Result<Upstream, String> {
+/// Why a URL cannot be an external upstream.
+#[derive(Debug, PartialEq)]
+pub(super) enum UrlError {
+    /// The cluster or the pod answers `host`.
+    InCluster { host: String, why: String },
+    /// Not an `http(s)://` URL of a DNS name on a port outside the mesh's.
+    Invalid(String),
+}
+
+/// `http(s)://host[:port][/path]` of a host outside the cluster
+/// (`contract::external`: the one decision of what the cluster or the pod
+/// answers, for a pod of `namespace`), on a port that is not the mesh's own;
+/// the host must be a DNS name (the egress allow-list is by host). Parsed by
+/// the hop's own parser, which reads the URL back from its UPSTREAM: whatever
+/// meshgen accepts, every hop accepts.
+pub(super) fn parse_url(url: &str, namespace: &str) -> Result<Upstream, UrlError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if !matches!(scheme, Some("http" | "https")) {
-        return Err(EXTERNAL_SCHEMES.into());
+        return Err(UrlError::Invalid(EXTERNAL_SCHEMES.into()));
     }
-    let target = Target::parse(url)?;
+    let target = Target::parse(url).map_err(UrlError::Invalid)?;
     let tls = match target.scheme {
         TargetScheme::Http => false,
         TargetScheme::Https => true,
-        TargetScheme::Grpc => return Err(EXTERNAL_SCHEMES.into()),
+        TargetScheme::Grpc => return Err(UrlError::Invalid(EXTERNAL_SCHEMES.into())),
     };
     let host = target.host();
-    dns_name(host)?;
-    if host.ends_with(".local") || host.ends_with(".svc") || host.ends_with(".cluster") {
-        return Err(format!(
-            "\"{host}\" is a name inside the cluster; call a service of the chain by its name"
-        ));
+    if let Some(why) = external::in_cluster(host, namespace) {
+        return Err(UrlError::InCluster {
+            host: host.to_owned(),
+            why,
+        });
+    }
+    dns_name(host).map_err(|why| UrlError::Invalid(why.into()))?;
+    let port = target.port();
+    if let Some(what) = external::mesh_port(port) {
+        return Err(UrlError::Invalid(format!(
+            "port {port} is {what}, one of the mesh's own ports (\"Ports used by Istio\")"
+        )));
     }
     Ok(Upstream::External {
         url: url.to_owned(),
         host: host.to_owned(),
-        port: target.port(),
+        port,
         tls,
     })
 }
@@ -179,6 +198,7 @@ mod tests {
 
     #[test]
     fn urls() {
+        let parse_url = |url| parse_url(url, "istio101");
         assert_eq!(
             parse_url("http://time.jsontest.com/").unwrap(),
             Upstream::External {
@@ -204,6 +224,15 @@ mod tests {
             "ftp://h/",
             "http://a.example/,http://b.example/",
             "http://frontend.istio101.svc.cluster.local/",
+            "http://frontend.istio101/",
+            "https://kubernetes.default/",
+            "http://localhost:15000/",
+            "http://127.0.0.1:15020/",
+            "http://api.example.com:65536/",
+            "http://api.example.com:15000/",
+            "http://api.example.com./",
+            "http://[::1]/",
+            "http://2130706433/",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }

@@ -252,6 +252,7 @@ impl Cx<'_> {
         known_list: &str,
     ) -> BTreeMap<String, HeaderMatch> {
         let mut out = BTreeMap::new();
+        let mut distinct = BTreeSet::new();
         for (svc, c) in map {
             let Some(versions) = self.routed_service(svc, versions_of, known_list) else {
                 continue;
@@ -261,6 +262,20 @@ impl Cx<'_> {
                 continue;
             };
             self.subset_of(subset, &svc.value, versions);
+            if distinct.insert(header.value.as_str())
+                && distinct.len() == headers::MAX_ROUTE_HEADERS + 1
+            {
+                self.err(
+                    header,
+                    format!(
+                        "routes may match on at most {} distinct headers: a request carries \
+                         them through every hop in front of their routes, and each hop lists \
+                         them in FORWARD_HEADERS; this is header {}",
+                        headers::MAX_ROUTE_HEADERS,
+                        distinct.len()
+                    ),
+                );
+            }
             if let Err(why) = headers::check_match_name(&header.value) {
                 self.err(
                     header,

@@ -7,7 +7,7 @@ use crate::model::Upstream;
 use crate::profile::schema::{self, Upstreams};
 use crate::profile::source::Sourced;
 
-use super::names::{dns1035_label, parse_url};
+use super::names::{UrlError, dns1035_label, parse_url};
 use super::{Cx, val};
 
 /// A service as read from the profile, with defaults applied.
@@ -117,32 +117,34 @@ impl Cx<'_> {
         from: &str,
         known: &BTreeSet<&str>,
         known_list: &str,
+        namespace: &str,
     ) -> Option<Upstream> {
         let text = item.value.as_str();
         if text.contains("://") {
-            return match parse_url(text) {
-                // `http://backend/` would leave the mesh's routing, the cycle
-                // check and the allow-list to a ServiceEntry for an internal name.
-                Ok(Upstream::External { host, .. }) if known.contains(&host.as_str()) => {
-                    self.err(
-                        item,
-                        format!(
-                            "\"{text}\" calls the chain's service \"{}\" as if it were outside; \
-                             write upstream = \"{}\"",
-                            host, host
+            let msg = match parse_url(text, namespace) {
+                Ok(u) => return Some(u),
+                Err(UrlError::InCluster { host, why }) => {
+                    match chain_service(&host, known, namespace) {
+                        // `http://frontend/` or `http://frontend.<ns>/` would leave the
+                        // mesh's routing, the cycle check and the allow-list to a
+                        // ServiceEntry for the chain's own service.
+                        Some(service) => format!(
+                            "\"{}\" calls the chain's service \"{service}\" as if it were outside \
+                         ({why}); write upstream = \"{service}\"",
+                            text.escape_debug()
                         ),
-                    );
-                    None
+                        None => format!(
+                            "\"{}\" is inside the cluster, not an external API: {why}",
+                            text.escape_debug()
+                        ),
+                    }
                 }
-                Ok(u) => Some(u),
-                Err(why) => {
-                    self.err(
-                        item,
-                        format!("\"{}\" is not a usable URL: {why}", text.escape_debug()),
-                    );
-                    None
+                Err(UrlError::Invalid(why)) => {
+                    format!("\"{}\" is not a usable URL: {why}", text.escape_debug())
                 }
             };
+            self.err(item, msg);
+            return None;
         }
         if text == from {
             self.err(item, format!("service \"{from}\" cannot call itself"));
@@ -213,4 +215,16 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+/// The chain's service an in-cluster `host` names: `<service>`, or
+/// `<service>.<namespace>[...]` in the chain's namespace. Only picks the message.
+fn chain_service<'k>(host: &str, known: &BTreeSet<&'k str>, namespace: &str) -> Option<&'k str> {
+    let host = host.to_ascii_lowercase();
+    let mut labels = host.trim_end_matches('.').split('.');
+    let first = labels.next()?;
+    if labels.next().is_some_and(|ns| ns != namespace) {
+        return None;
+    }
+    known.get(first).copied()
 }
