@@ -25,7 +25,7 @@ Examples:
   meshgen validate profiles/demo.toml -f my-overrides.toml
   meshgen schema > meshgen.schema.json                    JSON Schema for editor completion
   meshgen completions bash > ~/.local/share/bash-completion/completions/meshgen
-  meshgen man > ~/.local/share/man/man1/meshgen.1
+  meshgen man --dir ~/.local/share/man/man1              meshgen.1 and a page per subcommand
   meshgen up profiles/demo.toml --stub-external           the mesh on 127.0.0.1 with a real Envoy
   meshgen compare profiles/demo.toml profiles/demo-grpc.toml --stub-external --fail 0.3
 
@@ -85,8 +85,14 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), e.g. `meshgen man > ~/.local/share/man/man1/meshgen.1`.
-    Man,
+    /// Print the manual page (roff) of meshgen, or write it and one page per
+    /// subcommand (meshgen-render.1, meshgen-up.1, ...) with --dir.
+    Man {
+        /// Write every page into DIR (created if missing), e.g.
+        /// `meshgen man --dir ~/.local/share/man/man1`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Run the profile's mesh on 127.0.0.1: one hop per workload and a real Envoy
     /// playing Istio's gateway and sidecars; prints `ingress: URL`, stops all on Ctrl-C.
     #[command(after_help = LOCAL_AFTER)]
@@ -99,6 +105,16 @@ enum Command {
         /// default policy (`default`).
         #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::local::RetryMode::On)]
         retries: crate::local::RetryMode,
+        /// The ingress port on 127.0.0.1 (default: a free one).
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Keep the logs (Envoy's, with its access log, and each hop's) after exit,
+        /// in the temporary folder `up` names.
+        #[arg(long)]
+        keep_logs: bool,
+        /// Write the logs into DIR (created if missing) and keep them.
+        #[arg(long, value_name = "DIR")]
+        log_dir: Option<PathBuf>,
     },
     /// Run each profile's mesh locally under a bounded load with the `fail` header,
     /// with the profile's retries, without, and with Istio's default policy; print a table.
@@ -113,14 +129,10 @@ enum Command {
         /// Override one key of every profile (like `render --set`).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Probability that each hop fails a request (the `fail` header), 0 to 1.
-        #[arg(
-            long,
-            value_name = "P",
-            default_value_t = 0.3,
-            conflicts_with = "sweep"
-        )]
-        fail: f64,
+        /// Probability that each hop fails a request (the `fail` header), 0 to 1
+        /// (default 0.3; with --report, only this point instead of the sweep).
+        #[arg(long, value_name = "P", conflicts_with = "sweep")]
+        fail: Option<f64>,
         /// Measure at each of these probabilities instead (default with --report:
         /// 0,0.1,0.2,0.3,0.4,0.5).
         #[arg(long, value_name = "P,P,...", value_delimiter = ',')]
@@ -137,10 +149,11 @@ enum Command {
         /// profile, in order. The routes retry as deployed.
         #[arg(long, value_name = "URL", conflicts_with = "bare")]
         ingress: Vec<String>,
-        /// With --ingress: the 127.0.0.1 port of that gateway's Envoy admin
-        /// (`kubectl -n istio-system port-forward deploy/istio-ingressgateway
-        /// 15000`), to count its retries; one per profile, in order.
-        #[arg(long, value_name = "PORT", requires = "ingress")]
+        /// With --ingress: that gateway's Envoy admin on 127.0.0.1, as a port or a
+        /// URL (`kubectl -n istio-system port-forward deploy/istio-ingressgateway
+        /// 15000`, or the `envoy admin:` URL `meshgen up` prints), to count its
+        /// retries; one per profile, in order.
+        #[arg(long, value_name = "PORT|URL", requires = "ingress", value_parser = admin_port)]
         ingress_admin: Vec<u16>,
         /// Requests per profile and retry mode.
         #[arg(long, value_name = "N", default_value_t = 1000)]
@@ -220,9 +233,39 @@ impl LocalArgs {
             stub_external: self.stub_external,
             without_service_entry: self.without_service_entry,
             otlp_endpoint: self.otlp_endpoint.filter(|e| !e.trim().is_empty()),
-            bare: false,
             retry_mode,
+            ..crate::local::Options::default()
         }
+    }
+}
+
+/// `--ingress-admin`: a port, `HOST:PORT` or the admin URL `meshgen up`
+/// prints; the host must be this machine (the counts are read on 127.0.0.1).
+fn admin_port(value: &str) -> Result<u16, String> {
+    let rest = value
+        .split_once("://")
+        .map_or(value, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').unwrap_or(("127.0.0.1", rest));
+    let port = port.parse::<u16>().map_err(|_| {
+        format!("`{port}` is not a port; give 15000, 127.0.0.1:15000 or http://127.0.0.1:15000")
+    })?;
+    match host.trim_start_matches('[').trim_end_matches(']') {
+        "127.0.0.1" | "localhost" | "::1" => Ok(port),
+        other => Err(format!(
+            "host {other}: the admin is read on 127.0.0.1 (port-forward it: kubectl -n \
+             istio-system port-forward deploy/istio-ingressgateway 15000)"
+        )),
+    }
+}
+
+/// An ingress given as `HOST:PORT` (grpcurl's form, which `up` prints for a
+/// gRPC chain) is `http://HOST:PORT`.
+fn with_scheme(url: String) -> String {
+    if url.contains("://") {
+        url
+    } else {
+        format!("http://{url}")
     }
 }
 
@@ -267,7 +310,14 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             clap_complete::generate(shell, &mut Cli::command(), "meshgen", &mut out);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+            eprintln!("wrote the manual pages to {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir: None } => {
             let mut out = std::io::stdout().lock();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)
@@ -279,9 +329,18 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             input,
             local,
             retries,
+            port,
+            keep_logs,
+            log_dir,
         } => {
             let model = input.model()?;
-            crate::local::up::up(model, &local.options(Some(retries))).map_err(local_error)
+            let opts = crate::local::Options {
+                ingress_port: port,
+                keep_logs: keep_logs || log_dir.is_some(),
+                log_dir,
+                ..local.options(Some(retries))
+            };
+            crate::local::up::up(model, &opts).map_err(local_error)
         }
         Command::Compare {
             profiles,
@@ -300,10 +359,11 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             ingress_admin,
             local,
         } => {
-            let fails = match (sweep.is_empty(), &report) {
-                (false, _) => sweep,
-                (true, Some(_)) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-                (true, None) => vec![fail],
+            let fails = match (sweep.is_empty(), fail, &report) {
+                (false, _, _) => sweep,
+                (true, Some(p), _) => vec![p],
+                (true, None, Some(_)) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+                (true, None, None) => vec![0.3],
             };
             if let Some(p) = fails.iter().find(|p| !(0.0..=1.0).contains(*p)) {
                 return Err(local_error(format!(
@@ -362,7 +422,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                         .into_iter()
                         .enumerate()
                         .map(|(i, url)| crate::local::up::Deployed {
-                            url,
+                            url: with_scheme(url),
                             admin: admin(i),
                         })
                         .collect(),

@@ -104,18 +104,29 @@ impl<'a> Profile<'a> {
             timeout: Duration::from_secs(60),
             rate: settings.rate,
         };
+        let what = format!(
+            "{} ({}), retries {mode}, fail {fail}",
+            self.label,
+            protocol_name(self.protocol),
+        );
+        // One bar at a time, gone when its point is measured.
         let bar = bars.add(ProgressBar::new(settings.requests as u64));
         bar.set_style(
             ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
                 .expect("template"),
         );
-        bar.set_prefix(format!(
-            "{} ({}), retries {mode}, fail {fail}",
-            self.label,
-            protocol_name(self.protocol),
-        ));
+        bar.set_prefix(what.clone());
         let outcome = load::run_at(self.protocol, url, &spec, Some(&bar)).await?;
-        bar.finish();
+        bar.finish_and_clear();
+        bars.remove(&bar);
+        if bars.is_hidden() {
+            // No terminal (a log, a pipe): one line per point instead of the bar.
+            eprintln!(
+                "measured {what}: success {:.3} of {}",
+                outcome.success_ratio(),
+                outcome.samples.len()
+            );
+        }
         let after = retries().await?;
         let versions = outcome
             .versions()
@@ -145,7 +156,10 @@ impl<'a> Profile<'a> {
     }
 }
 
-/// Warms the ingress at `url` up (connections, pools); not counted.
+/// Warms the ingress at `url` up (connections, pools; not counted), and
+/// checks that the chain answers at all without `fail`: when none of the
+/// warm-up requests succeeds, every measurement would read 0 for a reason
+/// that is not retries, so it is an error that names the first failure.
 async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
     let warm = Spec {
         requests: WARMUP,
@@ -154,19 +168,34 @@ async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
         timeout: Duration::from_secs(30),
         rate: None,
     };
-    load::run_at(protocol, url, &warm, None).await.map(drop)
+    let outcome = load::run_at(protocol, url, &warm, None).await?;
+    if outcome.successes() > 0 {
+        return Ok(());
+    }
+    let first = outcome
+        .samples
+        .iter()
+        .find_map(|s| s.error.clone())
+        .unwrap_or_else(|| "no answer".into());
+    Err(format!(
+        "none of {WARMUP} warm-up requests through {url} succeeded, without any `fail`: {first}"
+    ))
 }
 
 /// Runs one profile in every mode on the local mesh. Await from the main
 /// future (spawns processes).
+/// Each row is pushed to `rows` as soon as it is measured, so an interrupted
+/// or failed run keeps what it measured.
 pub async fn profile(
     label: &str,
     model: Model,
     opts: &Options,
     settings: &Settings,
     bars: &MultiProgress,
-) -> Result<Vec<Row>, String> {
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
     let p = Profile::of(label, &model);
+    let hint = super::external_hint(&model, opts);
     let modes = settings.modes.clone();
     let mut mesh = Mesh::start(
         model,
@@ -176,7 +205,6 @@ pub async fn profile(
         },
     )
     .await?;
-    let mut rows = Vec::new();
     let mut runs: Vec<Option<RetryMode>> = modes.iter().copied().map(Some).collect();
     if settings.bare {
         runs.push(None);
@@ -198,7 +226,10 @@ pub async fn profile(
             }
         }
         let url = format!("{}/", mesh.ingress_url());
-        warm_up(p.protocol, &url).await?;
+        warm_up(p.protocol, &url).await.map_err(|e| match &hint {
+            Some(h) => format!("{label}: {e}\n  hint: {h}"),
+            None => format!("{label}: {e}"),
+        })?;
         let mode = mode.map_or("bare", RetryMode::as_str);
         for &fail in &settings.fails {
             let retries = || async { mesh.retries().await.map(Some) };
@@ -206,7 +237,7 @@ pub async fn profile(
         }
     }
     mesh.stop();
-    Ok(rows)
+    Ok(())
 }
 
 /// The row label of a deployed mesh's runs: its routes retry as deployed.
@@ -223,10 +254,12 @@ pub async fn deployed(
     admin: Option<u16>,
     settings: &Settings,
     bars: &MultiProgress,
-) -> Result<Vec<Row>, String> {
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
     let p = Profile::of(label, model);
-    warm_up(p.protocol, url).await?;
-    let mut rows = Vec::new();
+    warm_up(p.protocol, url)
+        .await
+        .map_err(|e| format!("{label}: {e}"))?;
     for &fail in &settings.fails {
         let retries = || async {
             match admin {
@@ -239,7 +272,7 @@ pub async fn deployed(
                 .await?,
         );
     }
-    Ok(rows)
+    Ok(())
 }
 
 pub fn protocol_name(p: Protocol) -> &'static str {

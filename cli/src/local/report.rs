@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
@@ -150,6 +151,38 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
     );
     page.push_str("</body>\n</html>\n");
     Ok(page)
+}
+
+/// Refuses a report path that could not be written, before anything runs
+/// (a run takes minutes; its rows must not be lost to a typo at the end).
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(format!(
+            "--report {shown}: a directory; give a file in it, e.g. --report {}",
+            path.join("compare.html").display()
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "--report {shown}: no directory {} (create it first: mkdir -p {})",
+            parent.display(),
+            parent.display()
+        ));
+    }
+    let writable = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        tempfile::NamedTempFile::new_in(parent).map(drop)
+    };
+    writable.map_err(|e| format!("--report {shown}: cannot be written: {e}"))
 }
 
 /// Expected success of a chain of `hops` hops that each fail with `p`, with

@@ -6,8 +6,7 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::compare::{self, Row, Settings};
-use super::report;
-use super::{Mesh, Options, check};
+use super::{Mesh, Options, check, external_hint, find_programs, load, report};
 use meshgen::model::{Model, Protocol};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -20,6 +19,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// `meshgen up`: start, print `ingress: URL`, wait for Ctrl-C or SIGTERM, stop all.
 pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
+    // A missing program is the first thing said, before any note.
+    find_programs([&model], opts)?;
     for n in check(&model, opts)? {
         eprintln!("note: {n}");
     }
@@ -34,24 +35,13 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
             _ = term.recv() => return Ok(ExitCode::SUCCESS),
             _ = int.recv() => return Ok(ExitCode::SUCCESS),
         };
-        let url = mesh.ingress_url();
-        eprintln!(
-            "envoy admin: http://127.0.0.1:{} (retries: {}); {} hop processes",
-            mesh.layout.admin,
-            mesh.mode.as_str(),
-            mesh.pids().len() - 1
-        );
-        if mesh.protocol() == Protocol::Grpc {
-            eprintln!(
-                "try: grpcurl -plaintext 127.0.0.1:{} chain.v1.Hop/Call",
-                mesh.ingress_port()
-            );
-        } else {
-            eprintln!("try: curl {url}/");
+        if let Err(e) = first_request(&mesh).await {
+            eprintln!("warning: a first request through the ingress failed: {e}");
+            if let Some(h) = external_hint(&mesh.model, opts) {
+                eprintln!("  hint: {h}");
+            }
         }
-        println!("ingress: {url}");
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
+        say_ready(&mesh);
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let code = loop {
             tokio::select! {
@@ -67,8 +57,51 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
         };
         eprintln!("stopping");
         mesh.stop();
+        if mesh.keeps_logs() {
+            eprintln!("logs kept in {}", mesh.log_dir().display());
+        }
         Ok(code)
     })
+}
+
+/// What `up` prints once ready: the admin, the logs, a command to try (on
+/// stderr), then the ingress on stdout: a URL for HTTP, `HOST:PORT` for gRPC,
+/// as grpcurl takes it.
+fn say_ready(mesh: &Mesh) {
+    let port = mesh.ingress_port();
+    eprintln!(
+        "envoy admin: http://127.0.0.1:{} (retries: {}); {} hop processes",
+        mesh.layout.admin,
+        mesh.mode.as_str(),
+        mesh.pids().len() - 1
+    );
+    let access = if mesh.model.mesh.access_log {
+        " (envoy.log holds the access log)"
+    } else {
+        ""
+    };
+    eprintln!(
+        "logs: {}{access}; {}",
+        mesh.log_dir().display(),
+        if mesh.keeps_logs() {
+            "kept after exit"
+        } else {
+            "removed on exit (--keep-logs keeps them)"
+        }
+    );
+    let ingress = match mesh.protocol() {
+        Protocol::Grpc => {
+            eprintln!("try: grpcurl -plaintext 127.0.0.1:{port} chain.v1.Hop/Call");
+            format!("127.0.0.1:{port}")
+        }
+        Protocol::Http => {
+            eprintln!("try: curl http://127.0.0.1:{port}/");
+            format!("http://127.0.0.1:{port}")
+        }
+    };
+    println!("ingress: {ingress}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
 }
 
 /// How `compare` prints its rows.
@@ -97,6 +130,13 @@ pub fn compare(
     report: Option<&std::path::Path>,
     deployed: Option<Vec<Deployed>>,
 ) -> Result<ExitCode, String> {
+    // What would only fail at the end is refused before anything runs.
+    if deployed.is_none() {
+        find_programs(profiles.iter().map(|(_, m)| m), opts)?;
+    }
+    if let Some(path) = report {
+        report::check_writable(path)?;
+    }
     match &deployed {
         None => {
             for (label, model) in &profiles {
@@ -120,31 +160,35 @@ pub fn compare(
     }
     let started = std::time::Instant::now();
     let rt = runtime()?;
-    let rows: Vec<Row> = rt.block_on(async {
-        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-        let bars = compare::progress();
-        let mut rows = Vec::new();
-        for (i, (label, model)) in profiles.into_iter().enumerate() {
-            // A signal drops the running profile's Mesh, which stops its processes.
-            let run = async {
-                match deployed.as_ref().map(|d| &d[i]) {
-                    Some(d) => {
-                        compare::deployed(&label, &model, &d.url, d.admin, settings, &bars).await
-                    }
-                    None => compare::profile(&label, model, opts, settings, &bars).await,
-                }
-            };
-            let more = tokio::select! {
-                r = run => r?,
-                _ = term.recv() => return Err("interrupted".to_string()),
-                _ = int.recv() => return Err("interrupted".to_string()),
-            };
-            rows.extend(more);
+    let mut rows: Vec<Row> = Vec::new();
+    let ended = rt.block_on(measure(
+        profiles,
+        opts,
+        settings,
+        deployed.as_deref(),
+        &mut rows,
+    ));
+    // Whatever happened, every row measured is printed.
+    if matches!(ended, Ended::Done) || !rows.is_empty() {
+        print_rows(&rows, format);
+    }
+    match ended {
+        Ended::Done => {}
+        Ended::Interrupted => {
+            eprintln!(
+                "interrupted: {} row{} measured before the signal (above); nothing else written",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" }
+            );
+            return Ok(ExitCode::from(130));
         }
-        let _ = bars.clear();
-        Ok::<_, String>(rows)
-    })?;
+        Ended::Failed(e) => {
+            if !rows.is_empty() {
+                eprintln!("the {} rows above were measured before:", rows.len());
+            }
+            return Err(e);
+        }
+    }
     if let Some(path) = report {
         let info = report::RunInfo {
             meshgen: env!("CARGO_PKG_VERSION").to_owned(),
@@ -158,15 +202,83 @@ pub fn compare(
         std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("report: {}", path.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a comparison's measurements ended.
+enum Ended {
+    Done,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    Failed(String),
+}
+
+/// Every profile in turn, each row pushed to `rows` as it is measured; a
+/// signal stops the run (dropping the running profile's Mesh stops its processes).
+async fn measure(
+    profiles: Vec<(String, Model)>,
+    opts: &Options,
+    settings: &Settings,
+    deployed: Option<&[Deployed]>,
+    rows: &mut Vec<Row>,
+) -> Ended {
+    let signals =
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+    let (mut term, mut int) = match signals {
+        Ok(s) => s,
+        Err(e) => return Ended::Failed(format!("signals: {e}")),
+    };
+    let bars = compare::progress();
+    for (i, (label, model)) in profiles.into_iter().enumerate() {
+        let run = async {
+            match deployed.map(|d| &d[i]) {
+                Some(d) => {
+                    compare::deployed(&label, &model, &d.url, d.admin, settings, &bars, rows).await
+                }
+                None => compare::profile(&label, model, opts, settings, &bars, rows).await,
+            }
+        };
+        let result = tokio::select! {
+            r = run => r,
+            _ = term.recv() => return Ended::Interrupted,
+            _ = int.recv() => return Ended::Interrupted,
+        };
+        if let Err(e) = result {
+            let _ = bars.clear();
+            return Ended::Failed(e);
+        }
+    }
+    let _ = bars.clear();
+    Ended::Done
+}
+
+fn print_rows(rows: &[Row], format: Format) {
     match format {
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&rows).expect("rows serialize")
+            serde_json::to_string_pretty(rows).expect("rows serialize")
         ),
-        Format::Csv => print!("{}", compare::csv(&rows)),
-        Format::Table => print!("{}", compare::table(&rows)),
+        Format::Csv => print!("{}", compare::csv(rows)),
+        Format::Table => print!("{}", compare::table(rows)),
     }
-    Ok(ExitCode::SUCCESS)
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}
+
+/// One request through the ingress without `fail`: `Err` with the first
+/// failure when the chain does not answer whole.
+async fn first_request(mesh: &Mesh) -> Result<(), String> {
+    let spec = load::Spec {
+        requests: 1,
+        timeout: Duration::from_secs(30),
+        ..load::Spec::default()
+    };
+    let outcome = load::run(mesh.protocol(), mesh.ingress_port(), &spec, None).await?;
+    match outcome.samples.first() {
+        Some(s) if s.ok => Ok(()),
+        Some(s) => Err(s.error.clone().unwrap_or_else(|| "no answer".into())),
+        None => Err("no answer".into()),
+    }
 }
 
 /// `envoy --version`'s line, or why there is none.
