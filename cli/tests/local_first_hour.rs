@@ -276,3 +276,69 @@ fn an_interrupted_compare_prints_the_rows_measured_so_far() {
     let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }
+
+/// `up --port P --log-dir DIR`: the ingress on P, the logs in DIR, named, and
+/// kept after exit; Envoy's access log (the profile's `istio.access_log`,
+/// true by default) in DIR/envoy.log, as `kubectl logs -c istio-proxy` shows it.
+#[test]
+fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
+    let _turn = one_program_at_a_time();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let mut child = meshgen()
+        .arg("up")
+        .arg(profile_path("demo.toml"))
+        .args(["--stub-external", "--port", &port.to_string(), "--log-dir"])
+        .arg(&logs)
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("ingress: http://127.0.0.1:{port}"));
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut conn,
+        b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: access-log-probe\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("logs: {}", logs.display())),
+        "{stderr}"
+    );
+    let envoy_log = std::fs::read_to_string(logs.join("envoy.log")).unwrap();
+    assert!(
+        envoy_log
+            .lines()
+            .any(|l| l.contains("\"GET / HTTP/1.1\" 200") && l.contains("\"access-log-probe\"")),
+        "{envoy_log}"
+    );
+    assert!(logs.join("frontend-prod.log").is_file());
+}
