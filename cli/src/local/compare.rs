@@ -342,51 +342,106 @@ pub fn csv(rows: &[Row]) -> String {
     out
 }
 
-/// The columns of the table (and of the report's): a heading each.
-pub const HEAD: [&str; 13] = [
-    "profile",
-    "protocol",
-    "routes",
-    "data plane",
-    "retries",
-    "fail",
-    "success",
-    "req/s",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "envoy retries",
-    "versions",
-];
-
-/// A row's cells under [`HEAD`], for people to read.
-pub fn cells(r: &Row) -> Vec<String> {
-    vec![
-        r.profile.clone(),
-        protocol_name(r.protocol).into(),
-        routing_api_name(r.routing_api).into(),
-        data_plane_name(r.data_plane).into(),
-        r.retries.clone(),
-        format!("{:.2}", r.fail),
-        format!("{:.3}", r.success_ratio),
-        format!("{:.0}", r.requests_per_second),
-        format!("{:.2}", r.p50_ms),
-        format!("{:.2}", r.p90_ms),
-        format!("{:.2}", r.p99_ms),
-        r.envoy_retries.map_or("-".to_owned(), |n| n.to_string()),
-        r.versions.clone(),
-    ]
+/// Expected success of a chain of `hops` hops that each fail with `p`, with
+/// `retries` retries of each failed call.
+pub fn expected_success(p: f64, hops: u32, retries: u32) -> f64 {
+    (1.0 - p.powi(retries as i32 + 1)).powi(hops as i32)
 }
 
-/// The table, aligned, one row per line.
+/// What a row's success ratio should be: the profile's retries retry the
+/// hop's failures only in the modes that carry them (`on`, `deployed`);
+/// `off`, `bare` and Istio's default policy (which retries neither HTTP 500
+/// nor gRPC INTERNAL) leave every failure standing.
+pub fn expected(r: &Row) -> f64 {
+    let retries = match r.retries.as_str() {
+        "on" | DEPLOYED => r.attempts.unwrap_or(0),
+        _ => 0,
+    };
+    expected_success(r.fail, r.hops, retries)
+}
+
+fn is_bare(r: &Row) -> bool {
+    r.retries == "bare"
+}
+
+type Cell = fn(&Row) -> String;
+
+/// Every column for people to read: its heading and its cell.
+const COLUMNS: [(&str, Cell); 14] = [
+    ("profile", |r| r.profile.clone()),
+    ("protocol", |r| protocol_name(r.protocol).into()),
+    // A bare row has no mesh: neither routes nor proxies.
+    ("routes", |r| match is_bare(r) {
+        true => "-".into(),
+        false => routing_api_name(r.routing_api).into(),
+    }),
+    ("data plane", |r| match is_bare(r) {
+        true => "-".into(),
+        false => data_plane_name(r.data_plane).into(),
+    }),
+    ("retries", |r| r.retries.clone()),
+    ("fail", |r| format!("{:.2}", r.fail)),
+    ("success", |r| format!("{:.3}", r.success_ratio)),
+    ("expected", |r| format!("{:.3}", expected(r))),
+    ("req/s", |r| format!("{:.0}", r.requests_per_second)),
+    ("p50 ms", |r| format!("{:.2}", r.p50_ms)),
+    ("p90 ms", |r| format!("{:.2}", r.p90_ms)),
+    ("p99 ms", |r| format!("{:.2}", r.p99_ms)),
+    ("envoy retries", |r| match (is_bare(r), r.envoy_retries) {
+        (false, Some(n)) => n.to_string(),
+        _ => "-".into(),
+    }),
+    ("versions", |r| r.versions.clone()),
+];
+
+/// The report's headings (every column).
+pub fn head() -> Vec<&'static str> {
+    COLUMNS.iter().map(|(h, _)| *h).collect()
+}
+
+/// A row's cells under [`head`].
+pub fn cells(r: &Row) -> Vec<String> {
+    COLUMNS.iter().map(|(_, cell)| cell(r)).collect()
+}
+
+/// Columns the terminal table says once, above it, when every row (bare rows
+/// aside, which have no mesh) holds the same value.
+const SAID_ONCE: [&str; 4] = ["protocol", "routes", "data plane", "fail"];
+/// Columns the terminal table leaves to --json, --csv and the report.
+const LEFT_OUT: [&str; 2] = ["p90 ms", "versions"];
+
+/// The table for a terminal: what every row shares said once above it, the
+/// versions that answered once below it, aligned columns between.
 pub fn table(rows: &[Row]) -> String {
-    let head = HEAD;
-    let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-    lines.extend(rows.iter().map(cells));
-    let widths: Vec<usize> = (0..head.len())
+    let meshed: Vec<&Row> = rows.iter().filter(|r| !is_bare(r)).collect();
+    let mut shared = Vec::new();
+    let mut shown = Vec::new();
+    for (heading, cell) in COLUMNS {
+        if LEFT_OUT.contains(&heading) {
+            continue;
+        }
+        let values: Vec<String> = meshed.iter().map(|r| cell(r)).collect();
+        if SAID_ONCE.contains(&heading)
+            && !values.is_empty()
+            && values.iter().all(|v| *v == values[0])
+        {
+            shared.push(format!("{heading} {}", values[0]));
+            continue;
+        }
+        shown.push((heading, cell));
+    }
+    let mut lines: Vec<Vec<String>> = vec![shown.iter().map(|(h, _)| h.to_string()).collect()];
+    lines.extend(
+        rows.iter()
+            .map(|r| shown.iter().map(|(_, cell)| cell(r)).collect()),
+    );
+    let widths: Vec<usize> = (0..shown.len())
         .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
+    if !shared.is_empty() {
+        out.push_str(&format!("{}\n", shared.join(", ")));
+    }
     for l in lines {
         let cells: Vec<String> = l
             .iter()
@@ -396,7 +451,29 @@ pub fn table(rows: &[Row]) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    out.push_str(&versions_once(rows));
     out
+}
+
+/// The versions that answered, once: one line when every row saw the same,
+/// else one per set with the rows that saw it.
+fn versions_once(rows: &[Row]) -> String {
+    let mut sets: Vec<(&str, Vec<String>)> = Vec::new();
+    for r in rows {
+        let who = format!("{} {}", r.profile, r.retries);
+        match sets.iter_mut().find(|(v, _)| *v == r.versions) {
+            Some((_, w)) => w.push(who),
+            None => sets.push((&r.versions, vec![who])),
+        }
+    }
+    match sets.as_slice() {
+        [] => String::new(),
+        [(v, _)] => format!("versions that answered: {v}\n"),
+        _ => sets
+            .iter()
+            .map(|(v, who)| format!("versions {v}: {}\n", who.join(", ")))
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -430,8 +507,31 @@ mod tests {
         assert_eq!(v["routing_api"], "gateway-api");
         assert_eq!(v["data_plane"], "ambient");
         assert_eq!(v["success_ratio"], 0.5);
-        let line = table(&[row]).lines().nth(1).unwrap().to_owned();
-        assert!(line.contains("default"), "{line}");
-        assert!(line.contains("gateway-api  ambient"), "{line}");
+        let bare = Row {
+            retries: "bare".into(),
+            ..row.clone()
+        };
+        let text = table(&[row.clone(), bare]);
+        let lines: Vec<&str> = text.lines().collect();
+        // Said once: what every row with a mesh shares.
+        assert_eq!(
+            lines[0],
+            "protocol grpc, routes gateway-api, data plane ambient, fail 0.30"
+        );
+        assert!(
+            lines[2].contains("default") && lines[2].contains("0.343"),
+            "{text}"
+        );
+        assert!(
+            !lines[3].contains("ambient"),
+            "a bare row has no mesh: {text}"
+        );
+        assert_eq!(lines[4], "versions that answered: a:prod");
+        assert_eq!(expected(&row), expected_success(0.3, 3, 0));
+        let on = Row {
+            retries: "on".into(),
+            ..row
+        };
+        assert_eq!(expected(&on), expected_success(0.3, 3, 3));
     }
 }

@@ -11,7 +11,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::compare::{HEAD, Row, cells, protocol_name};
+use super::compare::{Row, cells, expected_success, head, protocol_name};
 
 /// How the run was made, printed under the plots.
 #[derive(Clone, Debug)]
@@ -123,7 +123,7 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
          Envoy adds along the chain.</figcaption>\n</figure>\n"
     );
     page.push_str("<h2>Every run</h2>\n<table>\n<tr>");
-    for h in HEAD {
+    for h in head() {
         let _ = write!(page, "<th>{h}</th>");
     }
     page.push_str("</tr>\n");
@@ -183,12 +183,6 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
         tempfile::NamedTempFile::new_in(parent).map(drop)
     };
     writable.map_err(|e| format!("--report {shown}: cannot be written: {e}"))
-}
-
-/// Expected success of a chain of `hops` hops that each fail with `p`, with
-/// `retries` retries of each failed call.
-pub fn expected_success(p: f64, hops: u32, retries: u32) -> f64 {
-    (1.0 - p.powi(retries as i32 + 1)).powi(hops as i32)
 }
 
 fn success_plot(rows: &[Row]) -> Result<String, String> {

@@ -139,10 +139,12 @@ pub fn compare(
     }
     match &deployed {
         None => {
+            let mut notes = Vec::new();
             for (label, model) in &profiles {
-                for n in check(model, opts)? {
-                    eprintln!("note: {label}: {n}");
-                }
+                notes.push((label.as_str(), check(model, opts)?));
+            }
+            for n in condensed_notes(&notes) {
+                eprintln!("note: {n}");
             }
         }
         Some(d) => {
@@ -203,6 +205,28 @@ pub fn compare(
         eprintln!("report: {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each note once, in order: bare when every profile has it, else after the
+/// profiles that do (`demo, demo-grpc: mtls: ...`).
+fn condensed_notes(notes: &[(&str, Vec<String>)]) -> Vec<String> {
+    let mut once: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (label, ns) in notes {
+        for n in ns {
+            match once.iter_mut().find(|(text, _)| text == n) {
+                Some((_, who)) => who.push(label),
+                None => once.push((n, vec![label])),
+            }
+        }
+    }
+    once.into_iter()
+        .map(
+            |(text, who)| match who.len() == notes.len() && notes.len() > 1 {
+                true => text.to_owned(),
+                false => format!("{}: {text}", who.join(", ")),
+            },
+        )
+        .collect()
 }
 
 /// How a comparison's measurements ended.
@@ -316,4 +340,23 @@ fn machine() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_every_profile_shares_are_said_once() {
+        let notes = [
+            ("demo", vec!["mtls: x".to_owned(), "tracing: y".to_owned()]),
+            ("demo-grpc", vec!["mtls: x".to_owned()]),
+        ];
+        assert_eq!(
+            condensed_notes(&notes),
+            ["mtls: x".to_owned(), "demo: tracing: y".to_owned()]
+        );
+        let one = [("demo", vec!["mtls: x".to_owned()])];
+        assert_eq!(condensed_notes(&one), ["demo: mtls: x".to_owned()]);
+    }
 }
