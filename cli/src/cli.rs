@@ -72,10 +72,17 @@ enum Command {
         #[arg(long)]
         kustomization: bool,
     },
-    /// Parse, merge and validate a profile; print nothing on success.
+    /// Parse, merge and validate profiles, each in turn; print nothing on success.
     Validate {
-        #[command(flatten)]
-        input: Input,
+        /// Profiles (TOML), each validated on its own (with the same -f and --set).
+        #[arg(value_name = "PROFILE", required = true)]
+        profiles: Vec<PathBuf>,
+        /// More TOML layered on top of every profile, in order (later wins).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Override one key of every profile (like `render --set`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
     },
     /// Print the JSON Schema of profiles (for Taplo / Even Better TOML).
     Schema,
@@ -286,8 +293,35 @@ fn local_error(message: String) -> Error {
     Error::Input(vec![meshgen::error::Diagnostic::new(message)])
 }
 
+/// A path given as a profile that cannot be one, said with what to give
+/// instead: a folder (`up out`), or the YAML that `render` writes.
+fn not_a_profile(path: &std::path::Path) -> Option<Error> {
+    let shown = path.display();
+    let why = if path.is_dir() {
+        format!(
+            "{shown}: a folder, not a profile; give the profile's TOML file, e.g. \
+             profiles/demo.toml"
+        )
+    } else {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        if !matches!(ext.as_str(), "yaml" | "yml" | "json") {
+            return None;
+        }
+        format!(
+            "{shown}: a profile is TOML (e.g. profiles/demo.toml); the YAML manifests are \
+             what `meshgen render` writes from it"
+        )
+    };
+    Some(local_error(why))
+}
+
 impl Input {
     fn model(&self) -> Result<meshgen::model::Model, Error> {
+        for p in std::iter::once(&self.profile).chain(&self.files) {
+            if let Some(e) = not_a_profile(p) {
+                return Err(e);
+            }
+        }
         let loaded = load(&Layers {
             profile: self.profile.clone(),
             files: self.files.clone(),
@@ -450,8 +484,19 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             )
             .map_err(local_error)
         }
-        Command::Validate { input } => {
-            input.model()?;
+        Command::Validate {
+            profiles,
+            files,
+            sets,
+        } => {
+            for profile in profiles {
+                let input = Input {
+                    profile,
+                    files: files.clone(),
+                    sets: sets.clone(),
+                };
+                input.model()?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Render {
@@ -469,6 +514,13 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 }
             }
             let stdout_mode = output.as_os_str() == "-";
+            if !stdout_mode && output.exists() && !output.is_dir() {
+                return Err(Error::Output(format!(
+                    "-o {}: a file; -o names the folder to write the manifests into (created \
+                     if missing), or - for one YAML stream on stdout",
+                    output.display()
+                )));
+            }
             if kustomization {
                 if stdout_mode {
                     return Err(Error::Output(
