@@ -288,6 +288,9 @@ fn with_scheme(url: String) -> String {
     }
 }
 
+/// Latency runs per plotted point of the report (see `Settings::latency_runs`).
+const LATENCY_RUNS: usize = 3;
+
 /// A local-run failure, shown like the other errors (exit 2).
 fn local_error(message: String) -> Error {
     Error::Input(vec![meshgen::error::Diagnostic::new(message)])
@@ -445,6 +448,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 // The report's latency plot needs the chain without Envoy
                 // (not available from a deployed mesh).
                 bare: bare || (report.is_some() && ingress.is_empty()),
+                latency_runs: if report.is_some() { LATENCY_RUNS } else { 1 },
             };
             let deployed = if ingress.is_empty() {
                 None

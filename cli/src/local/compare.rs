@@ -24,6 +24,30 @@ pub struct Settings {
     pub modes: Vec<RetryMode>,
     /// Also run the chain without Envoy (a `retries: "bare"` row): the baseline.
     pub bare: bool,
+    /// Latency runs at the lowest `fail` of the bare chain and of the
+    /// profile's own retries (the report's latency plot): their spread shows
+    /// what one run cannot. 1: the row's own run only.
+    pub latency_runs: usize,
+}
+
+/// The latency percentiles of one run, in milliseconds.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+}
+
+impl Percentiles {
+    fn of(o: &load::Outcome) -> Percentiles {
+        Percentiles {
+            p50_ms: o.percentile_ms(50.0),
+            p90_ms: o.percentile_ms(90.0),
+            p99_ms: o.percentile_ms(99.0),
+            p999_ms: o.percentile_ms(99.9),
+        }
+    }
 }
 
 /// One line of the table.
@@ -55,7 +79,19 @@ pub struct Row {
     pub envoy_retries: Option<u64>,
     /// `service:version+version` for every service that answered.
     pub versions: String,
+    /// Every latency run of this point, the row's own first, when it was
+    /// repeated (see [`Settings::latency_runs`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub latency_runs: Vec<Percentiles>,
+    /// What the mode stands for in the profile's terms: the rendered
+    /// `retries` block, or the policy that applies without one.
+    #[serde(skip)]
+    pub policy: String,
 }
+
+/// The modes the report's latency plot draws: the chain alone, and through
+/// the mesh with the profile's own retries (or as deployed).
+pub const LATENCY_MODES: [&str; 3] = ["bare", "on", DEPLOYED];
 
 /// Warm-up requests after each Envoy start (not counted): connections, pools.
 const WARMUP: usize = 20;
@@ -68,6 +104,24 @@ struct Profile<'a> {
     data_plane: DataPlane,
     hops: u32,
     attempts: Option<u32>,
+    /// The profile's own retry policy, as its routes render it.
+    own_policy: String,
+}
+
+/// What Istio does without a `retries` block.
+pub const ISTIO_DEFAULT_POLICY: &str = "no `retries` block: Istio's default policy, 2 retries on \
+     connect-failure, refused-stream, unavailable, cancelled (never HTTP 500 nor gRPC INTERNAL)";
+
+/// A route's retry policy as the rendered VirtualService says it.
+fn rendered(policy: &RetryPolicy) -> String {
+    match policy {
+        RetryPolicy::Default => ISTIO_DEFAULT_POLICY.into(),
+        RetryPolicy::Off => "retries: {attempts: 0}".into(),
+        RetryPolicy::Retry(r) => format!(
+            "retries: {{attempts: {}, perTryTimeout: {}, retryOn: {}}}",
+            r.attempts, r.per_try_timeout, r.retry_on
+        ),
+    }
 }
 
 impl<'a> Profile<'a> {
@@ -82,6 +136,18 @@ impl<'a> Profile<'a> {
                 RetryPolicy::Retry(r) => Some(r.attempts),
                 RetryPolicy::Default | RetryPolicy::Off => None,
             },
+            own_policy: rendered(&model.services[0].route.retries),
+        }
+    }
+
+    /// What `mode` stands for with this profile.
+    fn policy(&self, mode: &str) -> String {
+        match mode {
+            "on" => format!("the profile's: {}", self.own_policy),
+            DEPLOYED => format!("as deployed; the profile renders {}", self.own_policy),
+            "off" => "none: retries: {attempts: 0}".into(),
+            "default" => ISTIO_DEFAULT_POLICY.into(),
+            _ => "no Envoy: the hops call each other directly".into(),
         }
     }
 
@@ -128,6 +194,15 @@ impl<'a> Profile<'a> {
             );
         }
         let after = retries().await?;
+        let lowest = settings.fails.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut latency_runs = Vec::new();
+        if settings.latency_runs > 1 && fail == lowest && LATENCY_MODES.contains(&mode) {
+            latency_runs.push(Percentiles::of(&outcome));
+            for _ in 1..settings.latency_runs {
+                let again = load::run_at(self.protocol, url, &spec, None).await?;
+                latency_runs.push(Percentiles::of(&again));
+            }
+        }
         let versions = outcome
             .versions()
             .iter()
@@ -152,6 +227,8 @@ impl<'a> Profile<'a> {
             attempts: self.attempts,
             envoy_retries: after.zip(before).map(|(a, b)| a.saturating_sub(b)),
             versions,
+            latency_runs,
+            policy: self.policy(mode),
         })
     }
 }
@@ -342,6 +419,18 @@ pub fn csv(rows: &[Row]) -> String {
     out
 }
 
+impl Row {
+    /// The latency percentiles of the row's own run.
+    pub fn percentiles(&self) -> Percentiles {
+        Percentiles {
+            p50_ms: self.p50_ms,
+            p90_ms: self.p90_ms,
+            p99_ms: self.p99_ms,
+            p999_ms: self.p999_ms,
+        }
+    }
+}
+
 /// Expected success of a chain of `hops` hops that each fail with `p`, with
 /// `retries` retries of each failed call.
 pub fn expected_success(p: f64, hops: u32, retries: u32) -> f64 {
@@ -500,6 +589,8 @@ mod tests {
             attempts: Some(3),
             envoy_retries: Some(4),
             versions: "a:prod".into(),
+            latency_runs: vec![],
+            policy: String::new(),
         };
         let v = serde_json::to_value(&row).unwrap();
         assert_eq!(v["protocol"], "grpc");

@@ -13,9 +13,11 @@ mod mesh;
 mod options;
 pub mod ports;
 pub mod procs;
+pub mod provenance;
 pub mod report;
 pub mod stub;
 pub mod up;
+pub mod verdict;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::compare::{self, Row, Settings};
-use super::{Mesh, Options, check, external_hint, find_programs, load, report};
+use super::{Mesh, Options, check, external_hint, find_programs, load, provenance, report};
 use meshgen::model::{Model, Protocol};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -161,6 +161,7 @@ pub fn compare(
         }
     }
     let started = std::time::Instant::now();
+    let (date, load_before) = (provenance::utc_now(), provenance::load_average());
     let rt = runtime()?;
     let mut rows: Vec<Row> = Vec::new();
     let ended = rt.block_on(measure(
@@ -192,13 +193,28 @@ pub fn compare(
         }
     }
     if let Some(path) = report {
+        let (hops, hops_debug) = hops_build(&rows, opts, deployed.is_some());
         let info = report::RunInfo {
             meshgen: env!("CARGO_PKG_VERSION").to_owned(),
             envoy: envoy_version(opts),
             machine: machine(),
-            load: format!("closed loop, {} requests in flight", settings.concurrency),
+            load: load::Spec {
+                concurrency: settings.concurrency,
+                rate: settings.rate,
+                ..load::Spec::default()
+            }
+            .mode()
+            .to_string(),
             requests: settings.requests,
             seconds: started.elapsed().as_secs_f64(),
+            command: provenance::command_line(),
+            date,
+            meshgen_build: provenance::meshgen_build().to_owned(),
+            hops,
+            hops_debug,
+            load_before,
+            load_after: provenance::load_average(),
+            latency_runs: settings.latency_runs,
         };
         let page = report::html(&rows, &info)?;
         std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -303,6 +319,39 @@ async fn first_request(mesh: &Mesh) -> Result<(), String> {
         Some(s) => Err(s.error.clone().unwrap_or_else(|| "no answer".into())),
         None => Err("no answer".into()),
     }
+}
+
+/// Where the hops of the rows' protocols are and whether they are debug
+/// builds; a deployed mesh's are not this machine's to say.
+fn hops_build(rows: &[Row], opts: &Options, deployed: bool) -> (String, Option<bool>) {
+    if deployed {
+        return ("the deployed mesh's".into(), None);
+    }
+    let mut paths = Vec::new();
+    for r in rows {
+        if let Ok(p) = super::find_binary(r.protocol.binary(), opts.bin_dir.as_deref())
+            && !paths.contains(&p)
+        {
+            paths.push(p);
+        }
+    }
+    let debug = paths
+        .iter()
+        .map(|p| provenance::debug_build(p))
+        .collect::<Vec<_>>();
+    let shown = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let any_debug = debug.contains(&Some(true));
+    let all_release = !debug.is_empty() && debug.iter().all(|d| *d == Some(false));
+    let verdict = match (any_debug, all_release) {
+        (true, _) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    };
+    (shown, verdict)
 }
 
 /// `envoy --version`'s line, or why there is none.
