@@ -382,6 +382,15 @@ fn demo_report_in_a_real_browser() {
                 "series": ["http bare", "http mesh, retries on", "grpc bare", "grpc mesh, retries on"],
                 "points_per_series": 4,
             },
+            {
+                // What retries cost: p99 against fail, every mode and the bare chain.
+                "id": "cost",
+                "series": [
+                    "http on", "http off", "http default", "http bare",
+                    "grpc on", "grpc off", "grpc default", "grpc bare",
+                ],
+                "points_per_series": 3,
+            },
         ],
         // The verdict in words, the runs behind each latency point, and how
         // the comparison was made.

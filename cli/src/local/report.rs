@@ -101,6 +101,7 @@ fn hue(owners: &[String], owner: &str) -> RGBColor {
 pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
     let success = success_plot(rows)?;
     let latency = latency_plot(rows)?;
+    let cost = cost_plot(rows)?;
     let mut page = String::new();
     let esc = |s: &str| {
         s.replace('&', "&amp;")
@@ -165,6 +166,13 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
         } else {
             ""
         },
+    );
+    let _ = write!(
+        page,
+        "<figure id=\"cost\">\n{cost}\n<figcaption>What retries cost: the p99 latency of each \
+         protocol and mode against the failure probability of each hop (one run per point). \
+         A retried call waits for every try it makes, so the tail grows with fail where the \
+         retries work (<em>on</em>) and not where nothing is retried.</figcaption>\n</figure>\n"
     );
     page.push_str("<h2>Every run</h2>\n<table>\n<tr>");
     for h in head() {
@@ -347,17 +355,72 @@ fn success_plot(rows: &[Row]) -> Result<String, String> {
         for ((owner, mode), mut points) in series {
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             let color = hue(&owners, &owner);
-            let dash = match mode.as_str() {
-                "on" => None,
-                "off" => Some((8, 4)),
-                _ => Some((2, 3)),
-            };
+            let dash = mode_dash(&mode);
             measured(&mut chart, format!("{owner} {mode}"), &points, color, dash)?;
         }
         legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
         root.present().map_err(e)?;
     }
     Ok(svg)
+}
+
+/// The p99 latency of every series against `fail`.
+fn cost_plot(rows: &[Row]) -> Result<String, String> {
+    let mut series: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for r in rows {
+        series
+            .entry((who(rows, r), r.retries.clone()))
+            .or_default()
+            .push((r.fail, r.p99_ms));
+    }
+    let x_max = rows.iter().map(|r| r.fail).fold(0.0, f64::max).max(0.05);
+    let y_max = rows.iter().map(|r| r.p99_ms).fold(0.1, f64::max) * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 420)).into_drawing_area();
+        let e = |e: DrawingAreaErrorKind<_>| format!("plot: {e}");
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "p99 latency vs failure probability per hop",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.01..x_max * 1.02, 0.0..y_max)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("fail probability of each hop")
+            .y_desc("p99 milliseconds")
+            .draw()
+            .map_err(e)?;
+        let owners = owners(rows);
+        for ((owner, mode), mut points) in series {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            measured(
+                &mut chart,
+                format!("{owner} {mode}"),
+                &points,
+                hue(&owners, &owner),
+                mode_dash(&mode),
+            )?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(e)?;
+    }
+    Ok(svg)
+}
+
+/// A retry mode's line: solid for the profile's retries, dashed otherwise.
+fn mode_dash(mode: &str) -> Option<(u32, u32)> {
+    match mode {
+        "on" | DEPLOYED => None,
+        "off" => Some((8, 4)),
+        "bare" => Some((12, 3)),
+        _ => Some((2, 3)),
+    }
 }
 
 fn latency_plot(rows: &[Row]) -> Result<String, String> {
