@@ -72,7 +72,8 @@ enum Command {
         #[arg(long)]
         kustomization: bool,
     },
-    /// Parse, merge and validate profiles, each in turn; print nothing on success.
+    /// Parse, merge and validate profiles, each in turn; on success one line each
+    /// on stderr, and with --print the resolved model on stdout.
     Validate {
         /// Profiles (TOML), each validated on its own (with the same -f and --set).
         #[arg(value_name = "PROFILE", required = true)]
@@ -83,6 +84,11 @@ enum Command {
         /// Override one key of every profile (like `render --set`).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Print what the profile resolves to (every default filled in, layers
+        /// and --set applied), as JSON: the model every output is built from,
+        /// like `helm template --debug` or `istioctl profile dump`.
+        #[arg(long)]
+        print: bool,
     },
     /// Print the JSON Schema of profiles (for Taplo / Even Better TOML).
     Schema,
@@ -256,6 +262,27 @@ fn fail_points(sweep: Vec<f64>, fail: Option<f64>, report: bool) -> Vec<f64> {
         (true, None, true) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
         (true, None, false) => vec![0.3],
     }
+}
+
+/// One line on what a valid profile is: the chain, its protocol, routes and
+/// data plane, and what its routes retry.
+fn summary(m: &meshgen::model::Model) -> String {
+    use crate::local::compare::{data_plane_name, protocol_name, routing_api_name};
+    let workloads: usize = m.services.iter().map(|s| s.versions.len()).sum();
+    let retries = match m.services.first().map(|s| &s.route.retries) {
+        Some(meshgen::model::RetryPolicy::Retry(r)) => format!("{} retries", r.attempts),
+        Some(meshgen::model::RetryPolicy::Off) => "no retries".into(),
+        _ => "Istio's default retries".into(),
+    };
+    format!(
+        "{} in namespace {}, {}, {} services ({workloads} workloads), {} routes, {}, {retries}",
+        m.name,
+        m.namespace,
+        protocol_name(m.wire.protocol),
+        m.services.len(),
+        routing_api_name(m.mesh.routing_api),
+        data_plane_name(m.mesh.data_plane),
+    )
 }
 
 /// `--ingress-admin`: a port, `HOST:PORT` or the admin URL `meshgen up`
@@ -492,14 +519,30 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             profiles,
             files,
             sets,
+            print,
         } => {
+            let mut models = Vec::new();
             for profile in profiles {
+                let shown = profile.display().to_string();
                 let input = Input {
                     profile,
                     files: files.clone(),
                     sets: sets.clone(),
                 };
-                input.model()?;
+                let model = input.model()?;
+                eprintln!("{shown}: valid: {}", summary(&model));
+                models.push(model);
+            }
+            if print {
+                let json = match models.as_slice() {
+                    [one] => serde_json::to_string_pretty(one),
+                    all => serde_json::to_string_pretty(all),
+                }
+                .map_err(|e| Error::Output(format!("the model as JSON: {e}")))?;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{json}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::Output(format!("cannot write to stdout: {e}")))?;
             }
             Ok(ExitCode::SUCCESS)
         }
