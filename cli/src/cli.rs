@@ -154,6 +154,10 @@ enum Command {
         /// (success ratio against `fail`, latency percentiles with and without Envoy).
         #[arg(long, value_name = "FILE.html")]
         report: Option<PathBuf>,
+        /// Draw the rows of an earlier run (its `--json` output, saved to FILE)
+        /// beside this run's in the report.
+        #[arg(long, value_name = "FILE.json", requires = "report")]
+        beside: Option<PathBuf>,
         /// Print the rows as CSV instead of a table.
         #[arg(long, conflicts_with = "json")]
         csv: bool,
@@ -425,6 +429,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             fail,
             sweep,
             report,
+            beside,
             csv,
             requests,
             concurrency,
@@ -510,7 +515,10 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 &local.options(None),
                 &settings,
                 format,
-                report.as_deref(),
+                crate::local::up::ReportTo {
+                    path: report.as_deref(),
+                    beside: beside.as_deref(),
+                },
                 deployed,
             )
             .map_err(local_error)

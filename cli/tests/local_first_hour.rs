@@ -342,3 +342,59 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
     );
     assert!(logs.join("frontend-prod.log").is_file());
 }
+
+/// `--json` saved, then `--report --beside` that file: the earlier run is
+/// drawn beside the new one, each series named with the file it came from.
+/// A file that is not such rows is refused before anything runs.
+#[test]
+fn a_saved_run_is_drawn_beside_a_new_one() {
+    let _turn = one_program_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&std::ffi::OsStr]| {
+        meshgen()
+            .arg("compare")
+            .arg(profile_path("demo.toml"))
+            .args(["--stub-external", "--requests", "20", "--sweep", "0,0.5"])
+            .arg("--envoy")
+            .arg(envoy())
+            .arg("--bin-dir")
+            .arg(bin_dir())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let before = dir.path().join("before.json");
+    let out = run(&["--json".as_ref()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(&before, &out.stdout).unwrap();
+    let report = dir.path().join("r.html");
+    let out = run(&[
+        "--report".as_ref(),
+        report.as_os_str(),
+        "--beside".as_ref(),
+        before.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&report).unwrap();
+    for series in ["demo on", "demo (before) on", "demo (before) off"] {
+        assert!(
+            page.contains(&format!("\n{series}\n</text>")),
+            "no series {series}"
+        );
+    }
+    // The terminal shows this run only.
+    assert!(!text(&out.stdout).contains("(before)"));
+
+    let out = run(&[
+        "--report".as_ref(),
+        report.as_os_str(),
+        "--beside".as_ref(),
+        report.as_os_str(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not the rows of `meshgen compare --json`") && !stderr.contains("note:"),
+        "{stderr}"
+    );
+}

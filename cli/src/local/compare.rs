@@ -6,7 +6,7 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{self, Spec};
 use super::{Mesh, Options, RetryMode, envoy_retries};
@@ -31,7 +31,7 @@ pub struct Settings {
 }
 
 /// The latency percentiles of one run, in milliseconds.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Percentiles {
     pub p50_ms: f64,
     pub p90_ms: f64,
@@ -50,8 +50,8 @@ impl Percentiles {
     }
 }
 
-/// One line of the table.
-#[derive(Clone, Debug, Serialize)]
+/// One line of the table; `--json` writes them, `--beside` reads them back.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub profile: String,
     pub protocol: Protocol,
@@ -81,12 +81,33 @@ pub struct Row {
     pub versions: String,
     /// Every latency run of this point, the row's own first, when it was
     /// repeated (see [`Settings::latency_runs`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub latency_runs: Vec<Percentiles>,
     /// What the mode stands for in the profile's terms: the rendered
     /// `retries` block, or the policy that applies without one.
     #[serde(skip)]
     pub policy: String,
+}
+
+/// The rows of an earlier `compare --json` (FILE), to draw beside a new run:
+/// each profile renamed `PROFILE (FILE's stem)` so that its series stand apart.
+pub fn rows_from(path: &std::path::Path) -> Result<Vec<Row>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--beside {}: {e}", path.display()))?;
+    let mut rows: Vec<Row> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "--beside {}: not the rows of `meshgen compare --json` ({e})",
+            path.display()
+        )
+    })?;
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "earlier".into(), |s| s.to_string_lossy().into_owned());
+    for r in &mut rows {
+        r.profile = format!("{} ({stem})", r.profile);
+        r.policy = format!("from {}", path.display());
+    }
+    Ok(rows)
 }
 
 /// The modes the report's latency plot draws: the chain alone, and through
@@ -185,14 +206,6 @@ impl<'a> Profile<'a> {
         let outcome = load::run_at(self.protocol, url, &spec, Some(&bar)).await?;
         bar.finish_and_clear();
         bars.remove(&bar);
-        if bars.is_hidden() {
-            // No terminal (a log, a pipe): one line per point instead of the bar.
-            eprintln!(
-                "measured {what}: success {:.3} of {}",
-                outcome.success_ratio(),
-                outcome.samples.len()
-            );
-        }
         let after = retries().await?;
         let lowest = settings.fails.iter().copied().fold(f64::INFINITY, f64::min);
         let mut latency_runs = Vec::new();
@@ -209,6 +222,16 @@ impl<'a> Profile<'a> {
             .map(|(s, v)| format!("{s}:{}", v.iter().cloned().collect::<Vec<_>>().join("+")))
             .collect::<Vec<_>>()
             .join(" ");
+        if bars.is_hidden() {
+            // No terminal (a log, a pipe): one line per point instead of the
+            // bar; last, with no await after it, so that the row is kept
+            // (pushed by the caller in the same poll) once it is said.
+            eprintln!(
+                "measured {what}: success {:.3} of {}",
+                outcome.success_ratio(),
+                outcome.samples.len()
+            );
+        }
         Ok(Row {
             profile: self.label.to_owned(),
             protocol: self.protocol,

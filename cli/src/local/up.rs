@@ -122,14 +122,22 @@ pub struct Deployed {
     pub admin: Option<u16>,
 }
 
+/// Where the report goes, and the earlier rows (`--beside`) it draws too.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportTo<'a> {
+    pub path: Option<&'a std::path::Path>,
+    pub beside: Option<&'a std::path::Path>,
+}
+
 pub fn compare(
     profiles: Vec<(String, Model)>,
     opts: &Options,
     settings: &Settings,
     format: Format,
-    report: Option<&std::path::Path>,
+    to: ReportTo<'_>,
     deployed: Option<Vec<Deployed>>,
 ) -> Result<ExitCode, String> {
+    let report = to.path;
     // What would only fail at the end is refused before anything runs.
     if deployed.is_none() {
         find_programs(profiles.iter().map(|(_, m)| m), opts)?;
@@ -137,6 +145,10 @@ pub fn compare(
     if let Some(path) = report {
         report::check_writable(path)?;
     }
+    let earlier = match to.beside {
+        Some(path) => compare::rows_from(path)?,
+        None => Vec::new(),
+    };
     match &deployed {
         None => {
             let mut notes = Vec::new();
@@ -216,7 +228,8 @@ pub fn compare(
             load_after: provenance::load_average(),
             latency_runs: settings.latency_runs,
         };
-        let page = report::html(&rows, &info)?;
+        let drawn: Vec<Row> = rows.iter().chain(&earlier).cloned().collect();
+        let page = report::html(&drawn, &info)?;
         std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("report: {}", path.display());
     }
