@@ -175,6 +175,15 @@ enum Command {
         /// Requests per profile and retry mode.
         #[arg(long, value_name = "N", default_value_t = 1000)]
         requests: usize,
+        /// Run each point this long instead of --requests (e.g. 30s, 2m), as
+        /// fortio's -t; with --rate, rate times this many requests.
+        #[arg(
+            short = 't',
+            long,
+            value_name = "DURATION",
+            conflicts_with = "requests"
+        )]
+        duration: Option<meshgen::model::Duration>,
         /// Requests in flight at once (closed loop).
         #[arg(long, value_name = "C", default_value_t = 8)]
         concurrency: usize,
@@ -432,6 +441,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             beside,
             csv,
             requests,
+            duration,
             concurrency,
             rate,
             json,
@@ -445,6 +455,9 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 return Err(local_error(format!(
                     "fail probability {p}: expected 0 to 1"
                 )));
+            }
+            if duration.is_some_and(|d| std::time::Duration::from(d).is_zero()) {
+                return Err(local_error("--duration must be more than 0".into()));
             }
             if requests == 0 || concurrency == 0 {
                 return Err(local_error(
@@ -476,6 +489,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 requests,
                 concurrency,
                 rate,
+                duration: duration.map(std::time::Duration::from),
                 modes: crate::local::RetryMode::ALL.to_vec(),
                 // The report's latency plot needs the chain without Envoy
                 // (not available from a deployed mesh).

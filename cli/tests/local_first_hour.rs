@@ -398,3 +398,33 @@ fn a_saved_run_is_drawn_beside_a_new_one() {
         "{stderr}"
     );
 }
+
+/// `-t 1s`, as fortio's: each point runs for a time instead of a count;
+/// every mode gets a row with what it measured in that time.
+#[test]
+fn a_duration_runs_each_point_for_that_long() {
+    let _turn = one_program_at_a_time();
+    let out = meshgen()
+        .arg("compare")
+        .arg(profile_path("demo.toml"))
+        .args(["--stub-external", "-t", "1s", "--json", "--envoy"])
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for r in &rows {
+        assert!(r["requests"].as_u64().unwrap() > 0, "{r}");
+    }
+    let out = meshgen()
+        .arg("compare")
+        .arg(profile_path("demo.toml"))
+        .args(["-t", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--duration must be more than 0"));
+}

@@ -399,7 +399,7 @@ fn demo_report_in_a_real_browser() {
             "What it says",
             "http default: ",
             "does not retry HTTP 500 nor gRPC INTERNAL",
-            "median of n = 3 runs of 40 requests",
+            "median of n = 3 runs (40 requests per point)",
             "1-minute load average",
             "builds",
             "--sweep 0,0.25,0.5",

@@ -21,6 +21,9 @@ pub struct Settings {
     /// Open loop at this many requests per second (`None`: closed loop,
     /// `concurrency` requests in flight).
     pub rate: Option<f64>,
+    /// Each point runs this long instead of `requests` requests (open loop:
+    /// `rate` times this many).
+    pub duration: Option<Duration>,
     pub modes: Vec<RetryMode>,
     /// Also run the chain without Envoy (a `retries: "bare"` row): the baseline.
     pub bare: bool,
@@ -28,6 +31,26 @@ pub struct Settings {
     /// profile's own retries (the report's latency plot): their spread shows
     /// what one run cannot. 1: the row's own run only.
     pub latency_runs: usize,
+}
+
+impl Settings {
+    /// Requests per point: `requests`, or with a duration as many as the
+    /// open loop sends in it (the closed loop stops at the deadline).
+    pub fn per_point(&self) -> usize {
+        match (self.duration, self.rate) {
+            (Some(d), Some(rate)) => (rate * d.as_secs_f64()).ceil().max(1.0) as usize,
+            (Some(_), None) => usize::MAX,
+            (None, _) => self.requests,
+        }
+    }
+
+    /// How long or how many per point, for people.
+    pub fn per_point_text(&self) -> String {
+        match self.duration {
+            Some(d) => format!("{} s per point", d.as_secs_f64()),
+            None => format!("{} requests per point", self.requests),
+        }
+    }
 }
 
 /// The latency percentiles of one run, in milliseconds.
@@ -185,11 +208,12 @@ impl<'a> Profile<'a> {
     ) -> Result<Row, String> {
         let before = retries().await?;
         let spec = Spec {
-            requests: settings.requests,
+            requests: settings.per_point(),
             concurrency: settings.concurrency,
             headers: vec![("fail".into(), fail.to_string())],
             timeout: Duration::from_secs(60),
             rate: settings.rate,
+            duration: settings.duration.filter(|_| settings.rate.is_none()),
         };
         let what = format!(
             "{} ({}), retries {mode}, fail {fail}",
@@ -197,11 +221,24 @@ impl<'a> Profile<'a> {
             protocol_name(self.protocol),
         );
         // One bar at a time, gone when its point is measured.
-        let bar = bars.add(ProgressBar::new(settings.requests as u64));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
-                .expect("template"),
-        );
+        let bar = match spec.duration {
+            Some(d) => {
+                let bar = bars.add(ProgressBar::new(d.as_secs().max(1)));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:<40} {spinner} {elapsed}/{len}s")
+                        .expect("template"),
+                );
+                bar
+            }
+            None => {
+                let bar = bars.add(ProgressBar::new(spec.requests as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
+                        .expect("template"),
+                );
+                bar
+            }
+        };
         bar.set_prefix(what.clone());
         let outcome = load::run_at(self.protocol, url, &spec, Some(&bar)).await?;
         bar.finish_and_clear();
@@ -267,6 +304,7 @@ async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
         headers: vec![],
         timeout: Duration::from_secs(30),
         rate: None,
+        duration: None,
     };
     let outcome = load::run_at(protocol, url, &warm, None).await?;
     if outcome.successes() > 0 {

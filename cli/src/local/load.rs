@@ -60,6 +60,9 @@ pub struct Spec {
     /// has to wait for one of those slots still counts its latency from its
     /// due time, so the cap can delay requests but never hide the delay.
     pub rate: Option<f64>,
+    /// Closed loop only: stop sending once this long has passed since the
+    /// start (what is in flight still answers), even before `requests`.
+    pub duration: Option<Duration>,
 }
 
 impl Default for Spec {
@@ -70,6 +73,7 @@ impl Default for Spec {
             headers: Vec::new(),
             timeout: Duration::from_secs(60),
             rate: None,
+            duration: None,
         }
     }
 }
@@ -387,6 +391,7 @@ async fn closed(
 ) -> Result<(Vec<Sample>, Instant), String> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
+    let deadline = spec.duration.map(|d| start + d);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (client, next, headers) = (client.clone(), next.clone(), headers.clone());
@@ -394,7 +399,9 @@ async fn closed(
         let progress = progress.cloned();
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < total {
+            while deadline.is_none_or(|d| Instant::now() < d)
+                && next.fetch_add(1, Ordering::Relaxed) < total
+            {
                 // Closed loop: due when the worker is free, i.e. now.
                 let now = Instant::now();
                 samples.push(client.once(headers.clone(), timeout, start, now).await);
@@ -405,7 +412,7 @@ async fn closed(
             samples
         }));
     }
-    let mut samples = Vec::with_capacity(spec.requests);
+    let mut samples = Vec::with_capacity(spec.requests.min(1 << 16));
     for t in tasks {
         samples.extend(t.await.map_err(|e| format!("load task: {e}"))?);
     }
@@ -443,7 +450,7 @@ async fn open(
         });
     })
     .await?;
-    let mut samples = Vec::with_capacity(spec.requests);
+    let mut samples = Vec::with_capacity(spec.requests.min(1 << 16));
     while let Some(sample) = tasks.join_next().await {
         samples.push(sample.map_err(|e| format!("load task: {e}"))?);
     }

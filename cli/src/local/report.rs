@@ -22,7 +22,8 @@ pub struct RunInfo {
     pub machine: String,
     /// "closed loop, 8 requests in flight" or "open loop, 500 requests/s".
     pub load: String,
-    pub requests: usize,
+    /// "300 requests per point" or "30 s per point".
+    pub per_point: String,
     pub seconds: f64,
     /// The command line, as typed.
     pub command: String,
@@ -141,8 +142,8 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
          probability of each hop, measured (points) and expected (dashed: \
          (1&minus;p)<sup>hops</sup> without retries, (1&minus;p<sup>n+1</sup>)<sup>hops</sup> \
          with n retries of every failure); the bars are each point's 95 % binomial \
-         band (Wilson), n = {} requests per point.</figcaption>\n</figure>\n",
-        info.requests
+         band (Wilson), n = the requests of the point ({}).</figcaption>\n</figure>\n",
+        info.per_point
     );
     let _ = write!(
         page,
@@ -154,14 +155,14 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
         calm = rows.iter().map(|r| r.fail).fold(f64::INFINITY, f64::min),
         spread = if info.latency_runs > 1 {
             format!(
-                "Each point is the median of n = {} runs of {} requests; its bar spans the \
-                 lowest to the highest run. ",
-                info.latency_runs, info.requests
+                "Each point is the median of n = {} runs ({}); its bar spans the lowest to \
+                 the highest run. ",
+                info.latency_runs, info.per_point
             )
         } else {
-            format!("One run of {} requests per point. ", info.requests)
+            format!("One run per point ({}). ", info.per_point)
         },
-        tail = if info.requests < 1000 {
+        tail = if rows.iter().any(|r| r.requests < 1000) {
             "With fewer than 1,000 requests a run's p99.9 is its slowest request."
         } else {
             ""
@@ -237,9 +238,10 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
     let _ = writeln!(page, "</ul></li>");
     let _ = writeln!(
         page,
-        "<li>{} requests per point; the whole comparison took {:.0} s</li>\n\
+        "<li>{}; the whole comparison took {:.0} s</li>\n\
          <li>latencies are recorded in HDR histograms (3 significant digits)</li>\n</ul>",
-        info.requests, info.seconds
+        esc(&info.per_point),
+        info.seconds
     );
     page.push_str("</body>\n</html>\n");
     Ok(page)

@@ -217,7 +217,7 @@ pub fn compare(
             }
             .mode()
             .to_string(),
-            requests: settings.requests,
+            per_point: settings.per_point_text(),
             seconds: started.elapsed().as_secs_f64(),
             command: provenance::command_line(),
             date,

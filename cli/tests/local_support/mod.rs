@@ -119,6 +119,7 @@ pub async fn drive(mesh: &Mesh, n: usize, headers: &[(&str, &str)]) -> load::Out
             .collect(),
         timeout: std::time::Duration::from_secs(60),
         rate: None,
+        duration: None,
     };
     load::run(mesh.protocol(), mesh.ingress_port(), &spec, None)
         .await
