@@ -2,6 +2,7 @@
 //! `fail` header, with the profile's retries, without retries, and under Istio's
 //! default retry policy; one table (or JSON rows).
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
@@ -106,6 +107,10 @@ pub struct Row {
     /// repeated (see [`Settings::latency_runs`]).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub latency_runs: Vec<Percentiles>,
+    /// How many answers of each HTTP status or gRPC code (a success whose
+    /// chain lost a hop counted apart), and `no answer`.
+    #[serde(default)]
+    pub answers: BTreeMap<String, usize>,
     /// What the mode stands for in the profile's terms: the rendered
     /// `retries` block, or the policy that applies without one.
     #[serde(skip)]
@@ -288,6 +293,7 @@ impl<'a> Profile<'a> {
             envoy_retries: after.zip(before).map(|(a, b)| a.saturating_sub(b)),
             versions,
             latency_runs,
+            answers: outcome.answers(self.protocol),
             policy: self.policy(mode),
         })
     }
@@ -454,7 +460,7 @@ pub fn csv(rows: &[Row]) -> String {
     };
     let mut out = String::from(
         "profile,protocol,routing_api,data_plane,retries,fail,requests,success_ratio,\
-         requests_per_second,p50_ms,p90_ms,p99_ms,p999_ms,envoy_retries,versions\n",
+         requests_per_second,p50_ms,p90_ms,p99_ms,p999_ms,envoy_retries,versions,answers\n",
     );
     for r in rows {
         let cells = [
@@ -473,6 +479,7 @@ pub fn csv(rows: &[Row]) -> String {
             format!("{:.3}", r.p999_ms),
             r.envoy_retries.map_or(String::new(), |n| n.to_string()),
             field(&r.versions),
+            field(&answers_text(r)),
         ];
         out.push_str(&cells.join(","));
         out.push('\n');
@@ -517,7 +524,7 @@ fn is_bare(r: &Row) -> bool {
 type Cell = fn(&Row) -> String;
 
 /// Every column for people to read: its heading and its cell.
-const COLUMNS: [(&str, Cell); 14] = [
+const COLUMNS: [(&str, Cell); 15] = [
     ("profile", |r| r.profile.clone()),
     ("protocol", |r| protocol_name(r.protocol).into()),
     // A bare row has no mesh: neither routes nor proxies.
@@ -541,8 +548,20 @@ const COLUMNS: [(&str, Cell); 14] = [
         (false, Some(n)) => n.to_string(),
         _ => "-".into(),
     }),
+    ("answers", answers_text),
     ("versions", |r| r.versions.clone()),
 ];
+
+/// The answers by code, most first: `200: 976, 500: 24`.
+fn answers_text(r: &Row) -> String {
+    let mut counts: Vec<(&String, &usize)> = r.answers.iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    counts
+        .iter()
+        .map(|(code, n)| format!("{code}: {n}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// The report's headings (every column).
 pub fn head() -> Vec<&'static str> {
@@ -558,7 +577,7 @@ pub fn cells(r: &Row) -> Vec<String> {
 /// aside, which have no mesh) holds the same value.
 const SAID_ONCE: [&str; 4] = ["protocol", "routes", "data plane", "fail"];
 /// Columns the terminal table leaves to --json, --csv and the report.
-const LEFT_OUT: [&str; 2] = ["p90 ms", "versions"];
+const LEFT_OUT: [&str; 3] = ["p90 ms", "answers", "versions"];
 
 /// The table for a terminal: what every row shares said once above it, the
 /// versions that answered once below it, aligned columns between.
@@ -651,6 +670,7 @@ mod tests {
             envoy_retries: Some(4),
             versions: "a:prod".into(),
             latency_runs: vec![],
+            answers: BTreeMap::from([("200".into(), 5), ("500".into(), 5)]),
             policy: String::new(),
         };
         let v = serde_json::to_value(&row).unwrap();

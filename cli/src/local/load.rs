@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use meshgen::model::Protocol;
+use meshgen::model::{Code, Protocol};
 
 /// In open loop, at most this many requests (or `concurrency`, if larger) are
 /// in flight at once; see [`Spec::rate`].
@@ -126,6 +126,8 @@ pub struct Sample {
     pub versions: Vec<(String, String)>,
     /// What went wrong, for failed requests.
     pub error: Option<String>,
+    /// The answer's HTTP status or gRPC code (`None`: no answer).
+    pub code: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -245,6 +247,25 @@ impl Outcome {
         out
     }
 
+    /// The answers by HTTP status or gRPC code name, a success status whose
+    /// chain lost a hop apart (`200, a hop failed`), and `no answer`.
+    pub fn answers(&self, protocol: Protocol) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for s in &self.samples {
+            let mut key = match (s.code, protocol) {
+                (None, _) => "no answer".to_owned(),
+                (Some(c), Protocol::Http) => c.to_string(),
+                (Some(c), Protocol::Grpc) => i32::try_from(c)
+                    .map_or_else(|_| c.to_string(), |c| Code::from_i32(c).name().to_owned()),
+            };
+            if !s.ok && matches!(key.as_str(), "200" | "OK") {
+                key.push_str(", a hop failed");
+            }
+            *out.entry(key).or_insert(0) += 1;
+        }
+        out
+    }
+
     /// How many requests reached `service` at `version`.
     pub fn count(&self, service: &str, version: &str) -> usize {
         self.samples
@@ -297,6 +318,7 @@ impl Client {
         };
         let result = tokio::time::timeout(timeout, call).await;
         let latency = due.elapsed();
+        let code = result.as_ref().ok().and_then(|r| r.code);
         let (ok, vs, error) = match result {
             Err(_) => (
                 false,
@@ -323,6 +345,7 @@ impl Client {
             sent: sent.saturating_duration_since(start),
             versions: vs,
             error,
+            code,
         }
     }
 }
@@ -515,6 +538,7 @@ mod tests {
             sent: Duration::ZERO,
             versions: vec![],
             error: None,
+            code: Some(200),
         }
     }
 
@@ -563,6 +587,43 @@ mod tests {
         assert_about(o.percentile_ms(99.9), 1500.0);
         assert_about(o.max_ms(), 1500.0);
         assert!((o.mean_ms() - 15.2475).abs() < 0.05, "{}", o.mean_ms());
+    }
+
+    #[test]
+    fn answers_by_code_keep_a_lost_hop_apart() {
+        let with = |ok, code| Sample {
+            ok,
+            code,
+            ..sample(Duration::from_millis(1))
+        };
+        let o = Outcome::new(
+            closed(1),
+            vec![
+                with(true, Some(200)),
+                with(false, Some(200)),
+                with(false, Some(500)),
+                with(false, None),
+            ],
+            Duration::from_secs(1),
+        );
+        let http = o.answers(Protocol::Http);
+        assert_eq!(http["200"], 1);
+        assert_eq!(http["200, a hop failed"], 1);
+        assert_eq!(http["500"], 1);
+        assert_eq!(http["no answer"], 1);
+        let o = Outcome::new(
+            closed(1),
+            vec![
+                with(true, Some(0)),
+                with(false, Some(0)),
+                with(false, Some(13)),
+            ],
+            Duration::from_secs(1),
+        );
+        let grpc = o.answers(Protocol::Grpc);
+        assert_eq!(grpc["OK"], 1);
+        assert_eq!(grpc["OK, a hop failed"], 1);
+        assert_eq!(grpc["INTERNAL"], 1);
     }
 
     #[test]
