@@ -128,6 +128,10 @@ enum Command {
         /// Write the logs into DIR (created if missing) and keep them.
         #[arg(long, value_name = "DIR")]
         log_dir: Option<PathBuf>,
+        /// Print every route Envoy got (listener, match, destination, retries,
+        /// faults), as `istioctl proxy-config routes` shows a proxy's.
+        #[arg(long)]
+        routes: bool,
     },
     /// Run each profile's mesh locally under a bounded load with the `fail` header,
     /// with the profile's retries, without, and with Istio's default policy; print a table.
@@ -421,11 +425,13 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             port,
             keep_logs,
             log_dir,
+            routes,
         } => {
             let model = input.model()?;
             let opts = crate::local::Options {
                 ingress_port: port,
                 keep_logs: keep_logs || log_dir.is_some(),
+                print_routes: routes,
                 log_dir,
                 ..local.options(Some(retries))
             };

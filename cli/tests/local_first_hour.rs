@@ -293,7 +293,13 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
     let mut child = meshgen()
         .arg("up")
         .arg(profile_path("demo.toml"))
-        .args(["--stub-external", "--port", &port.to_string(), "--log-dir"])
+        .args([
+            "--stub-external",
+            "--routes",
+            "--port",
+            &port.to_string(),
+            "--log-dir",
+        ])
         .arg(&logs)
         .arg("--envoy")
         .arg(envoy())
@@ -332,6 +338,17 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
     assert!(
         stderr.contains(&format!("logs: {}", logs.display())),
         "{stderr}"
+    );
+    // --routes: what Envoy got, in Istio's terms: the canary match of the
+    // middleware's listener and the demo's retries.
+    let canary = stderr
+        .lines()
+        .find(|l| l.starts_with("outbound_middleware") && l.contains("x-dev-user=super-secret"))
+        .unwrap_or_else(|| panic!("no canary route: {stderr}"));
+    assert!(
+        canary.contains("outbound|80|canary|middleware.istio101.svc.cluster.local")
+            && canary.contains("3 x 5xx,connect-failure,refused-stream, 2s per try"),
+        "{canary}"
     );
     let envoy_log = std::fs::read_to_string(logs.join("envoy.log")).unwrap();
     assert!(

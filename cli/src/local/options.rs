@@ -29,6 +29,8 @@ pub struct Options {
     pub log_dir: Option<PathBuf>,
     /// Keep the logs' folder after the mesh stops.
     pub keep_logs: bool,
+    /// `up`: print what Envoy got, route by route, in Istio's terms.
+    pub print_routes: bool,
 }
 
 /// Whether the external APIs are answered by the local stub: asked with

@@ -41,6 +41,9 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
                 eprintln!("  hint: {h}");
             }
         }
+        if opts.print_routes {
+            eprint!("{}", super::envoy::view::routes(&mesh.envoy_config()));
+        }
         say_ready(&mesh);
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let code = loop {

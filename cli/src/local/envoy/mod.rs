@@ -16,6 +16,7 @@
 
 mod retry;
 mod route;
+pub mod view;
 
 use std::collections::BTreeMap;
 
