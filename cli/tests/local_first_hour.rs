@@ -7,7 +7,7 @@ mod local_support;
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,33 @@ fn meshgen() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshgen"));
     cmd.env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
     cmd
+}
+
+/// A meshgen started by a test, stopped (SIGTERM, then reaped) when the test
+/// ends, even by a failed assertion: no mesh outlives its test.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: kill(2) on our own child, not yet reaped.
+            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Stopped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Stopped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -132,6 +159,7 @@ fn up_offline_without_the_stub_warns_with_the_fix() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Stopped)
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -227,6 +255,7 @@ fn an_interrupted_compare_prints_the_rows_measured_so_far() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Stopped)
         .unwrap();
     let pid = child.id();
     // Without a terminal, compare says each point it measured on stderr.
@@ -308,6 +337,7 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Stopped)
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
