@@ -16,6 +16,7 @@ pub mod procs;
 pub mod provenance;
 pub mod report;
 pub mod stub;
+pub mod table;
 pub mod up;
 pub mod verdict;
 

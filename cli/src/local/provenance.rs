@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+use super::Options;
+use super::compare::Row;
+
 /// The command line as typed (arguments with spaces or quotes shell-quoted).
 pub fn command_line() -> String {
     std::env::args()
@@ -73,6 +76,73 @@ pub fn debug_build(program: &Path) -> Option<bool> {
         "release" => Some(false),
         _ => None,
     }
+}
+
+/// Where the hops of the rows' protocols are and whether they are debug
+/// builds; a deployed mesh's are not this machine's to say.
+pub fn hops_build(rows: &[Row], opts: &Options, deployed: bool) -> (String, Option<bool>) {
+    if deployed {
+        return ("the deployed mesh's".into(), None);
+    }
+    let mut paths = Vec::new();
+    for r in rows {
+        if let Ok(p) = super::find_binary(r.protocol.binary(), opts.bin_dir.as_deref())
+            && !paths.contains(&p)
+        {
+            paths.push(p);
+        }
+    }
+    let debug = paths.iter().map(|p| debug_build(p)).collect::<Vec<_>>();
+    let shown = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let any_debug = debug.contains(&Some(true));
+    let all_release = !debug.is_empty() && debug.iter().all(|d| *d == Some(false));
+    let verdict = match (any_debug, all_release) {
+        (true, _) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    };
+    (shown, verdict)
+}
+
+/// `envoy --version`'s line, or why there is none.
+pub fn envoy_version(opts: &Options) -> String {
+    let Ok(envoy) = super::find_envoy(opts.envoy.as_deref()) else {
+        return "unknown".into();
+    };
+    std::process::Command::new(envoy)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The OS, architecture, CPU model and count.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_default();
+    format!(
+        "{} {}, {cpus} CPUs {model}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::compare::{DEPLOYED, Percentiles, Row, cells, expected_success, head, protocol_name};
+use super::compare::{DEPLOYED, Percentiles, Row, expected_success, protocol_name};
+use super::table::{cells, head};
 use super::verdict::{sentence, wilson};
 
 /// How the run was made, printed under the plots.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::compare::{self, Row, Settings};
-use super::{Mesh, Options, check, external_hint, find_programs, load, provenance, report};
+use super::{Mesh, Options, check, external_hint, find_programs, load, provenance, report, table};
 use meshgen::model::{Model, Protocol};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -208,11 +208,11 @@ pub fn compare(
         }
     }
     if let Some(path) = report {
-        let (hops, hops_debug) = hops_build(&rows, opts, deployed.is_some());
+        let (hops, hops_debug) = provenance::hops_build(&rows, opts, deployed.is_some());
         let info = report::RunInfo {
             meshgen: env!("CARGO_PKG_VERSION").to_owned(),
-            envoy: envoy_version(opts),
-            machine: machine(),
+            envoy: provenance::envoy_version(opts),
+            machine: provenance::machine(),
             load: load::Spec {
                 concurrency: settings.concurrency,
                 rate: settings.rate,
@@ -314,8 +314,8 @@ fn print_rows(rows: &[Row], format: Format) {
             "{}",
             serde_json::to_string_pretty(rows).expect("rows serialize")
         ),
-        Format::Csv => print!("{}", compare::csv(rows)),
-        Format::Table => print!("{}", compare::table(rows)),
+        Format::Csv => print!("{}", table::csv(rows)),
+        Format::Table => print!("{}", table::table(rows)),
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -335,76 +335,6 @@ async fn first_request(mesh: &Mesh) -> Result<(), String> {
         Some(s) => Err(s.error.clone().unwrap_or_else(|| "no answer".into())),
         None => Err("no answer".into()),
     }
-}
-
-/// Where the hops of the rows' protocols are and whether they are debug
-/// builds; a deployed mesh's are not this machine's to say.
-fn hops_build(rows: &[Row], opts: &Options, deployed: bool) -> (String, Option<bool>) {
-    if deployed {
-        return ("the deployed mesh's".into(), None);
-    }
-    let mut paths = Vec::new();
-    for r in rows {
-        if let Ok(p) = super::find_binary(r.protocol.binary(), opts.bin_dir.as_deref())
-            && !paths.contains(&p)
-        {
-            paths.push(p);
-        }
-    }
-    let debug = paths
-        .iter()
-        .map(|p| provenance::debug_build(p))
-        .collect::<Vec<_>>();
-    let shown = paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let any_debug = debug.contains(&Some(true));
-    let all_release = !debug.is_empty() && debug.iter().all(|d| *d == Some(false));
-    let verdict = match (any_debug, all_release) {
-        (true, _) => Some(true),
-        (false, true) => Some(false),
-        _ => None,
-    };
-    (shown, verdict)
-}
-
-/// `envoy --version`'s line, or why there is none.
-fn envoy_version(opts: &Options) -> String {
-    let Ok(envoy) = super::find_envoy(opts.envoy.as_deref()) else {
-        return "unknown".into();
-    };
-    std::process::Command::new(envoy)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| {
-            s.lines()
-                .find(|l| !l.trim().is_empty())
-                .map(|l| l.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The OS, architecture, CPU model and count.
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_default();
-    format!(
-        "{} {}, {cpus} CPUs {model}",
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
 }
 
 #[cfg(test)]
