@@ -179,7 +179,7 @@ fn up_offline_without_the_stub_warns_with_the_fix() {
         .unwrap();
     assert!(child.wait().unwrap().success(), "{stderr}");
     assert!(
-        stderr.contains("warning: a first request through the ingress failed")
+        stderr.contains("warning: none of the first requests through the ingress succeeded")
             && stderr.contains("add --stub-external"),
         "{stderr}"
     );

@@ -36,7 +36,7 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
             _ = int.recv() => return Ok(ExitCode::SUCCESS),
         };
         if let Err(e) = first_request(&mesh).await {
-            eprintln!("warning: a first request through the ingress failed: {e}");
+            eprintln!("warning: none of the first requests through the ingress succeeded: {e}");
             if let Some(h) = external_hint(&mesh.model, opts) {
                 eprintln!("  hint: {h}");
             }
@@ -321,20 +321,23 @@ fn print_rows(rows: &[Row], format: Format) {
     let _ = std::io::stdout().flush();
 }
 
-/// One request through the ingress without `fail`: `Err` with the first
-/// failure when the chain does not answer whole.
+/// A few requests through the ingress without `fail`: `Err` with the first
+/// failure when none answers whole (one may fail by a profile's own faults).
 async fn first_request(mesh: &Mesh) -> Result<(), String> {
     let spec = load::Spec {
-        requests: 1,
+        requests: 3,
         timeout: Duration::from_secs(30),
         ..load::Spec::default()
     };
     let outcome = load::run(mesh.protocol(), mesh.ingress_port(), &spec, None).await?;
-    match outcome.samples.first() {
-        Some(s) if s.ok => Ok(()),
-        Some(s) => Err(s.error.clone().unwrap_or_else(|| "no answer".into())),
-        None => Err("no answer".into()),
+    if outcome.successes() > 0 {
+        return Ok(());
     }
+    Err(outcome
+        .samples
+        .iter()
+        .find_map(|s| s.error.clone())
+        .unwrap_or_else(|| "no answer".into()))
 }
 
 #[cfg(test)]
