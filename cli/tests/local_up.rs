@@ -59,6 +59,8 @@ fn up_serves_then_sigterm_leaves_nothing_behind() {
         .recv_timeout(Duration::from_secs(60))
         .expect("meshgen up printed no ingress line within 60s");
     let url = line.strip_prefix("ingress: ").expect("ingress: URL");
+    // A gRPC chain's ingress as grpcurl takes it: HOST:PORT, no scheme.
+    assert!(url.starts_with("127.0.0.1:"), "{line}");
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
 
     let started = descendants(pid);
