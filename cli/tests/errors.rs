@@ -455,3 +455,56 @@ fn compare_refuses_bad_load_settings() {
         assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
     }
 }
+
+/// A newcomer's mistakes when the input is not a profile: each error says
+/// the next step (issue 20).
+#[test]
+fn mistakes_that_are_not_profiles_say_the_next_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let demo = profile("demo.toml");
+    for (args, says) in [
+        (
+            vec!["render", &demo, "-o", file.to_str().unwrap()],
+            "a file; -o names the folder",
+        ),
+        (
+            vec!["validate", "out/20-workloads.yaml"],
+            "a profile is TOML",
+        ),
+        (vec!["up", "out"], "a folder, not a profile"),
+        (vec!["render", "out"], "e.g. profiles/demo.toml"),
+        (
+            vec!["validate", &demo, "--set", "ingress.hosts=*"],
+            r#"a list on a command line: --set 'KEY=["a", "b"]'"#,
+        ),
+    ] {
+        let r = meshgen(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"", "-o FILE left alone");
+
+    // validate takes several profiles, each on its own.
+    let grpc = profile("demo-grpc.toml");
+    let r = meshgen(&["validate", &demo, &grpc]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr.matches(": valid: ").count(), 2, "{}", r.stderr);
+    let r = meshgen(&["validate", &demo, "/nonexistent/b.toml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("/nonexistent/b.toml"), "{}", r.stderr);
+
+    // `extends` is relative to the profile that says it.
+    let child = dir.path().join("child.toml");
+    std::fs::write(&child, "extends = \"demo.toml\"\n").unwrap();
+    let r = meshgen(&["validate", child.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("`extends` is relative to the folder of the profile that says it"),
+        "{}",
+        r.stderr
+    );
+}

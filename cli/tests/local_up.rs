@@ -8,50 +8,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use local_support::{bin_dir, envoy, one_program_at_a_time, profile_path, repo};
+use local_support::{
+    alive, bin_dir, descendants, envoy, one_program_at_a_time, profile_path, repo,
+};
 
 fn meshgen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meshgen"))
-}
-
-/// Every descendant of `pid`, from /proc.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut parent_of: Vec<(u32, u32)> = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()) {
-            parent_of.push((p, ppid));
-        }
-    }
-    let mut out = vec![];
-    let mut frontier = vec![pid];
-    while let Some(p) = frontier.pop() {
-        for &(child, parent) in &parent_of {
-            if parent == p {
-                out.push(child);
-                frontier.push(child);
-            }
-        }
-    }
-    out
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 /// `meshgen up PROFILE --stub-external` with the test's Envoy and hops, its
@@ -97,6 +59,8 @@ fn up_serves_then_sigterm_leaves_nothing_behind() {
         .recv_timeout(Duration::from_secs(60))
         .expect("meshgen up printed no ingress line within 60s");
     let url = line.strip_prefix("ingress: ").expect("ingress: URL");
+    // A gRPC chain's ingress as grpcurl takes it: HOST:PORT, no scheme.
+    assert!(url.starts_with("127.0.0.1:"), "{line}");
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
 
     let started = descendants(pid);
@@ -222,7 +186,7 @@ fn up_refuses_what_it_cannot_run() {
         &["--envoy".into(), envoy().into_os_string()],
     );
     assert!(
-        e.contains("chain-http") && e.contains("cargo build --release -p chain-http -p chain-grpc"),
+        e.contains("chain-http") && e.contains("cargo build --release --bins"),
         "{e}"
     );
     let _ = repo();

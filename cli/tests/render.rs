@@ -489,15 +489,40 @@ fn schema_describes_the_profile() {
 }
 
 #[test]
-fn validate_prints_nothing_on_success() {
+fn validate_says_one_line_on_success() {
     for p in ["demo.toml", "demo-grpc.toml", "canary-weights.toml"] {
         let r = meshgen(&["validate", &profile(p)]);
-        assert_eq!(
-            (r.code, r.stdout.as_str(), r.stderr.as_str()),
-            (0, "", ""),
-            "{p}"
+        assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{p}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{p}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with(&format!("{}: valid: ", profile(p))),
+            "{p}: {}",
+            r.stderr
         );
     }
+    let r = meshgen(&["validate", &profile("demo-grpc.toml")]);
+    assert!(
+        r.stderr.contains(
+            "in namespace istio101-grpc, grpc, 3 services (4 workloads), istio routes, sidecar, 3 retries"
+        ),
+        "{}",
+        r.stderr
+    );
+    // --print: the resolved model, every default filled in.
+    let r = meshgen(&[
+        "validate",
+        &profile("demo.toml"),
+        "--print",
+        "--set",
+        "routing.retries.attempts=5",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let model: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(model["namespace"], "istio101");
+    assert_eq!(
+        model["services"][0]["route"]["retries"]["attempts"], 5,
+        "{model}"
+    );
 }
 
 #[test]

@@ -119,3 +119,62 @@ fn the_manual_page_formats_cleanly() {
         assert!(text.contains(s), "{s} missing from the page:\n{text}");
     }
 }
+
+/// `meshgen man --dir DIR`: the main page and one per subcommand, each
+/// formatting cleanly, so that every `meshgen-NAME(1)` a page points to exists.
+#[test]
+fn man_dir_writes_a_page_per_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder that does not exist yet, as ~/.local/share/man/man1 on a fresh account.
+    let man1 = dir.path().join("share/man/man1");
+    let r = meshgen(&["man", "--dir", man1.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut pages: Vec<String> = std::fs::read_dir(&man1)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for sub in [
+        "render",
+        "validate",
+        "schema",
+        "completions",
+        "man",
+        "up",
+        "compare",
+    ] {
+        assert!(
+            pages.contains(&format!("meshgen-{sub}.1")),
+            "no meshgen-{sub}.1 in {pages:?}"
+        );
+    }
+    assert!(pages.contains(&"meshgen.1".to_owned()), "{pages:?}");
+    for page in &pages {
+        let path = man1.join(page);
+        let out = Command::new(tool("groff"))
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{page}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "",
+            "{page}: groff warnings"
+        );
+        // Every page another one names is there.
+        let roff = std::fs::read_to_string(&path).unwrap();
+        for after in roff.split("meshgen\\-").skip(1) {
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if after[name.len()..].starts_with("(1)") {
+                assert!(
+                    pages.contains(&format!("meshgen-{name}.1")),
+                    "{page} names meshgen-{name}(1), which was not written: {pages:?}"
+                );
+            }
+        }
+    }
+}

@@ -2,11 +2,12 @@
 //! `fail` header, with the profile's retries, without retries, and under Istio's
 //! default retry policy; one table (or JSON rows).
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{self, Spec};
 use super::{Mesh, Options, RetryMode, envoy_retries};
@@ -21,13 +22,60 @@ pub struct Settings {
     /// Open loop at this many requests per second (`None`: closed loop,
     /// `concurrency` requests in flight).
     pub rate: Option<f64>,
+    /// Each point runs this long instead of `requests` requests (open loop:
+    /// `rate` times this many).
+    pub duration: Option<Duration>,
     pub modes: Vec<RetryMode>,
     /// Also run the chain without Envoy (a `retries: "bare"` row): the baseline.
     pub bare: bool,
+    /// Latency runs at the lowest `fail` of the bare chain and of the
+    /// profile's own retries (the report's latency plot): their spread shows
+    /// what one run cannot. 1: the row's own run only.
+    pub latency_runs: usize,
 }
 
-/// One line of the table.
-#[derive(Clone, Debug, Serialize)]
+impl Settings {
+    /// Requests per point: `requests`, or with a duration as many as the
+    /// open loop sends in it (the closed loop stops at the deadline).
+    pub fn per_point(&self) -> usize {
+        match (self.duration, self.rate) {
+            (Some(d), Some(rate)) => (rate * d.as_secs_f64()).ceil().max(1.0) as usize,
+            (Some(_), None) => usize::MAX,
+            (None, _) => self.requests,
+        }
+    }
+
+    /// How long or how many per point, for people.
+    pub fn per_point_text(&self) -> String {
+        match self.duration {
+            Some(d) => format!("{} s per point", d.as_secs_f64()),
+            None => format!("{} requests per point", self.requests),
+        }
+    }
+}
+
+/// The latency percentiles of one run, in milliseconds.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+}
+
+impl Percentiles {
+    fn of(o: &load::Outcome) -> Percentiles {
+        Percentiles {
+            p50_ms: o.percentile_ms(50.0),
+            p90_ms: o.percentile_ms(90.0),
+            p99_ms: o.percentile_ms(99.0),
+            p999_ms: o.percentile_ms(99.9),
+        }
+    }
+}
+
+/// One line of the table; `--json` writes them, `--beside` reads them back.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub profile: String,
     pub protocol: Protocol,
@@ -55,7 +103,44 @@ pub struct Row {
     pub envoy_retries: Option<u64>,
     /// `service:version+version` for every service that answered.
     pub versions: String,
+    /// Every latency run of this point, the row's own first, when it was
+    /// repeated (see [`Settings::latency_runs`]).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub latency_runs: Vec<Percentiles>,
+    /// How many answers of each HTTP status or gRPC code (a success whose
+    /// chain lost a hop counted apart), and `no answer`.
+    #[serde(default)]
+    pub answers: BTreeMap<String, usize>,
+    /// What the mode stands for in the profile's terms: the rendered
+    /// `retries` block, or the policy that applies without one.
+    #[serde(skip)]
+    pub policy: String,
 }
+
+/// The rows of an earlier `compare --json` (FILE), to draw beside a new run:
+/// each profile renamed `PROFILE (FILE's stem)` so that its series stand apart.
+pub fn rows_from(path: &std::path::Path) -> Result<Vec<Row>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--beside {}: {e}", path.display()))?;
+    let mut rows: Vec<Row> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "--beside {}: not the rows of `meshgen compare --json` ({e})",
+            path.display()
+        )
+    })?;
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "earlier".into(), |s| s.to_string_lossy().into_owned());
+    for r in &mut rows {
+        r.profile = format!("{} ({stem})", r.profile);
+        r.policy = format!("from {}", path.display());
+    }
+    Ok(rows)
+}
+
+/// The modes the report's latency plot draws: the chain alone, and through
+/// the mesh with the profile's own retries (or as deployed).
+pub const LATENCY_MODES: [&str; 3] = ["bare", "on", DEPLOYED];
 
 /// Warm-up requests after each Envoy start (not counted): connections, pools.
 const WARMUP: usize = 20;
@@ -68,6 +153,24 @@ struct Profile<'a> {
     data_plane: DataPlane,
     hops: u32,
     attempts: Option<u32>,
+    /// The profile's own retry policy, as its routes render it.
+    own_policy: String,
+}
+
+/// What Istio does without a `retries` block.
+pub const ISTIO_DEFAULT_POLICY: &str = "no `retries` block: Istio's default policy, 2 retries on \
+     connect-failure, refused-stream, unavailable, cancelled (never HTTP 500 nor gRPC INTERNAL)";
+
+/// A route's retry policy as the rendered VirtualService says it.
+fn rendered(policy: &RetryPolicy) -> String {
+    match policy {
+        RetryPolicy::Default => ISTIO_DEFAULT_POLICY.into(),
+        RetryPolicy::Off => "retries: {attempts: 0}".into(),
+        RetryPolicy::Retry(r) => format!(
+            "retries: {{attempts: {}, perTryTimeout: {}, retryOn: {}}}",
+            r.attempts, r.per_try_timeout, r.retry_on
+        ),
+    }
 }
 
 impl<'a> Profile<'a> {
@@ -82,6 +185,18 @@ impl<'a> Profile<'a> {
                 RetryPolicy::Retry(r) => Some(r.attempts),
                 RetryPolicy::Default | RetryPolicy::Off => None,
             },
+            own_policy: rendered(&model.services[0].route.retries),
+        }
+    }
+
+    /// What `mode` stands for with this profile.
+    fn policy(&self, mode: &str) -> String {
+        match mode {
+            "on" => format!("the profile's: {}", self.own_policy),
+            DEPLOYED => format!("as deployed; the profile renders {}", self.own_policy),
+            "off" => "none: retries: {attempts: 0}".into(),
+            "default" => ISTIO_DEFAULT_POLICY.into(),
+            _ => "no Envoy: the hops call each other directly".into(),
         }
     }
 
@@ -98,31 +213,67 @@ impl<'a> Profile<'a> {
     ) -> Result<Row, String> {
         let before = retries().await?;
         let spec = Spec {
-            requests: settings.requests,
+            requests: settings.per_point(),
             concurrency: settings.concurrency,
             headers: vec![("fail".into(), fail.to_string())],
             timeout: Duration::from_secs(60),
             rate: settings.rate,
+            duration: settings.duration.filter(|_| settings.rate.is_none()),
         };
-        let bar = bars.add(ProgressBar::new(settings.requests as u64));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
-                .expect("template"),
-        );
-        bar.set_prefix(format!(
+        let what = format!(
             "{} ({}), retries {mode}, fail {fail}",
             self.label,
             protocol_name(self.protocol),
-        ));
+        );
+        // One bar at a time, gone when its point is measured.
+        let bar = match spec.duration {
+            Some(d) => {
+                let bar = bars.add(ProgressBar::new(d.as_secs().max(1)));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:<40} {spinner} {elapsed}/{len}s")
+                        .expect("template"),
+                );
+                bar
+            }
+            None => {
+                let bar = bars.add(ProgressBar::new(spec.requests as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:<40} {bar:30} {pos}/{len} {per_sec}")
+                        .expect("template"),
+                );
+                bar
+            }
+        };
+        bar.set_prefix(what.clone());
         let outcome = load::run_at(self.protocol, url, &spec, Some(&bar)).await?;
-        bar.finish();
+        bar.finish_and_clear();
+        bars.remove(&bar);
         let after = retries().await?;
+        let lowest = settings.fails.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut latency_runs = Vec::new();
+        if settings.latency_runs > 1 && fail == lowest && LATENCY_MODES.contains(&mode) {
+            latency_runs.push(Percentiles::of(&outcome));
+            for _ in 1..settings.latency_runs {
+                let again = load::run_at(self.protocol, url, &spec, None).await?;
+                latency_runs.push(Percentiles::of(&again));
+            }
+        }
         let versions = outcome
             .versions()
             .iter()
             .map(|(s, v)| format!("{s}:{}", v.iter().cloned().collect::<Vec<_>>().join("+")))
             .collect::<Vec<_>>()
             .join(" ");
+        if bars.is_hidden() {
+            // No terminal (a log, a pipe): one line per point instead of the
+            // bar; last, with no await after it, so that the row is kept
+            // (pushed by the caller in the same poll) once it is said.
+            eprintln!(
+                "measured {what}: success {:.3} of {}",
+                outcome.success_ratio(),
+                outcome.samples.len()
+            );
+        }
         Ok(Row {
             profile: self.label.to_owned(),
             protocol: self.protocol,
@@ -141,11 +292,17 @@ impl<'a> Profile<'a> {
             attempts: self.attempts,
             envoy_retries: after.zip(before).map(|(a, b)| a.saturating_sub(b)),
             versions,
+            latency_runs,
+            answers: outcome.answers(self.protocol),
+            policy: self.policy(mode),
         })
     }
 }
 
-/// Warms the ingress at `url` up (connections, pools); not counted.
+/// Warms the ingress at `url` up (connections, pools; not counted), and
+/// checks that the chain answers at all without `fail`: when none of the
+/// warm-up requests succeeds, every measurement would read 0 for a reason
+/// that is not retries, so it is an error that names the first failure.
 async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
     let warm = Spec {
         requests: WARMUP,
@@ -153,20 +310,36 @@ async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
         headers: vec![],
         timeout: Duration::from_secs(30),
         rate: None,
+        duration: None,
     };
-    load::run_at(protocol, url, &warm, None).await.map(drop)
+    let outcome = load::run_at(protocol, url, &warm, None).await?;
+    if outcome.successes() > 0 {
+        return Ok(());
+    }
+    let first = outcome
+        .samples
+        .iter()
+        .find_map(|s| s.error.clone())
+        .unwrap_or_else(|| "no answer".into());
+    Err(format!(
+        "none of {WARMUP} warm-up requests through {url} succeeded, without any `fail`: {first}"
+    ))
 }
 
 /// Runs one profile in every mode on the local mesh. Await from the main
 /// future (spawns processes).
+/// Each row is pushed to `rows` as soon as it is measured, so an interrupted
+/// or failed run keeps what it measured.
 pub async fn profile(
     label: &str,
     model: Model,
     opts: &Options,
     settings: &Settings,
     bars: &MultiProgress,
-) -> Result<Vec<Row>, String> {
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
     let p = Profile::of(label, &model);
+    let hint = super::external_hint(&model, opts);
     let modes = settings.modes.clone();
     let mut mesh = Mesh::start(
         model,
@@ -176,7 +349,6 @@ pub async fn profile(
         },
     )
     .await?;
-    let mut rows = Vec::new();
     let mut runs: Vec<Option<RetryMode>> = modes.iter().copied().map(Some).collect();
     if settings.bare {
         runs.push(None);
@@ -198,7 +370,10 @@ pub async fn profile(
             }
         }
         let url = format!("{}/", mesh.ingress_url());
-        warm_up(p.protocol, &url).await?;
+        warm_up(p.protocol, &url).await.map_err(|e| match &hint {
+            Some(h) => format!("{label}: {e}\n  hint: {h}"),
+            None => format!("{label}: {e}"),
+        })?;
         let mode = mode.map_or("bare", RetryMode::as_str);
         for &fail in &settings.fails {
             let retries = || async { mesh.retries().await.map(Some) };
@@ -206,7 +381,7 @@ pub async fn profile(
         }
     }
     mesh.stop();
-    Ok(rows)
+    Ok(())
 }
 
 /// The row label of a deployed mesh's runs: its routes retry as deployed.
@@ -223,10 +398,12 @@ pub async fn deployed(
     admin: Option<u16>,
     settings: &Settings,
     bars: &MultiProgress,
-) -> Result<Vec<Row>, String> {
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
     let p = Profile::of(label, model);
-    warm_up(p.protocol, url).await?;
-    let mut rows = Vec::new();
+    warm_up(p.protocol, url)
+        .await
+        .map_err(|e| format!("{label}: {e}"))?;
     for &fail in &settings.fails {
         let retries = || async {
             match admin {
@@ -239,7 +416,7 @@ pub async fn deployed(
                 .await?,
         );
     }
-    Ok(rows)
+    Ok(())
 }
 
 pub fn protocol_name(p: Protocol) -> &'static str {
@@ -272,133 +449,32 @@ pub fn progress() -> MultiProgress {
     }
 }
 
-/// The rows as CSV (RFC 4180), one header line then one line per row.
-pub fn csv(rows: &[Row]) -> String {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
+impl Row {
+    /// The latency percentiles of the row's own run.
+    pub fn percentiles(&self) -> Percentiles {
+        Percentiles {
+            p50_ms: self.p50_ms,
+            p90_ms: self.p90_ms,
+            p99_ms: self.p99_ms,
+            p999_ms: self.p999_ms,
         }
+    }
+}
+
+/// Expected success of a chain of `hops` hops that each fail with `p`, with
+/// `retries` retries of each failed call.
+pub fn expected_success(p: f64, hops: u32, retries: u32) -> f64 {
+    (1.0 - p.powi(retries as i32 + 1)).powi(hops as i32)
+}
+
+/// What a row's success ratio should be: the profile's retries retry the
+/// hop's failures only in the modes that carry them (`on`, `deployed`);
+/// `off`, `bare` and Istio's default policy (which retries neither HTTP 500
+/// nor gRPC INTERNAL) leave every failure standing.
+pub fn expected(r: &Row) -> f64 {
+    let retries = match r.retries.as_str() {
+        "on" | DEPLOYED => r.attempts.unwrap_or(0),
+        _ => 0,
     };
-    let mut out = String::from(
-        "profile,protocol,routing_api,data_plane,retries,fail,requests,success_ratio,\
-         requests_per_second,p50_ms,p90_ms,p99_ms,p999_ms,envoy_retries,versions\n",
-    );
-    for r in rows {
-        let cells = [
-            field(&r.profile),
-            protocol_name(r.protocol).to_owned(),
-            routing_api_name(r.routing_api).to_owned(),
-            data_plane_name(r.data_plane).to_owned(),
-            field(&r.retries),
-            r.fail.to_string(),
-            r.requests.to_string(),
-            format!("{:.4}", r.success_ratio),
-            format!("{:.1}", r.requests_per_second),
-            format!("{:.3}", r.p50_ms),
-            format!("{:.3}", r.p90_ms),
-            format!("{:.3}", r.p99_ms),
-            format!("{:.3}", r.p999_ms),
-            r.envoy_retries.map_or(String::new(), |n| n.to_string()),
-            field(&r.versions),
-        ];
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-/// The columns of the table (and of the report's): a heading each.
-pub const HEAD: [&str; 13] = [
-    "profile",
-    "protocol",
-    "routes",
-    "data plane",
-    "retries",
-    "fail",
-    "success",
-    "req/s",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "envoy retries",
-    "versions",
-];
-
-/// A row's cells under [`HEAD`], for people to read.
-pub fn cells(r: &Row) -> Vec<String> {
-    vec![
-        r.profile.clone(),
-        protocol_name(r.protocol).into(),
-        routing_api_name(r.routing_api).into(),
-        data_plane_name(r.data_plane).into(),
-        r.retries.clone(),
-        format!("{:.2}", r.fail),
-        format!("{:.3}", r.success_ratio),
-        format!("{:.0}", r.requests_per_second),
-        format!("{:.2}", r.p50_ms),
-        format!("{:.2}", r.p90_ms),
-        format!("{:.2}", r.p99_ms),
-        r.envoy_retries.map_or("-".to_owned(), |n| n.to_string()),
-        r.versions.clone(),
-    ]
-}
-
-/// The table, aligned, one row per line.
-pub fn table(rows: &[Row]) -> String {
-    let head = HEAD;
-    let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-    lines.extend(rows.iter().map(cells));
-    let widths: Vec<usize> = (0..head.len())
-        .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for l in lines {
-        let cells: Vec<String> = l
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_serialize_with_the_promised_keys() {
-        let row = Row {
-            profile: "demo".into(),
-            protocol: Protocol::Grpc,
-            routing_api: RoutingApi::GatewayApi,
-            data_plane: DataPlane::Ambient,
-            retries: "default".into(),
-            fail: 0.3,
-            requests: 10,
-            success_ratio: 0.5,
-            requests_per_second: 1.0,
-            p50_ms: 1.0,
-            p90_ms: 2.0,
-            p99_ms: 3.0,
-            p999_ms: 4.0,
-            hops: 3,
-            attempts: Some(3),
-            envoy_retries: Some(4),
-            versions: "a:prod".into(),
-        };
-        let v = serde_json::to_value(&row).unwrap();
-        assert_eq!(v["protocol"], "grpc");
-        assert_eq!(v["retries"], "default");
-        assert_eq!(v["routing_api"], "gateway-api");
-        assert_eq!(v["data_plane"], "ambient");
-        assert_eq!(v["success_ratio"], 0.5);
-        let line = table(&[row]).lines().nth(1).unwrap().to_owned();
-        assert!(line.contains("default"), "{line}");
-        assert!(line.contains("gateway-api  ambient"), "{line}");
-    }
+    expected_success(r.fail, r.hops, retries)
 }

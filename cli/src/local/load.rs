@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use meshgen::model::Protocol;
+use meshgen::model::{Code, Protocol};
 
 /// In open loop, at most this many requests (or `concurrency`, if larger) are
 /// in flight at once; see [`Spec::rate`].
@@ -60,6 +60,9 @@ pub struct Spec {
     /// has to wait for one of those slots still counts its latency from its
     /// due time, so the cap can delay requests but never hide the delay.
     pub rate: Option<f64>,
+    /// Closed loop only: stop sending once this long has passed since the
+    /// start (what is in flight still answers), even before `requests`.
+    pub duration: Option<Duration>,
 }
 
 impl Default for Spec {
@@ -70,6 +73,7 @@ impl Default for Spec {
             headers: Vec::new(),
             timeout: Duration::from_secs(60),
             rate: None,
+            duration: None,
         }
     }
 }
@@ -122,6 +126,8 @@ pub struct Sample {
     pub versions: Vec<(String, String)>,
     /// What went wrong, for failed requests.
     pub error: Option<String>,
+    /// The answer's HTTP status or gRPC code (`None`: no answer).
+    pub code: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -241,6 +247,25 @@ impl Outcome {
         out
     }
 
+    /// The answers by HTTP status or gRPC code name, a success status whose
+    /// chain lost a hop apart (`200, a hop failed`), and `no answer`.
+    pub fn answers(&self, protocol: Protocol) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for s in &self.samples {
+            let mut key = match (s.code, protocol) {
+                (None, _) => "no answer".to_owned(),
+                (Some(c), Protocol::Http) => c.to_string(),
+                (Some(c), Protocol::Grpc) => i32::try_from(c)
+                    .map_or_else(|_| c.to_string(), |c| Code::from_i32(c).name().to_owned()),
+            };
+            if !s.ok && matches!(key.as_str(), "200" | "OK") {
+                key.push_str(", a hop failed");
+            }
+            *out.entry(key).or_insert(0) += 1;
+        }
+        out
+    }
+
     /// How many requests reached `service` at `version`.
     pub fn count(&self, service: &str, version: &str) -> usize {
         self.samples
@@ -293,6 +318,7 @@ impl Client {
         };
         let result = tokio::time::timeout(timeout, call).await;
         let latency = due.elapsed();
+        let code = result.as_ref().ok().and_then(|r| r.code);
         let (ok, vs, error) = match result {
             Err(_) => (
                 false,
@@ -319,6 +345,7 @@ impl Client {
             sent: sent.saturating_duration_since(start),
             versions: vs,
             error,
+            code,
         }
     }
 }
@@ -387,6 +414,7 @@ async fn closed(
 ) -> Result<(Vec<Sample>, Instant), String> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
+    let deadline = spec.duration.map(|d| start + d);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (client, next, headers) = (client.clone(), next.clone(), headers.clone());
@@ -394,7 +422,9 @@ async fn closed(
         let progress = progress.cloned();
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < total {
+            while deadline.is_none_or(|d| Instant::now() < d)
+                && next.fetch_add(1, Ordering::Relaxed) < total
+            {
                 // Closed loop: due when the worker is free, i.e. now.
                 let now = Instant::now();
                 samples.push(client.once(headers.clone(), timeout, start, now).await);
@@ -405,7 +435,7 @@ async fn closed(
             samples
         }));
     }
-    let mut samples = Vec::with_capacity(spec.requests);
+    let mut samples = Vec::with_capacity(spec.requests.min(1 << 16));
     for t in tasks {
         samples.extend(t.await.map_err(|e| format!("load task: {e}"))?);
     }
@@ -443,7 +473,7 @@ async fn open(
         });
     })
     .await?;
-    let mut samples = Vec::with_capacity(spec.requests);
+    let mut samples = Vec::with_capacity(spec.requests.min(1 << 16));
     while let Some(sample) = tasks.join_next().await {
         samples.push(sample.map_err(|e| format!("load task: {e}"))?);
     }
@@ -508,6 +538,7 @@ mod tests {
             sent: Duration::ZERO,
             versions: vec![],
             error: None,
+            code: Some(200),
         }
     }
 
@@ -556,6 +587,43 @@ mod tests {
         assert_about(o.percentile_ms(99.9), 1500.0);
         assert_about(o.max_ms(), 1500.0);
         assert!((o.mean_ms() - 15.2475).abs() < 0.05, "{}", o.mean_ms());
+    }
+
+    #[test]
+    fn answers_by_code_keep_a_lost_hop_apart() {
+        let with = |ok, code| Sample {
+            ok,
+            code,
+            ..sample(Duration::from_millis(1))
+        };
+        let o = Outcome::new(
+            closed(1),
+            vec![
+                with(true, Some(200)),
+                with(false, Some(200)),
+                with(false, Some(500)),
+                with(false, None),
+            ],
+            Duration::from_secs(1),
+        );
+        let http = o.answers(Protocol::Http);
+        assert_eq!(http["200"], 1);
+        assert_eq!(http["200, a hop failed"], 1);
+        assert_eq!(http["500"], 1);
+        assert_eq!(http["no answer"], 1);
+        let o = Outcome::new(
+            closed(1),
+            vec![
+                with(true, Some(0)),
+                with(false, Some(0)),
+                with(false, Some(13)),
+            ],
+            Duration::from_secs(1),
+        );
+        let grpc = o.answers(Protocol::Grpc);
+        assert_eq!(grpc["OK"], 1);
+        assert_eq!(grpc["OK, a hop failed"], 1);
+        assert_eq!(grpc["INTERNAL"], 1);
     }
 
     #[test]

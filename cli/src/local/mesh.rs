@@ -1,7 +1,7 @@
 //! A running local mesh: hops, the external stub and Envoy, started and stopped
 //! together.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,11 +25,44 @@ pub struct Mesh {
     pub mode: RetryMode,
     /// Without Envoy (see [`Options::bare`]).
     pub bare: bool,
-    dir: tempfile::TempDir,
+    dir: Logs,
     envoy_bin: PathBuf,
     envoy: Option<Proc>,
     hops: Vec<Proc>,
     _stub: Option<ExternalStub>,
+}
+
+/// The folder of a mesh's logs and Envoy's bootstrap: temporary and removed
+/// with the mesh, or kept (`--keep-logs`, `--log-dir`).
+enum Logs {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl Logs {
+    fn new(opts: &Options) -> Result<Logs, String> {
+        if let Some(dir) = &opts.log_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("--log-dir {}: {e}", dir.display()))?;
+            return Ok(Logs::Kept(dir.clone()));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix("meshgen-local-")
+            .tempdir()
+            .map_err(|e| format!("temporary directory: {e}"))?;
+        Ok(if opts.keep_logs {
+            Logs::Kept(temp.keep())
+        } else {
+            Logs::Temporary(temp)
+        })
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Logs::Temporary(t) => t.path(),
+            Logs::Kept(p) => p,
+        }
+    }
 }
 
 impl Mesh {
@@ -49,7 +82,7 @@ impl Mesh {
             None
         };
         let mut held = ports::Ports::default();
-        let layout = ports::layout(
+        let mut layout = ports::layout(
             &model,
             &ports::LayoutInput {
                 stub: stub.as_ref().map(|s| s.port),
@@ -65,11 +98,10 @@ impl Mesh {
             }
         }
         held.release();
-
-        let dir = tempfile::Builder::new()
-            .prefix("meshgen-local-")
-            .tempdir()
-            .map_err(|e| format!("temporary directory: {e}"))?;
+        if let Some(p) = opts.ingress_port {
+            layout.ingress = ports::fixed(p)?;
+        }
+        let dir = Logs::new(opts)?;
         let mut mesh = Mesh {
             mode: opts.retry_mode.unwrap_or(RetryMode::On),
             bare: opts.bare,
@@ -273,6 +305,16 @@ impl Mesh {
 
     pub fn ingress_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ingress_port())
+    }
+
+    /// The folder of the logs (`envoy.log`, `<workload>.log`) and `envoy.json`.
+    pub fn log_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether the logs outlive the mesh.
+    pub fn keeps_logs(&self) -> bool {
+        matches!(self.dir, Logs::Kept(_))
     }
 
     pub fn protocol(&self) -> Protocol {

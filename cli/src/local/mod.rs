@@ -13,16 +13,22 @@ mod mesh;
 mod options;
 pub mod ports;
 pub mod procs;
+pub mod provenance;
 pub mod report;
 pub mod stub;
+pub mod table;
 pub mod up;
+pub mod verdict;
 
 use std::time::Duration;
 
 pub use admin::envoy_retries;
 pub use envoy::{Layout, RetryMode};
 pub use mesh::Mesh;
-pub use options::{Options, check, find_binary, find_envoy, stubs_externals};
+pub use options::{
+    BUILD_HOPS, Options, check, external_hint, find_binary, find_envoy, find_programs,
+    stubs_externals,
+};
 
 /// How long one readiness or stats probe may take.
 const PROBE: Duration = Duration::from_secs(5);

@@ -23,6 +23,14 @@ pub struct Options {
     /// No Envoy: the hops call each other directly (default subsets) and the
     /// entry hop is the "ingress". The baseline for Envoy's added latency.
     pub bare: bool,
+    /// The ingress listener's port (`None`: a free one).
+    pub ingress_port: Option<u16>,
+    /// Where the logs go (`None`: a temporary folder).
+    pub log_dir: Option<PathBuf>,
+    /// Keep the logs' folder after the mesh stops.
+    pub keep_logs: bool,
+    /// `up`: print what Envoy got, route by route, in Istio's terms.
+    pub print_routes: bool,
 }
 
 /// Whether the external APIs are answered by the local stub: asked with
@@ -120,27 +128,68 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
     Ok(notes)
 }
 
+/// How to get the hops: the one command that builds them, whichever way
+/// meshgen itself was built or installed.
+pub const BUILD_HOPS: &str = "build the hops with `cargo build --release --bins` in the meshgen \
+     checkout (meshgen, chain-http and chain-grpc, all into target/release) and run \
+     target/release/meshgen, or pass --bin-dir DIR";
+
 /// A program the mesh needs: `dir/name` if `dir` is given, else next to the
 /// running executable, else PATH.
 pub fn find_binary(name: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
-    let how = "build them with `cargo build --release -p chain-http -p chain-grpc` and pass \
-               --bin-dir target/release (or put them on PATH)";
     if let Some(dir) = dir {
         let p = dir.join(name);
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("{name} not found in {}: {how}", dir.display()))
+            Err(format!(
+                "{name} not found in {}: {BUILD_HOPS}",
+                dir.display()
+            ))
         };
     }
-    if let Some(p) = std::env::current_exe()
+    let beside = std::env::current_exe()
         .ok()
-        .and_then(|e| e.parent().map(|d| d.join(name)))
+        .and_then(|e| e.parent().map(Path::to_owned));
+    if let Some(p) = beside
+        .as_ref()
+        .map(|d| d.join(name))
         .filter(|p| p.is_file())
     {
         return Ok(p);
     }
-    on_path(name).ok_or_else(|| format!("{name} not found next to meshgen nor on PATH: {how}"))
+    on_path(name).ok_or_else(|| {
+        let beside = beside.map_or_else(String::new, |d| format!(" ({})", d.display()));
+        format!("{name} not found next to meshgen{beside} nor on PATH: {BUILD_HOPS}")
+    })
+}
+
+/// Every program `up` or `compare` will start, found before anything else is
+/// said or run: Envoy and the hop of each protocol the models use.
+pub fn find_programs<'a>(
+    models: impl IntoIterator<Item = &'a Model>,
+    opts: &Options,
+) -> Result<(), String> {
+    find_envoy(opts.envoy.as_deref())?;
+    for m in models {
+        find_binary(m.wire.protocol.binary(), opts.bin_dir.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Why every request may fail when the external APIs are called for real:
+/// the hosts the chain reaches through the local egress, and the fix.
+pub fn external_hint(model: &Model, opts: &Options) -> Option<String> {
+    if stubs_externals(model, opts) || model.externals.is_empty() {
+        return None;
+    }
+    let hosts: Vec<&str> = model.externals.iter().map(|e| e.host.as_str()).collect();
+    Some(format!(
+        "the chain calls {} for real (no --stub-external): offline, or where that API is \
+         blocked or down, every request fails there; add --stub-external to answer it with a \
+         local stub",
+        hosts.join(", ")
+    ))
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {

@@ -26,6 +26,13 @@ impl Ports {
     pub fn release(self) {}
 }
 
+/// A port asked for by name (`up --port`): free now on 127.0.0.1, or why not.
+pub fn fixed(port: u16) -> Result<u16, String> {
+    TcpListener::bind(("127.0.0.1", port))
+        .map(|_| port)
+        .map_err(|e| format!("--port {port}: cannot listen on 127.0.0.1:{port}: {e}"))
+}
+
 /// What the layout needs besides the Model.
 pub struct LayoutInput<'a> {
     /// The stub's port when `--stub-external` is on.

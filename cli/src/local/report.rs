@@ -5,12 +5,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::compare::{HEAD, Row, cells, protocol_name};
+use super::compare::{DEPLOYED, Percentiles, Row, expected_success, protocol_name};
+use super::table::{cells, head};
+use super::verdict::{sentence, wilson};
 
 /// How the run was made, printed under the plots.
 #[derive(Clone, Debug)]
@@ -20,12 +23,27 @@ pub struct RunInfo {
     pub machine: String,
     /// "closed loop, 8 requests in flight" or "open loop, 500 requests/s".
     pub load: String,
-    pub requests: usize,
+    /// "300 requests per point" or "30 s per point".
+    pub per_point: String,
     pub seconds: f64,
+    /// The command line, as typed.
+    pub command: String,
+    /// When the comparison started (UTC).
+    pub date: String,
+    /// How meshgen was built (`release`, `debug`).
+    pub meshgen_build: String,
+    /// Where the hops are, and whether they are debug builds (`None`: unknown).
+    pub hops: String,
+    pub hops_debug: Option<bool>,
+    /// The 1-minute load average before and after the comparison.
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
+    /// Latency runs per point of the latency plot.
+    pub latency_runs: usize,
 }
 
-/// A latency of a row.
-type Latency = fn(&Row) -> f64;
+/// A latency of a run.
+type Latency = fn(&Percentiles) -> f64;
 
 /// Percentiles of the latency plot, with their labels.
 const PERCENTILES: [(&str, Latency); 4] = [
@@ -85,6 +103,7 @@ fn hue(owners: &[String], owner: &str) -> RGBColor {
 pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
     let success = success_plot(rows)?;
     let latency = latency_plot(rows)?;
+    let cost = cost_plot(rows)?;
     let mut page = String::new();
     let esc = |s: &str| {
         s.replace('&', "&amp;")
@@ -107,22 +126,58 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
          retries as the profile says (<em>on</em>), not at all (<em>off</em>), or with \
          Istio's default policy (<em>default</em>).</p>\n"
     );
+    page.push_str("<section id=\"verdict\">\n<h2>What it says</h2>\n<ul>\n");
+    for line in verdicts(rows) {
+        let _ = writeln!(page, "<li>{}</li>", esc(&line));
+    }
+    page.push_str(
+        "</ul>\n<p>Expected: every hop fails on its own with probability p, and each retry \
+         of a failed call is a new try; a point is as expected when that lies within the 95 % \
+         binomial band (Wilson) of its measured ratio. Istio's default policy (a route without \
+         <code>retries</code>) retries neither HTTP 500 nor gRPC INTERNAL, which is what each \
+         hop answers here.</p>\n</section>\n",
+    );
     let _ = write!(
         page,
         "<figure id=\"success\">\n{success}\n<figcaption>Success ratio against the failure \
          probability of each hop, measured (points) and expected (dashed: \
          (1&minus;p)<sup>hops</sup> without retries, (1&minus;p<sup>n+1</sup>)<sup>hops</sup> \
-         with n retries of every failure).</figcaption>\n</figure>\n"
+         with n retries of every failure); the bars are each point's 95 % binomial \
+         band (Wilson), n = the requests of the point ({}).</figcaption>\n</figure>\n",
+        info.per_point
     );
     let _ = write!(
         page,
-        "<figure id=\"latency\">\n{latency}\n<figcaption>Latency percentiles without failures, \
-         the chain alone (<em>bare</em>: hops calling each other) and through the local mesh \
-         (<em>mesh</em>: one Envoy playing the gateway and every sidecar); the gap is what \
-         Envoy adds along the chain.</figcaption>\n</figure>\n"
+        "<figure id=\"latency\">\n{latency}\n<figcaption>Latency percentiles at the lowest \
+         fail of the sweep ({calm}), the chain alone (<em>bare</em>: hops calling each other) \
+         and through the local mesh with the profile's retries (<em>mesh, retries on</em>: \
+         one Envoy playing the gateway and every sidecar); the gap is what Envoy adds along \
+         the chain. {spread}{tail}</figcaption>\n</figure>\n",
+        calm = rows.iter().map(|r| r.fail).fold(f64::INFINITY, f64::min),
+        spread = if info.latency_runs > 1 {
+            format!(
+                "Each point is the median of n = {} runs ({}); its bar spans the lowest to \
+                 the highest run. ",
+                info.latency_runs, info.per_point
+            )
+        } else {
+            format!("One run per point ({}). ", info.per_point)
+        },
+        tail = if rows.iter().any(|r| r.requests < 1000) {
+            "With fewer than 1,000 requests a run's p99.9 is its slowest request."
+        } else {
+            ""
+        },
+    );
+    let _ = write!(
+        page,
+        "<figure id=\"cost\">\n{cost}\n<figcaption>What retries cost: the p99 latency of each \
+         protocol and mode against the failure probability of each hop (one run per point). \
+         A retried call waits for every try it makes, so the tail grows with fail where the \
+         retries work (<em>on</em>) and not where nothing is retried.</figcaption>\n</figure>\n"
     );
     page.push_str("<h2>Every run</h2>\n<table>\n<tr>");
-    for h in HEAD {
+    for h in head() {
         let _ = write!(page, "<th>{h}</th>");
     }
     page.push_str("</tr>\n");
@@ -134,37 +189,119 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
         page.push_str("</tr>\n");
     }
     page.push_str("</table>\n<h2>How this was measured</h2>\n<ul>\n");
+    let hops = match info.hops_debug {
+        Some(true) => format!(
+            "{}: <strong>debug builds</strong>, whose latencies are several times a release \
+             build's (cargo build --release --bins)",
+            esc(&info.hops)
+        ),
+        Some(false) => format!("{}: release builds", esc(&info.hops)),
+        None => format!("{} (build unknown)", esc(&info.hops)),
+    };
+    let load = |l: Option<f64>| l.map_or("unknown".to_owned(), |l| format!("{l:.2}"));
     for (k, v) in [
-        ("meshgen", &info.meshgen),
-        ("Envoy", &info.envoy),
-        ("machine", &info.machine),
-        ("load", &info.load),
+        ("command", format!("<code>{}</code>", esc(&info.command))),
+        ("date", esc(&info.date)),
+        (
+            "meshgen",
+            format!("{} ({} build)", esc(&info.meshgen), info.meshgen_build),
+        ),
+        ("hops", hops),
+        ("Envoy", esc(&info.envoy)),
+        ("machine", esc(&info.machine)),
+        (
+            "machine load",
+            format!(
+                "1-minute load average {} before, {} after",
+                load(info.load_before),
+                load(info.load_after)
+            ),
+        ),
+        ("load", esc(&info.load)),
     ] {
-        let _ = writeln!(page, "<li>{k}: {}</li>", esc(v));
+        let _ = writeln!(page, "<li>{k}: {v}</li>");
     }
+    let _ = writeln!(page, "<li>retry modes:<ul>");
+    let mut seen = Vec::new();
+    for r in rows {
+        let key = (who(rows, r), r.retries.clone());
+        if !seen.contains(&key) {
+            let _ = writeln!(
+                page,
+                "<li>{} {}: {}</li>",
+                esc(&key.0),
+                esc(&key.1),
+                esc(&r.policy)
+            );
+            seen.push(key);
+        }
+    }
+    let _ = writeln!(page, "</ul></li>");
     let _ = writeln!(
         page,
-        "<li>{} requests per point; the whole comparison took {:.0} s</li>\n\
+        "<li>{}; the whole comparison took {:.0} s</li>\n\
          <li>latencies are recorded in HDR histograms (3 significant digits)</li>\n</ul>",
-        info.requests, info.seconds
+        esc(&info.per_point),
+        info.seconds
     );
     page.push_str("</body>\n</html>\n");
     Ok(page)
 }
 
-/// Expected success of a chain of `hops` hops that each fail with `p`, with
-/// `retries` retries of each failed call.
-pub fn expected_success(p: f64, hops: u32, retries: u32) -> f64 {
-    (1.0 - p.powi(retries as i32 + 1)).powi(hops as i32)
+/// One sentence per series of the success plot, in the order of the rows.
+fn verdicts(rows: &[Row]) -> Vec<String> {
+    let mut series: Vec<(String, Vec<&Row>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.retries != "bare") {
+        let name = format!("{} {}", who(rows, r), r.retries);
+        match series.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, rs)) => rs.push(r),
+            None => series.push((name, vec![r])),
+        }
+    }
+    series.iter().map(|(name, rs)| sentence(name, rs)).collect()
+}
+
+/// Refuses a report path that could not be written, before anything runs
+/// (a run takes minutes; its rows must not be lost to a typo at the end).
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(format!(
+            "--report {shown}: a directory; give a file in it, e.g. --report {}",
+            path.join("compare.html").display()
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "--report {shown}: no directory {} (create it first: mkdir -p {})",
+            parent.display(),
+            parent.display()
+        ));
+    }
+    let writable = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        tempfile::NamedTempFile::new_in(parent).map(drop)
+    };
+    writable.map_err(|e| format!("--report {shown}: cannot be written: {e}"))
 }
 
 fn success_plot(rows: &[Row]) -> Result<String, String> {
     let mut series: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+    let mut bands = Vec::new();
     for r in rows.iter().filter(|r| r.retries != "bare") {
         series
             .entry((who(rows, r), r.retries.clone()))
             .or_default()
             .push((r.fail, r.success_ratio));
+        bands.push((who(rows, r), r.fail, wilson(r.success_ratio, r.requests)));
     }
     let x_max = rows.iter().map(|r| r.fail).fold(0.0, f64::max).max(0.05);
     let hops = rows.iter().map(|r| r.hops).max().unwrap_or(1);
@@ -209,14 +346,19 @@ fn success_plot(rows: &[Row]) -> Result<String, String> {
         }
         // One hue per profile or protocol; the retry mode is the line's dash.
         let owners = owners(rows);
+        for (owner, x, (lo, hi)) in bands {
+            let style = hue(&owners, &owner).mix(0.5).stroke_width(1);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    style,
+                )))
+                .map_err(e)?;
+        }
         for ((owner, mode), mut points) in series {
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             let color = hue(&owners, &owner);
-            let dash = match mode.as_str() {
-                "on" => None,
-                "off" => Some((8, 4)),
-                _ => Some((2, 3)),
-            };
+            let dash = mode_dash(&mode);
             measured(&mut chart, format!("{owner} {mode}"), &points, color, dash)?;
         }
         legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
@@ -225,23 +367,84 @@ fn success_plot(rows: &[Row]) -> Result<String, String> {
     Ok(svg)
 }
 
+/// The p99 latency of every series against `fail`.
+fn cost_plot(rows: &[Row]) -> Result<String, String> {
+    let mut series: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for r in rows {
+        series
+            .entry((who(rows, r), r.retries.clone()))
+            .or_default()
+            .push((r.fail, r.p99_ms));
+    }
+    let x_max = rows.iter().map(|r| r.fail).fold(0.0, f64::max).max(0.05);
+    let y_max = rows.iter().map(|r| r.p99_ms).fold(0.1, f64::max) * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 420)).into_drawing_area();
+        let e = |e: DrawingAreaErrorKind<_>| format!("plot: {e}");
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "p99 latency vs failure probability per hop",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.01..x_max * 1.02, 0.0..y_max)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("fail probability of each hop")
+            .y_desc("p99 milliseconds")
+            .draw()
+            .map_err(e)?;
+        let owners = owners(rows);
+        for ((owner, mode), mut points) in series {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            measured(
+                &mut chart,
+                format!("{owner} {mode}"),
+                &points,
+                hue(&owners, &owner),
+                mode_dash(&mode),
+            )?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(e)?;
+    }
+    Ok(svg)
+}
+
+/// A retry mode's line: solid for the profile's retries, dashed otherwise.
+fn mode_dash(mode: &str) -> Option<(u32, u32)> {
+    match mode {
+        "on" | DEPLOYED => None,
+        "off" => Some((8, 4)),
+        "bare" => Some((12, 3)),
+        _ => Some((2, 3)),
+    }
+}
+
 fn latency_plot(rows: &[Row]) -> Result<String, String> {
     // The lowest failure probability measured; the profile's own retries.
     let calm = rows.iter().map(|r| r.fail).fold(f64::INFINITY, f64::min);
-    let mut series: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
+    // Per series and percentile: (median, lowest, highest) over the runs.
+    let mut series: BTreeMap<(String, &str), Vec<Spread>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.fail == calm) {
         let kind = match r.retries.as_str() {
             "bare" => "bare",
-            "on" | "deployed" => "mesh",
+            "on" => "mesh, retries on",
+            DEPLOYED => "mesh, as deployed",
             _ => continue,
         };
-        let values = PERCENTILES.iter().map(|(_, f)| f(r)).collect();
+        let values = PERCENTILES.iter().map(|(_, f)| spread(r, *f)).collect();
         series.insert((who(rows, r), kind), values);
     }
     let y_max = series
         .values()
         .flatten()
-        .fold(0.0f64, |a, &b| a.max(b))
+        .fold(0.0f64, |a, &(_, _, hi)| a.max(hi))
         .max(0.1)
         * 1.1;
     let mut svg = String::new();
@@ -273,10 +476,21 @@ fn latency_plot(rows: &[Row]) -> Result<String, String> {
         for ((owner, kind), values) in series {
             let color = hue(&owners, &owner);
             let dash = (kind == "bare").then_some((8, 4));
+            let offset = if kind == "bare" { -0.04 } else { 0.04 };
+            for (j, &(_, lo, hi)) in values.iter().enumerate() {
+                let x = j as f64 + offset;
+                let style = color.mix(0.5).stroke_width(1);
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(x, lo), (x, hi)],
+                        style,
+                    )))
+                    .map_err(e)?;
+            }
             let points: Vec<(f64, f64)> = values
                 .into_iter()
                 .enumerate()
-                .map(|(j, v)| (j as f64, v))
+                .map(|(j, (median, _, _))| (j as f64 + offset, median))
                 .collect();
             measured(&mut chart, format!("{owner} {kind}"), &points, color, dash)?;
         }
@@ -284,6 +498,25 @@ fn latency_plot(rows: &[Row]) -> Result<String, String> {
         root.present().map_err(e)?;
     }
     Ok(svg)
+}
+
+/// Median, lowest and highest of a latency over runs.
+type Spread = (f64, f64, f64);
+
+/// A latency of a row over its runs (the row's own value three times when
+/// it ran once).
+fn spread(r: &Row, f: Latency) -> Spread {
+    let mut v: Vec<f64> = match r.latency_runs.as_slice() {
+        [] => vec![f(&r.percentiles())],
+        runs => runs.iter().map(f).collect(),
+    };
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = match n % 2 {
+        1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    };
+    (median, v[0], v[n - 1])
 }
 
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;

@@ -6,8 +6,7 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::compare::{self, Row, Settings};
-use super::report;
-use super::{Mesh, Options, check};
+use super::{Mesh, Options, check, external_hint, find_programs, load, provenance, report, table};
 use meshgen::model::{Model, Protocol};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -20,6 +19,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// `meshgen up`: start, print `ingress: URL`, wait for Ctrl-C or SIGTERM, stop all.
 pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
+    // A missing program is the first thing said, before any note.
+    find_programs([&model], opts)?;
     for n in check(&model, opts)? {
         eprintln!("note: {n}");
     }
@@ -34,24 +35,16 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
             _ = term.recv() => return Ok(ExitCode::SUCCESS),
             _ = int.recv() => return Ok(ExitCode::SUCCESS),
         };
-        let url = mesh.ingress_url();
-        eprintln!(
-            "envoy admin: http://127.0.0.1:{} (retries: {}); {} hop processes",
-            mesh.layout.admin,
-            mesh.mode.as_str(),
-            mesh.pids().len() - 1
-        );
-        if mesh.protocol() == Protocol::Grpc {
-            eprintln!(
-                "try: grpcurl -plaintext 127.0.0.1:{} chain.v1.Hop/Call",
-                mesh.ingress_port()
-            );
-        } else {
-            eprintln!("try: curl {url}/");
+        if let Err(e) = first_request(&mesh).await {
+            eprintln!("warning: none of the first requests through the ingress succeeded: {e}");
+            if let Some(h) = external_hint(&mesh.model, opts) {
+                eprintln!("  hint: {h}");
+            }
         }
-        println!("ingress: {url}");
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
+        if opts.print_routes {
+            eprint!("{}", super::envoy::view::routes(&mesh.envoy_config()));
+        }
+        say_ready(&mesh);
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let code = loop {
             tokio::select! {
@@ -67,8 +60,51 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
         };
         eprintln!("stopping");
         mesh.stop();
+        if mesh.keeps_logs() {
+            eprintln!("logs kept in {}", mesh.log_dir().display());
+        }
         Ok(code)
     })
+}
+
+/// What `up` prints once ready: the admin, the logs, a command to try (on
+/// stderr), then the ingress on stdout: a URL for HTTP, `HOST:PORT` for gRPC,
+/// as grpcurl takes it.
+fn say_ready(mesh: &Mesh) {
+    let port = mesh.ingress_port();
+    eprintln!(
+        "envoy admin: http://127.0.0.1:{} (retries: {}); {} hop processes",
+        mesh.layout.admin,
+        mesh.mode.as_str(),
+        mesh.pids().len() - 1
+    );
+    let access = if mesh.model.mesh.access_log {
+        " (envoy.log holds the access log)"
+    } else {
+        ""
+    };
+    eprintln!(
+        "logs: {}{access}; {}",
+        mesh.log_dir().display(),
+        if mesh.keeps_logs() {
+            "kept after exit"
+        } else {
+            "removed on exit (--keep-logs keeps them)"
+        }
+    );
+    let ingress = match mesh.protocol() {
+        Protocol::Grpc => {
+            eprintln!("try: grpcurl -plaintext 127.0.0.1:{port} chain.v1.Hop/Call");
+            format!("127.0.0.1:{port}")
+        }
+        Protocol::Http => {
+            eprintln!("try: curl http://127.0.0.1:{port}/");
+            format!("http://127.0.0.1:{port}")
+        }
+    };
+    println!("ingress: {ingress}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
 }
 
 /// How `compare` prints its rows.
@@ -89,20 +125,41 @@ pub struct Deployed {
     pub admin: Option<u16>,
 }
 
+/// Where the report goes, and the earlier rows (`--beside`) it draws too.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportTo<'a> {
+    pub path: Option<&'a std::path::Path>,
+    pub beside: Option<&'a std::path::Path>,
+}
+
 pub fn compare(
     profiles: Vec<(String, Model)>,
     opts: &Options,
     settings: &Settings,
     format: Format,
-    report: Option<&std::path::Path>,
+    to: ReportTo<'_>,
     deployed: Option<Vec<Deployed>>,
 ) -> Result<ExitCode, String> {
+    let report = to.path;
+    // What would only fail at the end is refused before anything runs.
+    if deployed.is_none() {
+        find_programs(profiles.iter().map(|(_, m)| m), opts)?;
+    }
+    if let Some(path) = report {
+        report::check_writable(path)?;
+    }
+    let earlier = match to.beside {
+        Some(path) => compare::rows_from(path)?,
+        None => Vec::new(),
+    };
     match &deployed {
         None => {
+            let mut notes = Vec::new();
             for (label, model) in &profiles {
-                for n in check(model, opts)? {
-                    eprintln!("note: {label}: {n}");
-                }
+                notes.push((label.as_str(), check(model, opts)?));
+            }
+            for n in condensed_notes(&notes) {
+                eprintln!("note: {n}");
             }
         }
         Some(d) => {
@@ -119,89 +176,185 @@ pub fn compare(
         }
     }
     let started = std::time::Instant::now();
+    let (date, load_before) = (provenance::utc_now(), provenance::load_average());
     let rt = runtime()?;
-    let rows: Vec<Row> = rt.block_on(async {
-        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-        let bars = compare::progress();
-        let mut rows = Vec::new();
-        for (i, (label, model)) in profiles.into_iter().enumerate() {
-            // A signal drops the running profile's Mesh, which stops its processes.
-            let run = async {
-                match deployed.as_ref().map(|d| &d[i]) {
-                    Some(d) => {
-                        compare::deployed(&label, &model, &d.url, d.admin, settings, &bars).await
-                    }
-                    None => compare::profile(&label, model, opts, settings, &bars).await,
-                }
-            };
-            let more = tokio::select! {
-                r = run => r?,
-                _ = term.recv() => return Err("interrupted".to_string()),
-                _ = int.recv() => return Err("interrupted".to_string()),
-            };
-            rows.extend(more);
+    let mut rows: Vec<Row> = Vec::new();
+    let ended = rt.block_on(measure(
+        profiles,
+        opts,
+        settings,
+        deployed.as_deref(),
+        &mut rows,
+    ));
+    // Whatever happened, every row measured is printed.
+    if matches!(ended, Ended::Done) || !rows.is_empty() {
+        print_rows(&rows, format);
+    }
+    match ended {
+        Ended::Done => {}
+        Ended::Interrupted => {
+            eprintln!(
+                "interrupted: {} row{} measured before the signal (above); nothing else written",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" }
+            );
+            return Ok(ExitCode::from(130));
         }
-        let _ = bars.clear();
-        Ok::<_, String>(rows)
-    })?;
+        Ended::Failed(e) => {
+            if !rows.is_empty() {
+                eprintln!("the {} rows above were measured before:", rows.len());
+            }
+            return Err(e);
+        }
+    }
     if let Some(path) = report {
+        let (hops, hops_debug) = provenance::hops_build(&rows, opts, deployed.is_some());
         let info = report::RunInfo {
             meshgen: env!("CARGO_PKG_VERSION").to_owned(),
-            envoy: envoy_version(opts),
-            machine: machine(),
-            load: format!("closed loop, {} requests in flight", settings.concurrency),
-            requests: settings.requests,
+            envoy: provenance::envoy_version(opts),
+            machine: provenance::machine(),
+            load: load::Spec {
+                concurrency: settings.concurrency,
+                rate: settings.rate,
+                ..load::Spec::default()
+            }
+            .mode()
+            .to_string(),
+            per_point: settings.per_point_text(),
             seconds: started.elapsed().as_secs_f64(),
+            command: provenance::command_line(),
+            date,
+            meshgen_build: provenance::meshgen_build().to_owned(),
+            hops,
+            hops_debug,
+            load_before,
+            load_after: provenance::load_average(),
+            latency_runs: settings.latency_runs,
         };
-        let page = report::html(&rows, &info)?;
+        let drawn: Vec<Row> = rows.iter().chain(&earlier).cloned().collect();
+        let page = report::html(&drawn, &info)?;
         std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("report: {}", path.display());
-    }
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("rows serialize")
-        ),
-        Format::Csv => print!("{}", compare::csv(&rows)),
-        Format::Table => print!("{}", compare::table(&rows)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `envoy --version`'s line, or why there is none.
-fn envoy_version(opts: &Options) -> String {
-    let Ok(envoy) = super::find_envoy(opts.envoy.as_deref()) else {
-        return "unknown".into();
-    };
-    std::process::Command::new(envoy)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| {
-            s.lines()
-                .find(|l| !l.trim().is_empty())
-                .map(|l| l.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into())
+/// Each note once, in order: bare when every profile has it, else after the
+/// profiles that do (`demo, demo-grpc: mtls: ...`).
+fn condensed_notes(notes: &[(&str, Vec<String>)]) -> Vec<String> {
+    let mut once: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (label, ns) in notes {
+        for n in ns {
+            match once.iter_mut().find(|(text, _)| text == n) {
+                Some((_, who)) => who.push(label),
+                None => once.push((n, vec![label])),
+            }
+        }
+    }
+    once.into_iter()
+        .map(
+            |(text, who)| match who.len() == notes.len() && notes.len() > 1 {
+                true => text.to_owned(),
+                false => format!("{}: {text}", who.join(", ")),
+            },
+        )
+        .collect()
 }
 
-/// The OS, architecture, CPU model and count.
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_default();
-    format!(
-        "{} {}, {cpus} CPUs {model}",
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
+/// How a comparison's measurements ended.
+enum Ended {
+    Done,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    Failed(String),
+}
+
+/// Every profile in turn, each row pushed to `rows` as it is measured; a
+/// signal stops the run (dropping the running profile's Mesh stops its processes).
+async fn measure(
+    profiles: Vec<(String, Model)>,
+    opts: &Options,
+    settings: &Settings,
+    deployed: Option<&[Deployed]>,
+    rows: &mut Vec<Row>,
+) -> Ended {
+    let signals =
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+    let (mut term, mut int) = match signals {
+        Ok(s) => s,
+        Err(e) => return Ended::Failed(format!("signals: {e}")),
+    };
+    let bars = compare::progress();
+    for (i, (label, model)) in profiles.into_iter().enumerate() {
+        let run = async {
+            match deployed.map(|d| &d[i]) {
+                Some(d) => {
+                    compare::deployed(&label, &model, &d.url, d.admin, settings, &bars, rows).await
+                }
+                None => compare::profile(&label, model, opts, settings, &bars, rows).await,
+            }
+        };
+        let result = tokio::select! {
+            r = run => r,
+            _ = term.recv() => return Ended::Interrupted,
+            _ = int.recv() => return Ended::Interrupted,
+        };
+        if let Err(e) = result {
+            let _ = bars.clear();
+            return Ended::Failed(e);
+        }
+    }
+    let _ = bars.clear();
+    Ended::Done
+}
+
+fn print_rows(rows: &[Row], format: Format) {
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(rows).expect("rows serialize")
+        ),
+        Format::Csv => print!("{}", table::csv(rows)),
+        Format::Table => print!("{}", table::table(rows)),
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}
+
+/// A few requests through the ingress without `fail`: `Err` with the first
+/// failure when none answers whole (one may fail by a profile's own faults).
+async fn first_request(mesh: &Mesh) -> Result<(), String> {
+    let spec = load::Spec {
+        requests: 3,
+        timeout: Duration::from_secs(30),
+        ..load::Spec::default()
+    };
+    let outcome = load::run(mesh.protocol(), mesh.ingress_port(), &spec, None).await?;
+    if outcome.successes() > 0 {
+        return Ok(());
+    }
+    Err(outcome
+        .samples
+        .iter()
+        .find_map(|s| s.error.clone())
+        .unwrap_or_else(|| "no answer".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_every_profile_shares_are_said_once() {
+        let notes = [
+            ("demo", vec!["mtls: x".to_owned(), "tracing: y".to_owned()]),
+            ("demo-grpc", vec!["mtls: x".to_owned()]),
+        ];
+        assert_eq!(
+            condensed_notes(&notes),
+            ["mtls: x".to_owned(), "demo: tracing: y".to_owned()]
+        );
+        let one = [("demo", vec!["mtls: x".to_owned()])];
+        assert_eq!(condensed_notes(&one), ["demo: mtls: x".to_owned()]);
+    }
 }

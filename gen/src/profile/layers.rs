@@ -68,10 +68,18 @@ fn load_file(
 ) -> Result<SourceId, Vec<Diagnostic>> {
     let shown = path.display().to_string();
     let bytes = read_profile(path).map_err(|e| {
-        let d = Diagnostic::new(format!("cannot read {shown}: {e}"));
         vec![match referrer {
-            Some((sm, at)) => located(sm, at, d),
-            None => d,
+            Some((sm, at)) => {
+                let relative = match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        "; `extends` is relative to the folder of the profile that says it"
+                    }
+                    _ => "",
+                };
+                let d = Diagnostic::new(format!("cannot read {shown}: {e}{relative}"));
+                located(sm, at, d)
+            }
+            None => Diagnostic::new(format!("cannot read {shown}: {e}")),
         }]
     })?;
     let text = text::decode(&shown, bytes).map_err(|d| vec![d])?;
@@ -138,6 +146,11 @@ fn parse<T: DeserializeOwned>(sources: &SourceMap, id: SourceId) -> Result<T, Ve
             .trim_end()
             .replace("expected u32", "expected a whole number, 0 or more")
             .replace("expected u16", "expected a whole number from 0 to 65535");
+        let mut message = message.replace("expected a sequence", "expected a list");
+        if message.contains("expected a list") && sources.get(id).name.starts_with("--set ") {
+            // The shell eats the quotes a TOML list of strings needs.
+            message.push_str("; a list on a command line: --set 'KEY=[\"a\", \"b\"]'");
+        }
         let mut d = Diagnostic::new(message);
         match e.span() {
             Some(span) => {

@@ -16,6 +16,7 @@
 
 mod retry;
 mod route;
+pub mod view;
 
 use std::collections::BTreeMap;
 
@@ -197,6 +198,24 @@ fn block_all() -> Value {
            "routes": [{"name": "block_all", "match": {"prefix": "/"}, "direct_response": {"status": 502}}]})
 }
 
+/// Istio's access log (`meshConfig.accessLogFile: /dev/stdout`, its default
+/// TEXT format): on Envoy's stdout, which `up` writes to envoy.log as a pod
+/// writes it to `kubectl logs -c istio-proxy`.
+fn access_log() -> Value {
+    const ISTIO_FORMAT: &str = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% \
+        %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% \
+        %CONNECTION_TERMINATION_DETAILS% \"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" \
+        %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% \
+        \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \
+        \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% \
+        %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% \
+        %ROUTE_NAME%\n";
+    json!({"name": "envoy.access_loggers.stdout", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+        "log_format": {"text_format_source": {"inline_string": ISTIO_FORMAT}}
+    }})
+}
+
 /// The proxy name (`workload.namespace`) playing the callers of whatever
 /// `called` matches, for span service names: their sidecars, or in ambient
 /// mode the waypoint; the ingress proxy when no service calls it.
@@ -348,6 +367,12 @@ pub fn bootstrap(model: &Model, layout: &Layout, mode: RetryMode) -> Value {
         ));
     }
 
+    if model.mesh.access_log {
+        for l in &mut listeners {
+            l["filter_chains"][0]["filters"][0]["typed_config"]["access_log"] =
+                json!([access_log()]);
+        }
+    }
     let mut boot = json!({
         "node": {"id": format!("meshgen-local~{}", model.name), "cluster": model.name},
         "admin": {"address": address("127.0.0.1", layout.admin)},

@@ -1,0 +1,149 @@
+//! What the local Envoy was given, in Istio's terms, as `istioctl
+//! proxy-config routes` shows a proxy's: one line per route of each listener
+//! (the gateway, each service's outbound listener, each egress host), with
+//! its match, where it sends, its retries and its faults. Read back from the
+//! bootstrap itself, so it shows what Envoy runs, not what was meant.
+
+use serde_json::Value;
+
+/// The routes of every listener of `bootstrap`, as an aligned table.
+pub fn routes(bootstrap: &Value) -> String {
+    let mut lines = vec![[
+        "LISTENER".to_owned(),
+        "PORT".into(),
+        "MATCH".into(),
+        "DESTINATION".into(),
+        "RETRIES".into(),
+        "FAULT".into(),
+    ]];
+    let listeners = bootstrap["static_resources"]["listeners"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for l in &listeners {
+        let name = l["name"].as_str().unwrap_or("?").to_owned();
+        let port = l["address"]["socket_address"]["port_value"].to_string();
+        let hcm = &l["filter_chains"][0]["filters"][0]["typed_config"];
+        let vhosts = hcm["route_config"]["virtual_hosts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for vh in &vhosts {
+            for r in vh["routes"].as_array().into_iter().flatten() {
+                lines.push([
+                    name.clone(),
+                    port.clone(),
+                    matcher(&r["match"]),
+                    destination(r),
+                    retries(&r["route"]["retry_policy"]),
+                    fault(&r["typed_per_filter_config"]["envoy.filters.http.fault"]),
+                ]);
+            }
+        }
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
+        .collect();
+    lines
+        .iter()
+        .map(|l| {
+            let cells: Vec<String> = l
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            format!("{}\n", cells.join("  ").trim_end())
+        })
+        .collect()
+}
+
+/// `x-dev-user=super-secret`, or `/*` for a prefix match on everything.
+fn matcher(m: &Value) -> String {
+    let headers: Vec<String> = m["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            format!(
+                "{}={}",
+                h["name"].as_str().unwrap_or("?"),
+                h["string_match"]["exact"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    match headers.is_empty() {
+        true => format!("{}*", m["prefix"].as_str().unwrap_or("/")),
+        false => headers.join(", "),
+    }
+}
+
+/// The cluster, the weighted clusters (`a 80%, b 20%`), or a direct answer.
+fn destination(r: &Value) -> String {
+    if let Some(status) = r["direct_response"]["status"].as_u64() {
+        return format!("{status} (no ServiceEntry under REGISTRY_ONLY)");
+    }
+    let route = &r["route"];
+    if let Some(c) = route["cluster"].as_str() {
+        return c.to_owned();
+    }
+    route["weighted_clusters"]["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{} {}%",
+                c["name"].as_str().unwrap_or("?"),
+                c["weight"].as_u64().unwrap_or(0)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `3 x 5xx,connect-failure, 2s per try`, or `none`.
+fn retries(p: &Value) -> String {
+    if p.is_null() {
+        return "none".into();
+    }
+    let mut out = format!(
+        "{} x {}",
+        p["num_retries"].as_u64().unwrap_or(0),
+        p["retry_on"].as_str().unwrap_or("")
+    );
+    if let Some(codes) = p["retriable_status_codes"].as_array() {
+        let codes: Vec<String> = codes.iter().map(Value::to_string).collect();
+        out.push_str(&format!(" [{}]", codes.join(",")));
+    }
+    if let Some(t) = p["per_try_timeout"].as_str() {
+        out.push_str(&format!(", {t} per try"));
+    }
+    out
+}
+
+/// `abort 10% 503`, `delay 5% 2s`, or `-`.
+fn fault(f: &Value) -> String {
+    let percent = |p: &Value| p["numerator"].as_f64().unwrap_or(0.0) / 10_000.0;
+    let mut parts = Vec::new();
+    if !f["abort"].is_null() {
+        let a = &f["abort"];
+        let status = match (a["http_status"].as_u64(), a["grpc_status"].as_u64()) {
+            (Some(s), _) => s.to_string(),
+            (_, Some(c)) => format!("grpc {c}"),
+            _ => "?".into(),
+        };
+        parts.push(format!("abort {}% {status}", percent(&a["percentage"])));
+    }
+    if !f["delay"].is_null() {
+        let d = &f["delay"];
+        parts.push(format!(
+            "delay {}% {}",
+            percent(&d["percentage"]),
+            d["fixed_delay"].as_str().unwrap_or("?")
+        ));
+    }
+    match parts.is_empty() {
+        true => "-".into(),
+        false => parts.join(", "),
+    }
+}

@@ -1,0 +1,477 @@
+//! A newcomer's mistakes with `up` and `compare` (issue 20): each is said
+//! first, with the command that fixes it, and no measurement is ever lost.
+//! Every request goes to 127.0.0.1; the "offline" external API is a closed
+//! local port.
+
+mod local_support;
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use local_support::{alive, bin_dir, descendants, envoy, one_program_at_a_time, profile_path};
+
+fn meshgen() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshgen"));
+    cmd.env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+    cmd
+}
+
+/// A meshgen started by a test, stopped (SIGTERM, then reaped) when the test
+/// ends, even by a failed assertion: no mesh outlives its test.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: kill(2) on our own child, not yet reaped.
+            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Stopped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Stopped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The demo whose backend calls an external API that does not answer: a
+/// port on 127.0.0.1 nothing listens on (taken, then freed).
+fn offline_profile(dir: &Path) -> PathBuf {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = dir.join("offline.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "extends = {:?}\n\
+             [[service]]\nname = \"frontend\"\nupstream = \"middleware\"\n\
+             [[service]]\nname = \"middleware\"\nversions = [\"prod\", \"canary\"]\nupstream = \"backend\"\n\
+             [[service]]\nname = \"backend\"\nupstream = \"http://127.0.0.1:{closed}/\"\n",
+            profile_path("demo.toml").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `meshgen up` and `compare` right after a build of meshgen alone: the
+/// missing hop is the first and only thing said, with the command that
+/// builds it. meshgen is copied into a folder of its own, with a PATH that
+/// holds no hop, as after `cargo run --bin meshgen` or `cargo install`.
+#[test]
+fn without_the_hops_up_and_compare_say_how_to_build_them_before_anything_else() {
+    let alone = tempfile::tempdir().unwrap();
+    let exe = alone.path().join("meshgen");
+    std::fs::copy(env!("CARGO_BIN_EXE_meshgen"), &exe).unwrap();
+    let demo = profile_path("demo.toml");
+    for args in [
+        vec!["up", demo.to_str().unwrap(), "--stub-external"],
+        vec!["compare", demo.to_str().unwrap(), "--stub-external"],
+    ] {
+        let out = Command::new(&exe)
+            .args(&args)
+            .arg("--envoy")
+            .arg(envoy())
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        assert!(
+            stderr.starts_with("error: chain-http not found next to meshgen"),
+            "{args:?}: the missing hop comes first: {stderr}"
+        );
+        assert!(
+            stderr.contains("`cargo build --release --bins`"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("note:"),
+            "{args:?}: no note before: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+    }
+}
+
+/// Offline without `--stub-external`: `compare` does not report 0.000 in
+/// every mode and exit 0; it stops at the warm-up, says why and how to fix it.
+#[test]
+fn compare_offline_without_the_stub_fails_with_the_reason_and_the_fix() {
+    let _turn = one_program_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let out = meshgen()
+        .arg("compare")
+        .arg(offline_profile(dir.path()))
+        .args(["--requests", "20", "--envoy"])
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "no row: {}", text(&out.stdout));
+    assert!(
+        stderr.contains("none of 20 warm-up requests") && stderr.contains("503"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: the chain calls 127.0.0.1 for real")
+            && stderr.contains("add --stub-external"),
+        "{stderr}"
+    );
+}
+
+/// `up` on the same profile still comes up (one may want to look), but
+/// warns before the ingress line, with the same hint.
+#[test]
+fn up_offline_without_the_stub_warns_with_the_fix() {
+    let _turn = one_program_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = meshgen()
+        .arg("up")
+        .arg(offline_profile(dir.path()))
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Stopped)
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("ingress: http://127.0.0.1:"), "{line}");
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: none of the first requests through the ingress succeeded")
+            && stderr.contains("add --stub-external"),
+        "{stderr}"
+    );
+}
+
+fn compare_with_report(report: &Path) -> Output {
+    meshgen()
+        .arg("compare")
+        .arg(profile_path("demo.toml"))
+        .arg("--stub-external")
+        .arg("--report")
+        .arg(report)
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .output()
+        .unwrap()
+}
+
+/// A report that could not be written is refused before anything runs (no
+/// note, no mesh), where the run used to measure for minutes and then lose it.
+#[test]
+fn an_unwritable_report_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/compare.html");
+    let out = compare_with_report(&missing);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: --report ") && stderr.contains("mkdir -p"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("note:"), "{stderr}");
+
+    let out = compare_with_report(dir.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("a directory"), "{stderr}");
+
+    let read_only = dir.path().join("read-only.html");
+    std::fs::write(&read_only, "").unwrap();
+    let mut perms = std::fs::metadata(&read_only).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&read_only, perms).unwrap();
+    // root writes a read-only file anyway: then there is nothing to refuse.
+    if std::fs::OpenOptions::new()
+        .append(true)
+        .open(&read_only)
+        .is_err()
+    {
+        let out = compare_with_report(&read_only);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("cannot be written"), "{stderr}");
+    }
+}
+
+/// Ctrl-C during `compare` prints the rows measured so far (and stops every
+/// process it started), exit 130 as for any program stopped by SIGINT.
+#[test]
+fn an_interrupted_compare_prints_the_rows_measured_so_far() {
+    let _turn = one_program_at_a_time();
+    let mut child = meshgen()
+        .arg("compare")
+        .arg(profile_path("demo.toml"))
+        .args(["--stub-external", "--json", "--requests", "30"])
+        .args(["--sweep", "0,0,0,0,0,0,0,0,0,0"])
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Stopped)
+        .unwrap();
+    let pid = child.id();
+    // Without a terminal, compare says each point it measured on stderr.
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    let end = Instant::now() + Duration::from_secs(120);
+    let mut measured = 0;
+    while measured < 2 {
+        let line = rx
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no second point measured within 120 s: {said:?}"));
+        if line.starts_with("measured ") {
+            measured += 1;
+        }
+        said.push(line);
+    }
+    let started = descendants(pid);
+    assert!(!started.is_empty(), "the mesh runs: {said:?}");
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) }, 0);
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = child.wait().unwrap();
+    said.extend(rx.try_iter());
+    assert_eq!(status.code(), Some(130), "{said:?}");
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(
+        (2..30).contains(&rows.len()),
+        "the rows measured before the signal: {rows:?}"
+    );
+    assert!(
+        said.iter().any(|l| l.starts_with("interrupted: ")),
+        "{said:?}"
+    );
+    let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+/// `up --port P --log-dir DIR`: the ingress on P, the logs in DIR, named, and
+/// kept after exit; Envoy's access log (the profile's `istio.access_log`,
+/// true by default) in DIR/envoy.log, as `kubectl logs -c istio-proxy` shows it.
+#[test]
+fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
+    let _turn = one_program_at_a_time();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let mut child = meshgen()
+        .arg("up")
+        .arg(profile_path("demo.toml"))
+        .args([
+            "--stub-external",
+            "--routes",
+            "--port",
+            &port.to_string(),
+            "--log-dir",
+        ])
+        .arg(&logs)
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Stopped)
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("ingress: http://127.0.0.1:{port}"));
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut conn,
+        b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: access-log-probe\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("logs: {}", logs.display())),
+        "{stderr}"
+    );
+    // --routes: what Envoy got, in Istio's terms: the canary match of the
+    // middleware's listener and the demo's retries.
+    let canary = stderr
+        .lines()
+        .find(|l| l.starts_with("outbound_middleware") && l.contains("x-dev-user=super-secret"))
+        .unwrap_or_else(|| panic!("no canary route: {stderr}"));
+    assert!(
+        canary.contains("outbound|80|canary|middleware.istio101.svc.cluster.local")
+            && canary.contains("3 x 5xx,connect-failure,refused-stream, 2s per try"),
+        "{canary}"
+    );
+    let envoy_log = std::fs::read_to_string(logs.join("envoy.log")).unwrap();
+    assert!(
+        envoy_log
+            .lines()
+            .any(|l| l.contains("\"GET / HTTP/1.1\" 200") && l.contains("\"access-log-probe\"")),
+        "{envoy_log}"
+    );
+    assert!(logs.join("frontend-prod.log").is_file());
+}
+
+/// `--json` saved, then `--report --beside` that file: the earlier run is
+/// drawn beside the new one, each series named with the file it came from.
+/// A file that is not such rows is refused before anything runs.
+#[test]
+fn a_saved_run_is_drawn_beside_a_new_one() {
+    let _turn = one_program_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&std::ffi::OsStr]| {
+        meshgen()
+            .arg("compare")
+            .arg(profile_path("demo.toml"))
+            .args(["--stub-external", "--requests", "20", "--sweep", "0,0.5"])
+            .arg("--envoy")
+            .arg(envoy())
+            .arg("--bin-dir")
+            .arg(bin_dir())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let before = dir.path().join("before.json");
+    let out = run(&["--json".as_ref()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(&before, &out.stdout).unwrap();
+    let report = dir.path().join("r.html");
+    let out = run(&[
+        "--report".as_ref(),
+        report.as_os_str(),
+        "--beside".as_ref(),
+        before.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&report).unwrap();
+    for series in ["demo on", "demo (before) on", "demo (before) off"] {
+        assert!(
+            page.contains(&format!("\n{series}\n</text>")),
+            "no series {series}"
+        );
+    }
+    // The terminal shows this run only.
+    assert!(!text(&out.stdout).contains("(before)"));
+
+    let out = run(&[
+        "--report".as_ref(),
+        report.as_os_str(),
+        "--beside".as_ref(),
+        report.as_os_str(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not the rows of `meshgen compare --json`") && !stderr.contains("note:"),
+        "{stderr}"
+    );
+}
+
+/// `-t 1s`, as fortio's: each point runs for a time instead of a count;
+/// every mode gets a row with what it measured in that time.
+#[test]
+fn a_duration_runs_each_point_for_that_long() {
+    let _turn = one_program_at_a_time();
+    let out = meshgen()
+        .arg("compare")
+        .arg(profile_path("demo.toml"))
+        .args(["--stub-external", "-t", "1s", "--json", "--envoy"])
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for r in &rows {
+        assert!(r["requests"].as_u64().unwrap() > 0, "{r}");
+    }
+    let out = meshgen()
+        .arg("compare")
+        .arg(profile_path("demo.toml"))
+        .args(["-t", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--duration must be more than 0"));
+}
