@@ -250,6 +250,10 @@ struct LocalArgs {
     /// egress its calls then fail with 502, as in Istio). Repeatable.
     #[arg(long, value_name = "HOST")]
     without_service_entry: Vec<String>,
+    /// Answer the external API at HOST:PORT from ADDR instead of the address
+    /// DNS gives, as curl's --resolve (a local mock of the API). Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    resolve: Vec<crate::local::options::Resolve>,
     /// OTLP/gRPC collector for Envoy's and the hops' spans, when the profile traces.
     #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
@@ -262,6 +266,7 @@ impl LocalArgs {
             bin_dir: self.bin_dir,
             stub_external: self.stub_external,
             without_service_entry: self.without_service_entry,
+            resolve: self.resolve,
             otlp_endpoint: self.otlp_endpoint.filter(|e| !e.trim().is_empty()),
             retry_mode,
             ..crate::local::Options::default()
@@ -609,13 +614,6 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 }
             }
             let stdout_mode = output.as_os_str() == "-";
-            if !stdout_mode && output.exists() && !output.is_dir() {
-                return Err(Error::Output(format!(
-                    "-o {}: a file; -o names the folder to write the manifests into (created \
-                     if missing), or - for one YAML stream on stdout",
-                    output.display()
-                )));
-            }
             if kustomization {
                 if stdout_mode {
                     return Err(Error::Output(
@@ -704,10 +702,19 @@ fn unified_diff(d: &write::Difference) -> String {
     };
     let a = old.map_or("/dev/null".to_owned(), |_| format!("a/{path}"));
     let b = new.map_or("/dev/null".to_owned(), |_| format!("b/{path}"));
-    similar::TextDiff::from_lines(old.unwrap_or(""), new.unwrap_or(""))
+    let diff = similar::TextDiff::from_lines(old.unwrap_or(""), new.unwrap_or(""))
         .unified_diff()
         .header(&a, &b)
-        .to_string()
+        .to_string();
+    // The old side is whatever the output folder holds: escape control
+    // characters there as in every message (a line of it could move the
+    // cursor, retitle the terminal or reverse the text around it).
+    diff.split_inclusive('\n')
+        .map(|line| match line.strip_suffix('\n') {
+            Some(body) => format!("{}\n", printable(body)),
+            None => printable(line).into_owned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The bounds of the CRDs (maxItems, maxLength, maxProperties) on every field
 //! meshgen writes: each is either enforced by validation, with the key, or out
-//! of reach by construction (gen/src/model/gateway_api.rs says why). The API
+//! of reach by construction (gen/src/model/crd_bounds.rs says why). The API
 //! server would refuse an object over one after `render` exited 0.
 //!
 //! - at the enforced bounds (16 ingress hosts, 16 weighted versions), the
@@ -399,7 +399,7 @@ fn every_bound_of_a_written_field_is_enforced_or_out_of_reach() {
     assert!(
         undecided.is_empty(),
         "bounds of written fields that are neither enforced nor shown out of reach \
-         (decide, then list them in DECIDED and gen/src/model/gateway_api.rs): {undecided:#?}"
+         (decide, then list them in DECIDED and gen/src/model/crd_bounds.rs): {undecided:#?}"
     );
     // The enforced ones were met: the walk sees what it should.
     for (kind, path) in [

@@ -467,7 +467,7 @@ fn mistakes_that_are_not_profiles_say_the_next_step() {
     for (args, says) in [
         (
             vec!["render", &demo, "-o", file.to_str().unwrap()],
-            "a file; -o names the folder",
+            "not a folder; -o names the folder",
         ),
         (
             vec!["validate", "out/20-workloads.yaml"],
@@ -506,5 +506,31 @@ fn mistakes_that_are_not_profiles_say_the_next_step() {
             .contains("`extends` is relative to the folder of the profile that says it"),
         "{}",
         r.stderr
+    );
+}
+
+/// A reader that stops early (`meshgen ... | head`) ends meshgen as it ends
+/// any Unix filter, by SIGPIPE: never a panic's exit 101 and its message.
+#[test]
+fn a_closed_pipe_ends_meshgen_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshgen"))
+        .args(["render", &profile("demo.toml"), "-o", "-"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close our end of stdout before meshgen writes its stream.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
     );
 }

@@ -35,6 +35,7 @@ fn generated_configs_pass_envoy_validate() {
                 &LayoutInput {
                     stub,
                     without_service_entry: &without,
+                    resolve: &[],
                     collector,
                 },
                 &mut ports,
@@ -85,6 +86,7 @@ fn routes_follow_the_virtual_service() {
         &LayoutInput {
             stub: Some(1),
             without_service_entry: &[],
+            resolve: &[],
             collector: None,
         },
         &mut ports,

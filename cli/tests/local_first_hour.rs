@@ -52,7 +52,10 @@ fn text(bytes: &[u8]) -> String {
 
 /// The demo whose backend calls an external API that does not answer: a
 /// port on 127.0.0.1 nothing listens on (taken, then freed).
-fn offline_profile(dir: &Path) -> PathBuf {
+/// The API is `offline.example.com` (an in-cluster name is not external),
+/// played at that port with `--resolve`, the second value: no name is
+/// looked up and nothing leaves the machine.
+fn offline_profile(dir: &Path) -> (PathBuf, String) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -65,12 +68,12 @@ fn offline_profile(dir: &Path) -> PathBuf {
             "extends = {:?}\n\
              [[service]]\nname = \"frontend\"\nupstream = \"middleware\"\n\
              [[service]]\nname = \"middleware\"\nversions = [\"prod\", \"canary\"]\nupstream = \"backend\"\n\
-             [[service]]\nname = \"backend\"\nupstream = \"http://127.0.0.1:{closed}/\"\n",
+             [[service]]\nname = \"backend\"\nupstream = \"http://offline.example.com:{closed}/\"\n",
             profile_path("demo.toml").to_str().unwrap()
         ),
     )
     .unwrap();
-    path
+    (path, format!("offline.example.com:{closed}:127.0.0.1"))
 }
 
 /// `meshgen up` and `compare` right after a build of meshgen alone: the
@@ -120,9 +123,11 @@ fn without_the_hops_up_and_compare_say_how_to_build_them_before_anything_else() 
 fn compare_offline_without_the_stub_fails_with_the_reason_and_the_fix() {
     let _turn = one_program_at_a_time();
     let dir = tempfile::tempdir().unwrap();
+    let (profile, resolve) = offline_profile(dir.path());
     let out = meshgen()
         .arg("compare")
-        .arg(offline_profile(dir.path()))
+        .arg(profile)
+        .args(["--resolve", &resolve])
         .args(["--requests", "20", "--envoy"])
         .arg(envoy())
         .arg("--bin-dir")
@@ -137,7 +142,7 @@ fn compare_offline_without_the_stub_fails_with_the_reason_and_the_fix() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("hint: the chain calls 127.0.0.1 for real")
+        stderr.contains("hint: the chain calls offline.example.com for real")
             && stderr.contains("add --stub-external"),
         "{stderr}"
     );
@@ -149,9 +154,11 @@ fn compare_offline_without_the_stub_fails_with_the_reason_and_the_fix() {
 fn up_offline_without_the_stub_warns_with_the_fix() {
     let _turn = one_program_at_a_time();
     let dir = tempfile::tempdir().unwrap();
+    let (profile, resolve) = offline_profile(dir.path());
     let mut child = meshgen()
         .arg("up")
-        .arg(offline_profile(dir.path()))
+        .arg(profile)
+        .args(["--resolve", &resolve])
         .arg("--envoy")
         .arg(envoy())
         .arg("--bin-dir")

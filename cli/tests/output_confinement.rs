@@ -428,7 +428,7 @@ fn out_naming_a_file_is_a_clear_error() {
         assert_eq!(r.code, Some(2));
         assert_eq!(
             r.stderr.trim_end(),
-            "error: -o out: not a directory; -o names the folder meshgen writes its files in (or - for stdout)"
+            "error: -o out: not a folder; -o names the folder to write the manifests into (created if missing), or - for one YAML stream on stdout"
         );
         let demo = profile("demo.toml");
         let mut args = vec!["render", demo.as_str(), "-o", "dangling"];

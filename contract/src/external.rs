@@ -16,11 +16,12 @@
 //! namespace, `frontend.other` the Service `frontend` of namespace `other`,
 //! `web-0.nginx.other` a StatefulSet pod; whatever the dots, the name's
 //! **last label** decides: it is a namespace, `svc`, `pod`, `cluster` or
-//! `local` there. A name reaches outside only when its last label is a
-//! top-level domain, which a namespace cannot shadow in practice: real TLDs
-//! are letters only (or `xn--` punycode), while the chain's own namespace and
-//! `default` are refused by name. A namespace named like a real TLD (`com`)
-//! would still shadow `x.com`; meshgen cannot see the cluster's namespaces.
+//! `local` there. A name reaches outside only when its last label is a real
+//! top-level domain (one of the public suffix list's: `vault.vault` or
+//! `grafana.monitoring` are Services of namespaces `vault` and `monitoring`),
+//! while the chain's own namespace and `default` are refused by name. A
+//! namespace named like a real TLD (`dev`, `app`, `prod` are TLDs) would
+//! still shadow `x.dev`; meshgen cannot see the cluster's namespaces.
 //! A custom cluster domain (not `cluster.local`) is not known either: profiles
 //! have no key for it.
 
@@ -125,21 +126,27 @@ pub fn in_cluster(host: &str, namespace: &str) -> Option<String> {
     }
     if !top_level_domain(last) {
         return Some(format!(
-            "`{last}` is no top-level domain (letters only, or `xn--`), so the pod's DNS search \
+            "`{last}` is no top-level domain (none the public suffix list knows), so the pod's DNS search \
              path reads it as a namespace: `{name}.svc.cluster.local`"
         ));
     }
     None
 }
 
-/// Whether `label` has the shape of a real top-level domain: two or more
-/// letters, or an internationalized one in punycode (`xn--...`).
+/// The ASCII top-level domains of the public suffix list (its one-label
+/// rules, all ICANN's), one a line, sorted. Refresh: the one-label lines of
+/// the `psl` crate's data/rules.txt (`grep -v '[./!*]'`, letters only).
+const TOP_LEVEL_DOMAINS: &str = include_str!("tlds.txt");
+
+/// Whether `label` is a real top-level domain: one the public suffix list
+/// knows, or an internationalized one in punycode (`xn--...`, whose list
+/// entries are in Unicode). `vault`, `monitoring` or `frontend` are not: the
+/// search path makes `x.vault` the Service `x` of namespace `vault`.
 fn top_level_domain(label: &str) -> bool {
-    let letters = label.len() >= 2 && label.chars().all(|c| c.is_ascii_alphabetic());
     let punycode = label.strip_prefix("xn--").is_some_and(|rest| {
         !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
-    letters || punycode
+    punycode || TOP_LEVEL_DOMAINS.lines().any(|tld| tld == label)
 }
 
 /// The WHATWG URL standard's "ends in a number": such a host is an IPv4
@@ -231,12 +238,11 @@ mod tests {
             "time.jsontest.com",
             "api.example.com",
             "kubernetes.io",
-            "a.example",
             "x.xn--p1ai",
             "b.c.d.e.f.org",
             "localhost.example.com",
             "svc.example.com",
-            "istio101.example",
+            "istio101.dev",
         ] {
             assert_eq!(in_cluster(host, NS), None, "{host}");
         }
@@ -254,6 +260,15 @@ mod tests {
             ("frontend.demo2", "no top-level domain"),
             ("frontend.other-ns", "no top-level domain"),
             ("a.b", "no top-level domain"),
+            // Letters only, and still namespaces (the second review).
+            ("vault.vault", "no top-level domain"),
+            ("grafana.monitoring", "no top-level domain"),
+            ("x.frontend", "no top-level domain"),
+            ("mongo-0.mongo", "no top-level domain"),
+            ("etcd.kube", "no top-level domain"),
+            // Reserved for examples and tests (RFC 2606), so no TLD: a namespace.
+            ("a.example", "no top-level domain"),
+            ("x.test", "no top-level domain"),
             ("kubernetes.default", "namespace `default`"),
             ("kubernetes.default.svc", "`.svc`"),
             ("frontend.istio101.svc.cluster.local", "`.local`"),
@@ -296,9 +311,9 @@ mod tests {
     /// The chain's own namespace shadows a name whatever it looks like.
     #[test]
     fn the_chains_namespace() {
-        assert!(in_cluster("frontend.demo", "demo").is_some());
-        assert!(in_cluster("web-0.nginx.demo.", "demo").is_some());
-        assert_eq!(in_cluster("frontend.demo", "istio101"), None);
+        assert!(in_cluster("frontend.dev", "dev").is_some());
+        assert!(in_cluster("web-0.nginx.dev.", "dev").is_some());
+        assert_eq!(in_cluster("frontend.dev", "istio101"), None);
     }
 
     #[test]
@@ -428,6 +443,23 @@ mod tests {
             })
         }
 
+        #[test]
+        fn the_tld_list_is_the_public_suffix_lists_ascii_one() {
+            let tlds: Vec<&str> = TOP_LEVEL_DOMAINS.lines().collect();
+            assert!(tlds.len() > 1000, "{} TLDs", tlds.len());
+            assert!(tlds.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+            assert!(
+                tlds.iter()
+                    .all(|t| t.bytes().all(|b| b.is_ascii_lowercase()))
+            );
+            for real in ["com", "org", "io", "dev", "app", "de", "museum"] {
+                assert!(tlds.contains(&real), "{real}");
+            }
+            for namespace in ["vault", "monitoring", "istio", "kube", "local", "internal"] {
+                assert!(!tlds.contains(&namespace), "{namespace}");
+            }
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -460,6 +492,18 @@ mod tests {
             #[test]
             fn any_text_is_judged(host in "\\PC{0,40}|[0-9x.:\\[\\]]{0,30}") {
                 let _ = in_cluster(&host, NS);
+            }
+
+            /// A namespace can be named any letters: under a last label that
+            /// is not a real TLD, any name is the cluster's.
+            #[test]
+            fn letters_that_are_no_tld_are_a_namespace(
+                service in "[a-z][a-z0-9-]{0,10}[a-z0-9]",
+                namespace in "[a-z]{2,12}",
+            ) {
+                prop_assume!(!TOP_LEVEL_DOMAINS.lines().any(|t| t == namespace));
+                let host = format!("{service}.{namespace}");
+                prop_assert!(in_cluster(&host, NS).is_some(), "{host} taken for outside");
             }
 
             /// Whatever is taken as outside has a dot and a last label that

@@ -48,28 +48,60 @@ pub const CREDENTIALS: [&str; 6] = [
     "proxy-authenticate",
 ];
 
-/// Parts of a name that mark a credential by convention (`x-api-key`,
-/// `x-auth-token`, `x-session-id`, `x-client-secret`...). A canary header is
-/// a routing flag, never a secret: a name that looks like one is refused
-/// rather than guessed at.
-const CREDENTIAL_WORDS: [&str; 11] = [
-    "auth",
+/// Words of a name (between `-` and `_`, which many servers read alike)
+/// that mark a credential by convention: `x-api-key`, `x_api_key`, `x-pass`,
+/// `x-otp`, `x-client-cert`... A canary header is a routing flag, never a
+/// secret: a name that looks like one is refused rather than guessed at.
+const CREDENTIAL_WORDS: [&str; 24] = [
+    "key",
+    "pass",
+    "pwd",
+    "pin",
+    "otp",
+    "sid",
+    "sig",
+    "bearer",
+    "saml",
+    "jwt",
+    "cert",
+    "principal",
+    "signature",
+    "session",
+    "cookie",
+    "credential",
+    "credentials",
     "token",
     "secret",
     "password",
     "passwd",
-    "api-key",
     "apikey",
+    "privatekey",
+    "accesskey",
+];
+
+/// Parts of a word that mark a credential wherever they stand
+/// (`x-authtoken`, `phpsessid`, `clientcertificate`, `x-passphrase`).
+const CREDENTIAL_PARTS: [&str; 11] = [
+    "auth",
+    "token",
+    "secret",
+    "passw",
     "session",
+    "sessid",
     "cookie",
     "credential",
     "jwt",
+    "apikey",
+    "cert",
 ];
 
 /// Whether a header carries credentials ([`CREDENTIALS`], or a name with one
-/// of the conventional credential words).
+/// of the conventional credential words or parts).
 pub fn is_credential(name: &str) -> bool {
-    CREDENTIALS.contains(&name) || CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
+    CREDENTIALS.contains(&name)
+        || name.split(['-', '_']).any(|word| {
+            CREDENTIAL_WORDS.contains(&word) || CREDENTIAL_PARTS.iter().any(|p| word.contains(p))
+        })
 }
 
 /// Headers each hop or proxy sets itself on the way, so a route never sees
@@ -328,6 +360,26 @@ mod tests {
             ("x-auth-token", "credentials"),
             ("x-session-id", "credentials"),
             ("x-client-secret", "credentials"),
+            // The second review: `_` for `-`, and the other credential words.
+            ("x-api_key", "credentials"),
+            ("api_key", "credentials"),
+            ("x-pass", "credentials"),
+            ("pwd", "credentials"),
+            ("x-private-key", "credentials"),
+            ("privatekey", "credentials"),
+            ("x-access-key", "credentials"),
+            ("x-signature", "credentials"),
+            ("x-hub-signature-256", "credentials"),
+            ("x-bearer", "credentials"),
+            ("x-saml", "credentials"),
+            ("phpsessid", "credentials"),
+            ("x-sid", "credentials"),
+            ("ssl-client-cert", "credentials"),
+            ("x-arr-clientcert", "credentials"),
+            ("x-client-certificate", "credentials"),
+            ("x-ms-client-principal", "credentials"),
+            ("x-otp", "credentials"),
+            ("x-pin", "credentials"),
             ("host", "each hop or proxy"),
             ("accept", "each hop or proxy"),
             ("user-agent", "each hop or proxy"),

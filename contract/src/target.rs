@@ -61,13 +61,16 @@ impl Target {
         }
         // `http::Uri` takes any digits after the colon and reads a port over
         // 65535 as none at all, so `:65536` would become the scheme's default.
+        // Rust's integer parser also takes `+80` and `00080`, which other
+        // readers of the URL (Envoy, the ServiceEntry) need not: digits only,
+        // written as the number is.
         let port_text = authority.as_str()[authority.host().len()..].strip_prefix(':');
-        match port_text.map(str::parse::<u16>) {
-            None => {}
-            Some(Ok(1..)) => {}
-            Some(_) => {
+        if let Some(text) = port_text {
+            let canonical = text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+            if !canonical || !matches!(text.parse::<u16>(), Ok(1..)) {
                 return Err(format!(
-                    "`{raw}`: the port must be a number from 1 to 65535"
+                    "`{raw}`: the port must be a number from 1 to 65535, in digits without a \
+                     leading zero or sign"
                 ));
             }
         }
@@ -146,6 +149,10 @@ mod tests {
             "http://h:99999999999/",
             "http://h:/",
             "http://[::1]:65536/",
+            "http://h:+80/",
+            "http://h:00080/",
+            "http://h:0080/",
+            "grpc://backend:070000",
             "grpc://backend:70000",
             "grpc://backend",
             "grpc://backend:1/path",

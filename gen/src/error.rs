@@ -91,8 +91,27 @@ impl fmt::Display for Diagnostic {
         if let Some(key) = &self.key {
             write!(f, "{}: ", printable(key))?;
         }
-        f.write_str(&printable(&self.message))
+        f.write_str(&shortened(&printable(&self.message)))
     }
+}
+
+/// The longest message printed whole. Messages quote input, which can be a
+/// megabyte on one line (`--set key=...`): past this, the middle is left out.
+pub const MAX_MESSAGE_CHARS: usize = 2048;
+
+/// `message`, or its start and end around a count of what was left out.
+pub fn shortened(message: &str) -> Cow<'_, str> {
+    let count = message.chars().count();
+    if count <= MAX_MESSAGE_CHARS {
+        return Cow::Borrowed(message);
+    }
+    let keep = MAX_MESSAGE_CHARS / 2;
+    let head: String = message.chars().take(keep).collect();
+    let tail: String = message.chars().skip(count - keep).collect();
+    Cow::Owned(format!(
+        "{head}[... {} characters left out ...]{tail}",
+        count - 2 * keep
+    ))
 }
 
 /// Everything that stops a command.
@@ -128,14 +147,25 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Output(msg) => write!(f, "error: {}", printable(msg)),
+            Error::Output(msg) => write!(f, "error: {}", shortened(&printable(msg))),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{MAX_MESSAGE_CHARS, printable, shortened};
+
+    #[test]
+    fn long_messages_keep_their_ends() {
+        let short = "x".repeat(MAX_MESSAGE_CHARS);
+        assert_eq!(shortened(&short), short);
+        let long = format!("start{}end", "é".repeat(100_000));
+        let out = shortened(&long);
+        assert!(out.starts_with("start") && out.ends_with("end"), "{out}");
+        assert!(out.contains("characters left out"), "{out}");
+        assert!(out.chars().count() < MAX_MESSAGE_CHARS + 64);
+    }
 
     #[test]
     fn escapes_what_a_terminal_acts_on_and_nothing_else() {

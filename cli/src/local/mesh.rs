@@ -87,6 +87,7 @@ impl Mesh {
             &ports::LayoutInput {
                 stub: stub.as_ref().map(|s| s.port),
                 without_service_entry: &opts.without_service_entry,
+                resolve: &opts.resolve,
                 collector,
             },
             &mut held,
@@ -209,19 +210,24 @@ impl Mesh {
                         .externals
                         .iter()
                         .find(|e| &e.host == host && e.port == *port);
-                    let listener = match plan {
-                        Some(e) if self.bare => match e.upstream {
-                            envoy::ExternalUpstream::Stub(p) => p,
-                            envoy::ExternalUpstream::Dns => return url.clone(),
-                        },
-                        Some(e) => e.listener,
-                        None => 0,
-                    };
                     let path = url
                         .parse::<http::Uri>()
                         .ok()
                         .and_then(|u| u.path_and_query().map(|p| p.to_string()))
                         .unwrap_or_else(|| "/".into());
+                    let listener = match plan {
+                        Some(e) if self.bare => match e.upstream {
+                            envoy::ExternalUpstream::Stub(p) => p,
+                            envoy::ExternalUpstream::Dns => return url.clone(),
+                            // The bare baseline calls the address directly.
+                            envoy::ExternalUpstream::Address(addr) => {
+                                let at = std::net::SocketAddr::new(addr, e.port);
+                                return format!("http://{at}{path}");
+                            }
+                        },
+                        Some(e) => e.listener,
+                        None => 0,
+                    };
                     format!("http://127.0.0.1:{listener}{path}")
                 }
             })

@@ -10,7 +10,7 @@ pub mod compare;
 pub mod envoy;
 pub mod load;
 mod mesh;
-mod options;
+pub mod options;
 pub mod ports;
 pub mod procs;
 pub mod provenance;

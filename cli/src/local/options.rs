@@ -17,6 +17,9 @@ pub struct Options {
     pub stub_external: bool,
     /// Play these external hosts as if they had no ServiceEntry.
     pub without_service_entry: Vec<String>,
+    /// External host:port answered at this address instead of the one DNS
+    /// gives (`--resolve HOST:PORT:ADDR`, as curl's): a local mock of an API.
+    pub resolve: Vec<Resolve>,
     /// OTLP/gRPC collector for Envoy's and the hops' spans (when the profile traces).
     pub otlp_endpoint: Option<String>,
     pub retry_mode: Option<RetryMode>,
@@ -31,6 +34,30 @@ pub struct Options {
     pub keep_logs: bool,
     /// `up`: print what Envoy got, route by route, in Istio's terms.
     pub print_routes: bool,
+}
+
+/// `--resolve HOST:PORT:ADDR`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub addr: std::net::IpAddr,
+}
+
+impl std::str::FromStr for Resolve {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Resolve, String> {
+        let usage = || format!("{s:?} is not HOST:PORT:ADDR (e.g. api.example.com:80:127.0.0.1)");
+        let (host, rest) = s.split_once(':').ok_or_else(usage)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(usage)?;
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        Ok(Resolve {
+            host: host.to_ascii_lowercase(),
+            port: port.parse().map_err(|_| usage())?,
+            addr: addr.parse().map_err(|_| usage())?,
+        })
+    }
 }
 
 /// Whether the external APIs are answered by the local stub: asked with
@@ -73,6 +100,23 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
                 } else {
                     known.join(", ")
                 }
+            ));
+        }
+    }
+    for r in &opts.resolve {
+        let called = model.services.iter().flat_map(|s| &s.upstreams).any(|u| {
+            matches!(u, Upstream::External { host, port, .. } if *host == r.host && *port == r.port)
+        });
+        if !called {
+            return Err(format!(
+                "--resolve {}:{}:{}: the profile calls no external API at {}:{}",
+                r.host, r.port, r.addr, r.host, r.port
+            ));
+        }
+        if stubbed {
+            return Err(format!(
+                "--resolve {}:{}:{}: every external API is answered by the local stub already",
+                r.host, r.port, r.addr
             ));
         }
     }

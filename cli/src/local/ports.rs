@@ -39,8 +39,18 @@ pub struct LayoutInput<'a> {
     pub stub: Option<u16>,
     /// Hosts treated as having no ServiceEntry.
     pub without_service_entry: &'a [String],
+    /// External host:ports answered at a given address.
+    pub resolve: &'a [super::options::Resolve],
     /// OTLP collector host and port.
     pub collector: Option<(String, u16)>,
+}
+
+fn pinned(input: &LayoutInput, host: &str, port: u16) -> Option<std::net::IpAddr> {
+    input
+        .resolve
+        .iter()
+        .find(|r| r.host == host && r.port == port)
+        .map(|r| r.addr)
 }
 
 /// Ports for everything: admin, ingress, one listener per service, one hop per
@@ -79,9 +89,10 @@ pub fn layout(model: &Model, input: &LayoutInput, ports: &mut Ports) -> Result<L
                     tls: *tls,
                     listener: ports.take()?,
                     service_entry: !input.without_service_entry.iter().any(|h| h == host),
-                    upstream: match input.stub {
-                        Some(p) => ExternalUpstream::Stub(p),
-                        None => ExternalUpstream::Dns,
+                    upstream: match (input.stub, pinned(input, host, *port)) {
+                        (Some(p), _) => ExternalUpstream::Stub(p),
+                        (None, Some(addr)) => ExternalUpstream::Address(addr),
+                        (None, None) => ExternalUpstream::Dns,
                     },
                 });
             }

@@ -306,11 +306,15 @@ impl GenProfile {
     /// Drops what the mesh cannot do, which validate rightly refuses: faults
     /// under the Gateway API, retries on a GRPCRoute, `REGISTRY_ONLY` egress
     /// in ambient mode (ztunnel does not enforce it), a sampling rate of its
-    /// own for a chain behind the shared ingress gateway (Istio's API).
+    /// own for a chain behind the shared ingress gateway (Istio's API) or
+    /// without tracing.
     fn expressible(mut self) -> Self {
         if !self.gateway_api() {
             self.settings
                 .retain(|(k, v)| k != "istio.trace_sampling" || v == "100.0");
+        }
+        if self.value("istio.tracing") != Some("true") {
+            self.settings.retain(|(k, _)| k != "istio.trace_sampling");
         }
         if self.ambient() {
             self.settings

@@ -41,6 +41,8 @@ pub enum Owner {
     IstioGateway,
     /// Istio itself: the namespace's waypoint (ambient).
     IstioWaypoint,
+    /// Kubernetes itself: what every namespace gets.
+    Kubernetes,
 }
 
 /// Every object of the chain, in apply order, with its owner.
@@ -164,6 +166,21 @@ pub fn made_by_istio(m: &Model) -> Vec<(ObjectRef, Owner)> {
             })
         })
         .collect()
+}
+
+/// What Kubernetes makes in every namespace: the ServiceAccount `default`,
+/// which every pod that names no account runs as. A service named `default`
+/// would make its callers' policies allow any such pod, and the chain would
+/// claim (and a prune delete) an account it does not own.
+pub fn made_by_kubernetes(m: &Model) -> Vec<(ObjectRef, Owner)> {
+    vec![(
+        ObjectRef {
+            kind: "ServiceAccount",
+            namespace: m.namespace.clone(),
+            name: "default".to_owned(),
+        },
+        Owner::Kubernetes,
+    )]
 }
 
 /// The kind of the routes: a VirtualService, or the Gateway API route of the

@@ -10,7 +10,7 @@
 //! *whether* or *which*.
 
 pub mod applyset;
-pub mod gateway_api;
+pub mod crd_bounds;
 mod hop;
 pub mod identity;
 pub mod istio;

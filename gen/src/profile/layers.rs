@@ -31,10 +31,25 @@ pub fn load(layers: &Layers) -> Result<Loaded, Vec<Diagnostic>> {
     let mut sources = SourceMap::default();
     let mut parsed = Vec::new();
     let mut main = None;
-    for path in std::iter::once(&layers.profile).chain(&layers.files) {
+    for (i, path) in std::iter::once(&layers.profile)
+        .chain(&layers.files)
+        .enumerate()
+    {
         let mut chain = Vec::new();
         let id = load_file(path, None, &mut sources, &mut chain, &mut parsed)?;
         main.get_or_insert(id);
+        // A `-f` file's base would be layered over the profile at the file's
+        // place: an overlay that shows one key could bring a whole other
+        // profile (namespace, mTLS off) with it.
+        if i > 0
+            && let Some(base) = parsed.last().and_then(|p| p.extends.as_ref())
+        {
+            let d = Diagnostic::new(
+                "`extends` in a -f file would layer its base over the profile; name bases \
+                 in the profile, or pass the base as another -f before this file",
+            );
+            return Err(vec![located(&sources, base, d)]);
+        }
     }
     let mut patches = Vec::new();
     for set in &layers.sets {

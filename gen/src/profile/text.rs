@@ -13,6 +13,19 @@ pub const MAX_DEPTH: usize = 32;
 
 /// `bytes` of the source `name` as text, or why they are not a profile.
 pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    // UTF-32's marks first: the little-endian one starts like UTF-16's.
+    for (mark, encoding) in [
+        (&[0xff, 0xfe, 0, 0][..], "UTF-32LE"),
+        (&[0, 0, 0xfe, 0xff][..], "UTF-32BE"),
+    ] {
+        if bytes.starts_with(mark) {
+            return Err(at(name, &bytes, 0).message(format!(
+                "this is UTF-32 text (it starts with a UTF-32 byte order mark); profiles are \
+                 UTF-8: {}",
+                convert(encoding)
+            )));
+        }
+    }
     if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
         return Err(at(name, &bytes, 0).message(format!(
             "this is UTF-16 text (it starts with a UTF-16 byte order mark); profiles are UTF-8: {}",
@@ -33,7 +46,16 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     };
     if let Some(offset) = text.find('\0') {
         let nuls = text.bytes().filter(|&b| b == 0).count();
-        let why = if nuls * 4 >= text.len() {
+        let why = if nuls * 4 >= text.len() * 3 {
+            format!(
+                "a NUL byte: this looks like UTF-32 text; profiles are UTF-8: {}",
+                convert(if offset % 4 == 0 {
+                    "UTF-32BE"
+                } else {
+                    "UTF-32LE"
+                })
+            )
+        } else if nuls * 4 >= text.len() {
             // ASCII in UTF-16: the NUL is the high byte, first or second.
             let encoding = if offset % 2 == 0 {
                 "UTF-16BE"

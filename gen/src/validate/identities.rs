@@ -75,6 +75,12 @@ impl Cx<'_> {
                     "the waypoint Istio deploys for ambient mode".into(),
                     data_plane.clone().expect("ambient is chosen by a key"),
                 ),
+                Owner::Kubernetes => (
+                    "Kubernetes (every namespace's own ServiceAccount, which pods naming \
+                     no account run as)"
+                        .into(),
+                    at(namespace),
+                ),
             };
             (what, where_)
         };
@@ -109,8 +115,9 @@ impl Cx<'_> {
         let mut seen: HashMap<ObjectRef, Owner> = HashMap::new();
         // Istio's objects first: a collision is then reported at the
         // profile's object, the one the user can rename.
-        for (object, o) in identity::made_by_istio(model)
+        for (object, o) in identity::made_by_kubernetes(model)
             .into_iter()
+            .chain(identity::made_by_istio(model))
             .chain(identity::objects(model))
         {
             match seen.entry(object) {

@@ -14,7 +14,7 @@ use crate::error::Diagnostic;
 use crate::model::{
     Caller, DataPlane, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model,
     Protocol, PullPolicy, Route, RoutingApi, Service, Tracing, Upstream, WeightedSubset, Wire,
-    Workload, identity, istio,
+    Workload, crd_bounds, identity, istio,
 };
 use crate::profile::Loaded;
 use crate::profile::schema;
@@ -96,11 +96,23 @@ fn forward_headers(
 }
 
 /// Namespaces the chain may not take: a STRICT PeerAuthentication and a
-/// NetworkPolicy would apply to everything else running there.
+/// NetworkPolicy would apply to everything else running there. Besides
+/// Kubernetes' own, the ones Istio's install guides put its parts in
+/// (gateways, istio-cni, the config cluster's, the operator).
 fn reserved_namespace(ns: &str) -> bool {
     matches!(
         ns,
-        "default" | "istio-system" | "kube-public" | "kube-system" | "kube-node-lease"
+        "default"
+            | "istio-system"
+            | "istio-ingress"
+            | "istio-egress"
+            | "istio-gateways"
+            | "istio-cni"
+            | "istio-config"
+            | "istio-operator"
+            | "kube-public"
+            | "kube-system"
+            | "kube-node-lease"
     ) || ns.starts_with("kube-")
 }
 
@@ -135,7 +147,8 @@ impl Cx<'_> {
                 format!("{} is not a percentage between 0 and 100", v.value),
             );
         }
-        v.value
+        // `-0.0` is 0, and written so.
+        v.value + 0.0
     }
 
     /// A duration Istio takes: whole milliseconds, at least 1ms, at most a day.
@@ -313,13 +326,21 @@ impl Cx<'_> {
                                 port_use.insert((host, *port), (*tls, item));
                             }
                         }
-                        externals
-                            .entry(host.clone())
-                            .or_default()
-                            .insert(ExternalPort {
-                                number: *port,
-                                tls: *tls,
-                            });
+                        let ports = externals.entry(host.clone()).or_default();
+                        let fresh = ports.insert(ExternalPort {
+                            number: *port,
+                            tls: *tls,
+                        });
+                        if fresh && ports.len() == crd_bounds::MAX_SERVICE_ENTRY_PORTS + 1 {
+                            self.err(
+                                item,
+                                format!(
+                                    "{host} is called on more than {} ports, the most a \
+                                     ServiceEntry lists",
+                                    crd_bounds::MAX_SERVICE_ENTRY_PORTS
+                                ),
+                            );
+                        }
                     }
                 }
             }
@@ -473,6 +494,15 @@ impl Cx<'_> {
             (None, DataPlane::Sidecar) => RoutingApi::Istio,
         };
         let sampling = i.trace_sampling.as_ref().map_or(100.0, |s| self.percent(s));
+        if let Some(s) = &i.trace_sampling
+            && !val(&i.tracing, false)
+        {
+            self.err(
+                s,
+                "trace_sampling needs tracing = true: without tracing nothing is sampled, and \
+                 the rate would be dropped",
+            );
+        }
         // The first proxy of a request decides whether it is traced. With
         // Istio's API that is the ingress gateway in istio-system, which every
         // profile of the cluster shares: no profile may set its rate.

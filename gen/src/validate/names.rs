@@ -47,6 +47,13 @@ pub(super) fn gateway_host(host: &str) -> Result<(), &'static str> {
     if host == "*" {
         return Ok(());
     }
+    // Digits-only labels are DNS labels, so an address would pass as a name.
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(
+            "an IP address, not a host name (the Gateway API forbids addresses in \
+                    hostnames, and a Host header is a name)",
+        );
+    }
     dns_name(host.strip_prefix("*.").unwrap_or(host))
 }
 

@@ -6,7 +6,7 @@ use contract::{Code, HopConfig, Protocol, headers};
 
 use crate::model::{
     Abort, AbortStatus, DataPlane, Delay, Duration, Fault, HeaderMatch, Retries, RetryPolicy,
-    RoutingApi, WeightedSubset, Wire, gateway_api, mesh_retry_on,
+    RoutingApi, WeightedSubset, Wire, crd_bounds, mesh_retry_on,
 };
 use crate::profile::schema;
 use crate::profile::source::Sourced;
@@ -41,7 +41,14 @@ impl Cx<'_> {
                 if h.value.is_empty() {
                     self.err(h, "at least one host is needed (\"*\" answers any)");
                 }
+                let mut seen = BTreeSet::new();
                 for host in &h.value {
+                    if !seen.insert(host.value.as_str()) {
+                        self.err(
+                            host,
+                            format!("\"{}\" is listed twice", host.value.escape_debug()),
+                        );
+                    }
                     if let Err(why) = gateway_host(&host.value) {
                         self.err(
                             host,
@@ -187,7 +194,7 @@ impl Cx<'_> {
         weights: &BTreeMap<String, Vec<WeightedSubset>>,
     ) {
         if let Some(hosts) = &ingress.hosts
-            && hosts.value.len() > gateway_api::MAX_HOSTNAMES
+            && hosts.value.len() > crd_bounds::MAX_HOSTNAMES
         {
             self.err(
                 hosts,
@@ -196,19 +203,19 @@ impl Cx<'_> {
                      fewer hosts, a wildcard (\"*.example.com\"), or routing_api = \"istio\" \
                      (a VirtualService takes any number)",
                     hosts.value.len(),
-                    gateway_api::MAX_HOSTNAMES
+                    crd_bounds::MAX_HOSTNAMES
                 ),
             );
         }
         for (svc, table) in &routing.weights {
             let n = weights.get(&svc.value).map_or(0, Vec::len);
-            if n > gateway_api::MAX_BACKEND_REFS {
+            if n > crd_bounds::MAX_BACKEND_REFS {
                 self.err(
                     table,
                     format!(
                         "{n} versions with a weight, but a Gateway API rule sends to at most \
                          {} backends; give some of them 0 or route with routing_api = \"istio\"",
-                        gateway_api::MAX_BACKEND_REFS
+                        crd_bounds::MAX_BACKEND_REFS
                     ),
                 );
             }

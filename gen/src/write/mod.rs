@@ -60,7 +60,8 @@ fn open_output(dir: &Path) -> Result<Option<Tree>, Error> {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
             return Err(out_err(format!(
-                "-o {}: not a directory; -o names the folder meshgen writes its files in (or - for stdout)",
+                "-o {}: not a folder; -o names the folder to write the manifests into (created \
+                 if missing), or - for one YAML stream on stdout",
                 dir.display()
             )));
         }

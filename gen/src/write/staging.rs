@@ -75,7 +75,9 @@ pub fn stage(dir: &Path, files: &[File]) -> Result<PathBuf, Error> {
 /// killed before it could clean up (SIGKILL, power loss) leaves its own behind;
 /// the next render removes those whose process is gone and which are over a
 /// minute old (a render takes milliseconds; the age also covers a render in
-/// another PID namespace sharing the directory). Anything else is left alone.
+/// another PID namespace sharing the directory), and which are real
+/// directories this user owns. Anything else (a link, a file, another user's
+/// directory of that name) is left alone.
 fn remove_abandoned_staging(parent: &Path, base: &str) {
     let prefix = format!(".{base}.meshgen-");
     let Ok(entries) = fs::read_dir(parent) else {
@@ -90,14 +92,30 @@ fn remove_abandoned_staging(parent: &Path, base: &str) {
         else {
             continue;
         };
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
+        // `DirEntry::metadata` does not follow a link: only a real directory
+        // that this user made, as a render of this user would have.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let old = meta
+            .modified()
             .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 60));
-        if old && !process_exists(pid) {
+        if meta.is_dir() && ours(&meta) && old && !process_exists(pid) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Whether this process's user owns what `meta` describes.
+#[cfg(unix)]
+fn ours(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.uid() == rustix::process::geteuid().as_raw()
+}
+
+#[cfg(not(unix))]
+fn ours(_: &fs::Metadata) -> bool {
+    false
 }
 
 /// `<pid>-<6 alphanumerics>` (tempfile's suffix), else None.

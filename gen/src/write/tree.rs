@@ -31,6 +31,10 @@ pub enum Kind {
     Fifo,
     Socket,
     Device,
+    /// A regular file with other names: its contents may be a file outside
+    /// the folder (`ln victim/secret out/20-workloads.yaml`). Replacing or
+    /// removing the name is safe; reading it is not.
+    HardLink,
 }
 
 impl Kind {
@@ -55,6 +59,7 @@ impl fmt::Display for Kind {
             Kind::Fifo => "a FIFO",
             Kind::Socket => "a socket",
             Kind::Device => "a device",
+            Kind::HardLink => "a hard link (a file with other names, perhaps outside the folder)",
         })
     }
 }
@@ -191,6 +196,7 @@ impl Tree {
         };
         let stat = fstat(&fd)?;
         match Kind::of(&stat) {
+            Kind::File if stat.st_nlink > 1 => return Err(not_file(Kind::HardLink)),
             Kind::File => {}
             kind => return Err(not_file(kind)),
         }
@@ -383,5 +389,25 @@ mod tests {
         ));
         assert!(matches!(tree.read("none", 5), Ok(Contents::Missing)));
         assert!(matches!(tree.read("none/x", 5), Ok(Contents::Missing)));
+    }
+
+    /// A hard link is a regular file whose contents are another name's,
+    /// perhaps outside the folder: never read.
+    #[test]
+    fn never_reads_a_hard_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, victim) = (tmp.path().join("out"), tmp.path().join("victim"));
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("secret"), "secret").unwrap();
+        std::fs::hard_link(victim.join("secret"), out.join("a.yaml")).unwrap();
+        let tree = Tree::open(&out).unwrap();
+        assert!(matches!(
+            tree.read("a.yaml", 100),
+            Err(Refused::Kind {
+                kind: Kind::HardLink,
+                ..
+            })
+        ));
     }
 }

@@ -68,6 +68,8 @@ pub enum ExternalUpstream {
     Stub(u16),
     /// The real host, resolved by DNS (plain HTTP only: TLS externals need the stub).
     Dns,
+    /// The real host's port at this address (`--resolve`).
+    Address(std::net::IpAddr),
 }
 
 #[derive(Clone, Debug)]
@@ -340,6 +342,7 @@ pub fn bootstrap(model: &Model, layout: &Layout, mode: RetryMode) -> Value {
             let (endpoint, dns) = match e.upstream {
                 ExternalUpstream::Stub(p) => (("127.0.0.1".to_owned(), p), false),
                 ExternalUpstream::Dns => ((e.host.clone(), e.port), true),
+                ExternalUpstream::Address(addr) => ((addr.to_string(), e.port), false),
             };
             clusters.push(cluster(&name, &[endpoint], false, dns));
             let mut action = json!({"cluster": name, "timeout": "0s", "max_grpc_timeout": "0s",

@@ -1,7 +1,8 @@
-//! The bounds of the Gateway API CRDs (v1.4) that a profile can reach, and
-//! why the others cannot be reached. The API server refuses an object over a
-//! bound, after `render` exited 0; meshgen refuses the profile instead, with
-//! the key (`validate/routing.rs::gateway_api_limits`).
+//! The bounds of the CRDs (the Gateway API's v1.4, Istio's) that a profile
+//! can reach, and why the others cannot be reached. The API server refuses an
+//! object over a bound, after `render` exited 0; meshgen refuses the profile
+//! instead, with the key (`validate/routing.rs::gateway_api_limits`, and the
+//! external ports in `validate/mod.rs`).
 //!
 //! Out of reach by construction (a test over the vendored CRDs,
 //! cli/tests/crd_limits.rs, lists every bound of every field meshgen writes and
@@ -22,3 +23,6 @@
 pub const MAX_HOSTNAMES: usize = 16;
 /// `spec.rules[].backendRefs`: the versions a weighted split sends to.
 pub const MAX_BACKEND_REFS: usize = 16;
+/// A ServiceEntry's `spec.ports` (Istio): the ports the chain calls one
+/// external host on.
+pub const MAX_SERVICE_ENTRY_PORTS: usize = 256;
