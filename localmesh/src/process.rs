@@ -181,12 +181,24 @@ impl Envoy {
         let mut stream = TcpStream::connect_timeout(&address, limit).ok()?;
         stream.set_read_timeout(Some(limit)).ok()?;
         stream.set_write_timeout(Some(limit)).ok()?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: admin\r\n\r\n").ok()?;
+        // HTTP/1.1: Envoy refuses HTTP/1.0 unless told to accept it.
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
         let mut reply = String::new();
         stream.read_to_string(&mut reply).ok()?;
-        let status = reply.split(' ').nth(1)?.parse().ok()?;
-        let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
-        Some((status, body.unwrap_or_default()))
+        let (head, body) = reply.split_once("\r\n\r\n")?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        let chunked = head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+        let body = match chunked {
+            true => dechunk(body)?,
+            false => body.to_owned(),
+        };
+        Some((status, body))
     }
 
     /// The end of its log, for error messages.
@@ -215,6 +227,20 @@ impl Envoy {
         // SAFETY: as above; ESRCH when the group is gone is fine.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
         let _ = self.child.wait();
+    }
+}
+
+/// An HTTP/1.1 chunked body, decoded.
+fn dechunk(mut rest: &str) -> Option<String> {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.push_str(after.get(..size)?);
+        rest = after.get(size..)?.strip_prefix("\r\n")?;
     }
 }
 

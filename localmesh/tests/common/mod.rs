@@ -103,3 +103,11 @@ pub fn stat(envoy: &Envoy, part: &str, suffix: &str) -> u64 {
         .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
         .sum()
 }
+
+/// The same sidecar under another pod name (two proxies of one service).
+pub fn sidecar_pod<'a>(sidecar: Sidecar<'a>, pod: &str) -> Sidecar<'a> {
+    Sidecar {
+        pod: pod.to_owned(),
+        ..sidecar
+    }
+}
