@@ -237,3 +237,61 @@ async fn http_permissive() {
 async fn grpc_permissive() {
     permissive(Protocol::Grpc).await;
 }
+
+/// The entry service lets the ingress proxy's identity in (Istio's ingress
+/// gateway, or under the Gateway API the gateway Istio deploys in the
+/// namespace), and nobody else: here a client holding the ingress identity,
+/// then one holding middleware's.
+#[tokio::test]
+async fn the_gateway_reaches_the_entry_service() {
+    for profile in ["demo.toml", "demo-gateway-api.toml"] {
+        let m = common::model(profile, &[]);
+        let ca = Authority::new().expect("a CA");
+        let entry = &m.ingress.service;
+        let entry_id = ca.issue(&identity::service(&m, entry)).unwrap();
+        let gateway_id = ca.issue(&identity::ingress(&m)).unwrap();
+        let middleware_id = ca.issue(&identity::service(&m, "middleware")).unwrap();
+        let stub = Stub::start(StubMode::Answer(TIME_JSON)).await;
+        let hop = common::hop(
+            Protocol::Http,
+            "backend",
+            &format!("http://127.0.0.1:{}/", stub.port),
+        )
+        .await;
+        let entry_in = free_port();
+        let sidecar = common::sidecar(&m, entry, &entry_id, entry_in, hop.port, vec![]);
+        let _entry = common::start(&sidecar, ca.dir()).expect("the entry's sidecar");
+        let (through_gateway, through_middleware) = (free_port(), free_port());
+        // The gateway is no service of the chain: its proxy is played here by
+        // a sidecar holding its identity.
+        let gateway = common::sidecar(
+            &m,
+            "backend",
+            &gateway_id,
+            free_port(),
+            free_port(),
+            vec![to(entry, through_gateway, entry_in)],
+        );
+        let gateway = common::sidecar_pod(gateway, "gateway-0");
+        let _gateway = common::start(&gateway, ca.dir()).expect("the gateway");
+        let middleware = common::sidecar(
+            &m,
+            "middleware",
+            &middleware_id,
+            free_port(),
+            free_port(),
+            vec![to(entry, through_middleware, entry_in)],
+        );
+        let _middleware = common::start(&middleware, ca.dir()).expect("middleware's sidecar");
+        assert_eq!(
+            call(Protocol::Http, through_gateway).await,
+            Outcome::Ok,
+            "{profile}"
+        );
+        assert_eq!(
+            call(Protocol::Http, through_middleware).await,
+            Outcome::Denied,
+            "{profile}"
+        );
+    }
+}
