@@ -319,37 +319,51 @@ fn an_interrupted_compare_prints_the_rows_measured_so_far() {
 #[test]
 fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
     let _turn = one_program_at_a_time();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    let mut child = meshgen()
-        .arg("up")
-        .arg(profile_path("demo.toml"))
-        .args([
-            "--stub-external",
-            "--routes",
-            "--port",
-            &port.to_string(),
-            "--log-dir",
-        ])
-        .arg(&logs)
-        .arg("--envoy")
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Stopped)
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("ingress: http://127.0.0.1:{port}"));
+    // A port free now may be taken by another program before `up` listens
+    // (CI shares the machine): `up` then says so, and another is tried.
+    // Its stdout stays open while it runs: a closed one would end it (SIGPIPE).
+    let (port, mut child, _stdout) = (0..5)
+        .find_map(|_| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = meshgen()
+                .arg("up")
+                .arg(profile_path("demo.toml"))
+                .args([
+                    "--stub-external",
+                    "--routes",
+                    "--port",
+                    &port.to_string(),
+                    "--log-dir",
+                ])
+                .arg(&logs)
+                .arg("--envoy")
+                .arg(envoy())
+                .arg("--bin-dir")
+                .arg(bin_dir())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map(Stopped)
+                .unwrap();
+            let mut stdout = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            if line.is_empty() {
+                let mut stderr = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+                assert!(stderr.contains("cannot listen on"), "up did not start: {stderr}");
+                return None;
+            }
+            assert_eq!(line.trim(), format!("ingress: http://127.0.0.1:{port}"));
+            Some((port, child, stdout))
+        })
+        .expect("a free port in five tries");
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     std::io::Write::write_all(
         &mut conn,

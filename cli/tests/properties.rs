@@ -783,7 +783,7 @@ fn external_heavy_profile() -> impl Strategy<Value = GenProfile> {
     let url = (select(vec!["http", "https"]), select(vec!["a", "b"]), port);
     let url = url.prop_map(|(scheme, host, port)| {
         let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-        format!("{scheme}://{host}.example{port}/")
+        format!("{scheme}://{host}.example.com{port}/")
     });
     let per_service = prop::collection::btree_set(url, 1..=3);
     prop::collection::vec(per_service, 1..=3).prop_map(|per_service| {
@@ -1098,7 +1098,7 @@ fn refused_header() -> impl Strategy<Value = String> {
     ])
     .prop_map(str::to_owned);
     let credential =
-        "x-[a-z]{0,4}(auth|token|secret|session|api-key|apikey|password|cookie|jwt)[a-z]{0,4}";
+        "x[-_][a-z]{0,4}(auth|token|secret|session|api[-_]key|apikey|password|cookie|jwt|cert)[a-z]{0,4}";
     let prefixed = "(grpc|x-envoy|x-forwarded|x-b3|content)-[a-z]{1,8}";
     let binary = "x-[a-z]{1,8}-bin";
     prop_oneof![

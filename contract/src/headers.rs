@@ -79,9 +79,9 @@ const CREDENTIAL_WORDS: [&str; 24] = [
     "accesskey",
 ];
 
-/// Parts of a word that mark a credential wherever they stand
-/// (`x-authtoken`, `phpsessid`, `clientcertificate`, `x-passphrase`).
-const CREDENTIAL_PARTS: [&str; 11] = [
+/// Parts of a name that mark a credential wherever they stand, `_` read as
+/// `-` (`x-authtoken`, `phpsessid`, `clientcertificate`, `x-api-keys`).
+const CREDENTIAL_PARTS: [&str; 12] = [
     "auth",
     "token",
     "secret",
@@ -92,16 +92,17 @@ const CREDENTIAL_PARTS: [&str; 11] = [
     "credential",
     "jwt",
     "apikey",
+    "api-key",
     "cert",
 ];
 
 /// Whether a header carries credentials ([`CREDENTIALS`], or a name with one
 /// of the conventional credential words or parts).
 pub fn is_credential(name: &str) -> bool {
-    CREDENTIALS.contains(&name)
-        || name.split(['-', '_']).any(|word| {
-            CREDENTIAL_WORDS.contains(&word) || CREDENTIAL_PARTS.iter().any(|p| word.contains(p))
-        })
+    let name = name.replace('_', "-");
+    CREDENTIALS.contains(&name.as_str())
+        || name.split('-').any(|word| CREDENTIAL_WORDS.contains(&word))
+        || CREDENTIAL_PARTS.iter().any(|p| name.contains(p))
 }
 
 /// Headers each hop or proxy sets itself on the way, so a route never sees

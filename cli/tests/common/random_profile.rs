@@ -451,7 +451,7 @@ fn external_url() -> impl Strategy<Value = String> {
     let path = select(vec!["/", "/api", "/v1/time", ""]);
     (scheme, "[a-z]{1,6}", port, path).prop_map(|(scheme, host, port, path)| {
         let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-        format!("{scheme}://{host}.example{port}{path}")
+        format!("{scheme}://{host}.example.com{port}{path}")
     })
 }
 
