@@ -54,7 +54,8 @@ impl Attack {
 #[derive(Debug)]
 pub struct Outcome {
     pub attack: Attack,
-    /// What the attack managed to open (connections or streams).
+    /// What the attack asked for (connections or streams; the hop may
+    /// refuse or close some).
     pub opened: u64,
     /// Peak resident memory (VmHWM), bytes.
     pub peak: u64,
@@ -68,7 +69,7 @@ impl std::fmt::Display for Outcome {
         let mib = |b: u64| b as f64 / 1048576.0;
         write!(
             f,
-            "{:<44} opened {:>6}  peak {:>5.1} MiB  after {:>5.1} MiB  (limit {:.0} MiB)  \
+            "{:<44} asked {:>6}  peak {:>5.1} MiB  after {:>5.1} MiB  (limit {:.0} MiB)  \
              good client: {} answered, {} overloaded, {} lost",
             self.attack.name(),
             self.opened,
