@@ -25,6 +25,9 @@ async fn every_attack_stays_within_the_pod_limit_and_good_calls_are_answered() {
             outcome.good.lost
         );
         // Answered, or told "overloaded" while the attack holds MAX_IN_FLIGHT.
-        assert!(outcome.good.answered + outcome.good.overloaded > 0, "{outcome}");
+        assert!(
+            outcome.good.answered + outcome.good.overloaded > 0,
+            "{outcome}"
+        );
     }
 }
