@@ -243,18 +243,24 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
 }
 
 /// One request open, from its headers until its answer is sent or dropped:
-/// counted on its connection and against the hop's `MAX_IN_FLIGHT`.
+/// counted on its connection (for its deadline) and, unless it is a health
+/// check, against the hop's `MAX_IN_FLIGHT`.
 struct OpenRequest {
     activity: Arc<Activity>,
     began: u64,
+    counted: bool,
 }
 
 impl OpenRequest {
-    /// `None` when the hop already has `MAX_IN_FLIGHT` requests open.
-    fn try_new(activity: &Arc<Activity>) -> Option<OpenRequest> {
+    /// `None` when the hop already has `MAX_IN_FLIGHT` requests open. Health
+    /// checks always open: an attack that holds `MAX_IN_FLIGHT` must not get
+    /// the pod restarted by its liveness probe (their cost is a stream's,
+    /// within the budget).
+    fn try_new(activity: &Arc<Activity>, health_check: bool) -> Option<OpenRequest> {
         let shared = &activity.shared;
         let max = shared.limits.max_in_flight as usize;
-        if shared.open.fetch_add(1, Ordering::Relaxed) >= max {
+        let counted = !health_check;
+        if counted && shared.open.fetch_add(1, Ordering::Relaxed) >= max {
             shared.open.fetch_sub(1, Ordering::Relaxed);
             return None;
         }
@@ -263,8 +269,15 @@ impl OpenRequest {
         Some(OpenRequest {
             activity: activity.clone(),
             began,
+            counted,
         })
     }
+}
+
+/// The paths of the hops' health checks (HTTP `/healthz`, gRPC
+/// `grpc.health.v1.Health`), which Kubernetes probes call.
+fn is_health_check(path: &str) -> bool {
+    path == "/healthz" || path.starts_with("/grpc.health.v1.Health/")
 }
 
 impl Drop for OpenRequest {
@@ -275,7 +288,9 @@ impl Drop for OpenRequest {
             open.swap_remove(i);
         }
         drop(open);
-        self.activity.shared.open.fetch_sub(1, Ordering::Relaxed);
+        if self.counted {
+            self.activity.shared.open.fetch_sub(1, Ordering::Relaxed);
+        }
         self.activity.touch();
     }
 }
@@ -285,9 +300,9 @@ impl Drop for OpenRequest {
 pub type Overloaded<B> = Arc<dyn Fn() -> http::Response<B> + Send + Sync>;
 
 /// A hyper service whose requests are [`OpenRequest`]s: past the hop's
-/// `MAX_IN_FLIGHT` a request is answered `overloaded` at once (before its
-/// body is read); past `REQUEST_TIMEOUT` its stream is reset (HTTP/2
-/// RST_STREAM CANCEL; HTTP/1.1: the connection closes).
+/// `MAX_IN_FLIGHT` a request (not a health check) is answered `overloaded`
+/// at once (before its body is read); past `REQUEST_TIMEOUT` its stream is
+/// reset (HTTP/2 RST_STREAM CANCEL; HTTP/1.1: the connection closes).
 pub struct Counted<S, B> {
     inner: S,
     activity: Arc<Activity>,
@@ -314,9 +329,9 @@ impl<S, B> Counted<S, B> {
     }
 }
 
-impl<S, R, B> hyper::service::Service<R> for Counted<S, B>
+impl<S, In, B> hyper::service::Service<http::Request<In>> for Counted<S, B>
 where
-    S: hyper::service::Service<R, Response = http::Response<B>>,
+    S: hyper::service::Service<http::Request<In>, Response = http::Response<B>>,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: Send + 'static,
@@ -325,10 +340,11 @@ where
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
-    fn call(&self, request: R) -> Self::Future {
+    fn call(&self, request: http::Request<In>) -> Self::Future {
         // A request began: whatever was read before was its header.
         self.activity.reading_since.store(0, Ordering::Relaxed);
-        let Some(open) = OpenRequest::try_new(&self.activity) else {
+        let health_check = is_health_check(request.uri().path());
+        let Some(open) = OpenRequest::try_new(&self.activity, health_check) else {
             let answer = (self.overloaded)().map(|body| CountedBody { body, _open: None });
             return Box::pin(std::future::ready(Ok(answer)));
         };
