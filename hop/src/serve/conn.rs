@@ -28,6 +28,10 @@ pub(super) struct Shared {
     epoch: Instant,
     limits: Limits,
     open: AtomicUsize,
+    /// The most requests and connections open at once since the trimmer
+    /// last looked (`hop::serve::trim`).
+    open_peak: AtomicUsize,
+    connections_peak: AtomicUsize,
     /// How often a connection looks at its own [`Activity`].
     tick: Duration,
 }
@@ -47,6 +51,8 @@ impl Shared {
             epoch: Instant::now(),
             limits,
             open: AtomicUsize::new(0),
+            open_peak: AtomicUsize::new(0),
+            connections_peak: AtomicUsize::new(0),
             tick: (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)),
         })
     }
@@ -62,6 +68,17 @@ impl Shared {
     /// Requests open over all connections.
     pub(super) fn open_requests(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// `connections` are open now.
+    pub(super) fn note_connections(&self, connections: usize) {
+        self.connections_peak
+            .fetch_max(connections, Ordering::Relaxed);
+    }
+
+    /// The most connections + requests open at once since the last call.
+    pub(super) fn take_peak(&self) -> usize {
+        self.connections_peak.swap(0, Ordering::Relaxed) + self.open_peak.swap(0, Ordering::Relaxed)
     }
 }
 
@@ -260,9 +277,13 @@ impl OpenRequest {
         let shared = &activity.shared;
         let max = shared.limits.max_in_flight as usize;
         let counted = !health_check;
-        if counted && shared.open.fetch_add(1, Ordering::Relaxed) >= max {
-            shared.open.fetch_sub(1, Ordering::Relaxed);
-            return None;
+        if counted {
+            let before = shared.open.fetch_add(1, Ordering::Relaxed);
+            if before >= max {
+                shared.open.fetch_sub(1, Ordering::Relaxed);
+                return None;
+            }
+            shared.open_peak.fetch_max(before + 1, Ordering::Relaxed);
         }
         let began = shared.now();
         activity.open().push(began);

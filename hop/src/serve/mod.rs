@@ -130,7 +130,7 @@ where
                 let conn = connection(TokioIo::new(Tracked::new(stream, activity.clone())), &activity);
                 let (stop, alive, count, connections) =
                     (stop.clone(), alive.clone(), count.clone(), connections.clone());
-                count.fetch_add(1, Ordering::Relaxed);
+                shared.note_connections(count.fetch_add(1, Ordering::Relaxed) + 1);
                 tokio::spawn(async move {
                     conn::run(conn, activity, stop).await;
                     connections.remove(id);

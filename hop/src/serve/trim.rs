@@ -20,7 +20,8 @@ pub(super) async fn after_bursts(connections: Arc<AtomicUsize>, shared: Arc<Shar
     loop {
         tokio::time::sleep(EVERY).await;
         let load = connections.load(Ordering::Relaxed) + shared.open_requests();
-        peak = peak.max(load);
+        // The peak between two looks too: a burst can be shorter than EVERY.
+        peak = peak.max(shared.take_peak()).max(load);
         // A burst of at least a few dozen connections or requests is over.
         if peak >= 32 && load <= peak / 2 {
             let _ = tokio::task::spawn_blocking(trim).await;
