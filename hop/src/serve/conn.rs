@@ -1,12 +1,10 @@
 //! One accepted connection, whatever the protocol: what it is doing
-//! ([`Activity`]: bytes moved, requests open and since when), the requests it
-//! may open ([`Counted`]: `MAX_IN_FLIGHT` over the hop, `REQUEST_TIMEOUT`
-//! each), and when it is closed ([`run`]): idle, a header trickled for longer
+//! ([`Activity`]: bytes moved, requests open and since when; its requests
+//! are counted in by `super::counted`), and when it is closed ([`run`]): idle, a header trickled for longer
 //! than `HEADER_TIMEOUT`, an answer stuck past its deadline, room made for a
 //! new connection, or SIGTERM (hyper's graceful close: HTTP/2 GOAWAY, HTTP/1.1
 //! `Connection: close` on the answer in progress).
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,12 +13,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use contract::Limits;
-use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, watch};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What every connection of a hop shares: one clock, the hop's limits, and
 /// its requests open over all connections.
@@ -59,6 +54,22 @@ impl Shared {
 
     fn now(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Counts a request in, unless `MAX_IN_FLIGHT` are already open.
+    pub(super) fn try_open(&self) -> bool {
+        let before = self.open.fetch_add(1, Ordering::Relaxed);
+        if before >= self.limits.max_in_flight as usize {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        self.open_peak.fetch_max(before + 1, Ordering::Relaxed);
+        true
+    }
+
+    /// Counts a request out.
+    pub(super) fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub(super) fn limits(&self) -> &Limits {
@@ -147,6 +158,33 @@ impl Activity {
 
     fn open(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// A request's headers have arrived: whatever was read before was them.
+    pub(super) fn request_arrived(&self) {
+        self.reading_since.store(0, Ordering::Relaxed);
+    }
+
+    /// A request is open on this connection from now; returns when it began.
+    pub(super) fn began(&self) -> u64 {
+        let now = self.shared.now();
+        self.open().push(now);
+        now
+    }
+
+    /// The request that `began` then has ended (its answer sent or dropped).
+    pub(super) fn ended(&self, began: u64) {
+        let mut open = self.open();
+        // Requests that began the same millisecond are interchangeable.
+        if let Some(i) = open.iter().position(|&t| t == began) {
+            open.swap_remove(i);
+        }
+        drop(open);
+        self.touch();
     }
 
     /// When it was last active, if nothing is open on it.
@@ -256,158 +294,6 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-/// One request open, from its headers until its answer is sent or dropped:
-/// counted on its connection (for its deadline) and, unless it is a health
-/// check, against the hop's `MAX_IN_FLIGHT`.
-struct OpenRequest {
-    activity: Arc<Activity>,
-    began: u64,
-    counted: bool,
-}
-
-impl OpenRequest {
-    /// `None` when the hop already has `MAX_IN_FLIGHT` requests open. Health
-    /// checks always open: an attack that holds `MAX_IN_FLIGHT` must not get
-    /// the pod restarted by its liveness probe (their cost is a stream's,
-    /// within the budget).
-    fn try_new(activity: &Arc<Activity>, health_check: bool) -> Option<OpenRequest> {
-        let shared = &activity.shared;
-        let max = shared.limits.max_in_flight as usize;
-        let counted = !health_check;
-        if counted {
-            let before = shared.open.fetch_add(1, Ordering::Relaxed);
-            if before >= max {
-                shared.open.fetch_sub(1, Ordering::Relaxed);
-                return None;
-            }
-            shared.open_peak.fetch_max(before + 1, Ordering::Relaxed);
-        }
-        let began = shared.now();
-        activity.open().push(began);
-        Some(OpenRequest {
-            activity: activity.clone(),
-            began,
-            counted,
-        })
-    }
-}
-
-/// The paths of the hops' health checks (HTTP `/healthz`, gRPC
-/// `grpc.health.v1.Health`), which Kubernetes probes call.
-fn is_health_check(path: &str) -> bool {
-    path == "/healthz" || path.starts_with("/grpc.health.v1.Health/")
-}
-
-impl Drop for OpenRequest {
-    fn drop(&mut self) {
-        let mut open = self.activity.open();
-        // Requests that began the same millisecond are interchangeable.
-        if let Some(i) = open.iter().position(|&t| t == self.began) {
-            open.swap_remove(i);
-        }
-        drop(open);
-        if self.counted {
-            self.activity.shared.open.fetch_sub(1, Ordering::Relaxed);
-        }
-        self.activity.touch();
-    }
-}
-
-/// The answer to a hop that already has `MAX_IN_FLIGHT` requests open:
-/// the protocol's "overloaded" (HTTP 503, gRPC RESOURCE_EXHAUSTED).
-pub type Overloaded<B> = Arc<dyn Fn() -> http::Response<B> + Send + Sync>;
-
-/// A hyper service whose requests are [`OpenRequest`]s: past the hop's
-/// `MAX_IN_FLIGHT` a request (not a health check) is answered `overloaded`
-/// at once (before its body is read); past `REQUEST_TIMEOUT` its stream is
-/// reset (HTTP/2 RST_STREAM CANCEL; HTTP/1.1: the connection closes).
-pub struct Counted<S, B> {
-    inner: S,
-    activity: Arc<Activity>,
-    overloaded: Overloaded<B>,
-}
-
-impl<S: Clone, B> Clone for Counted<S, B> {
-    fn clone(&self) -> Self {
-        Counted {
-            inner: self.inner.clone(),
-            activity: self.activity.clone(),
-            overloaded: self.overloaded.clone(),
-        }
-    }
-}
-
-impl<S, B> Counted<S, B> {
-    pub fn new(inner: S, activity: &Arc<Activity>, overloaded: &Overloaded<B>) -> Counted<S, B> {
-        Counted {
-            inner,
-            activity: activity.clone(),
-            overloaded: overloaded.clone(),
-        }
-    }
-}
-
-impl<S, In, B> hyper::service::Service<http::Request<In>> for Counted<S, B>
-where
-    S: hyper::service::Service<http::Request<In>, Response = http::Response<B>>,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Send + 'static,
-{
-    type Response = http::Response<CountedBody<B>>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
-
-    fn call(&self, request: http::Request<In>) -> Self::Future {
-        // A request began: whatever was read before was its header.
-        self.activity.reading_since.store(0, Ordering::Relaxed);
-        let health_check = is_health_check(request.uri().path());
-        let Some(open) = OpenRequest::try_new(&self.activity, health_check) else {
-            let answer = (self.overloaded)().map(|body| CountedBody { body, _open: None });
-            return Box::pin(std::future::ready(Ok(answer)));
-        };
-        let deadline: Duration = self.activity.shared.limits.request_timeout.into();
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            match tokio::time::timeout(deadline, response).await {
-                Ok(Ok(response)) => Ok(response.map(|body| CountedBody {
-                    body,
-                    _open: Some(open),
-                })),
-                Ok(Err(e)) => Err(e.into()),
-                // hyper resets the stream with the reason it finds in the error.
-                Err(_) => Err(Box::new(h2::Error::from(h2::Reason::CANCEL)) as BoxError),
-            }
-        })
-    }
-}
-
-/// An answer's body that keeps its request open until it is sent or dropped.
-pub struct CountedBody<B> {
-    body: B,
-    _open: Option<OpenRequest>,
-}
-
-impl<B: Body + Unpin> Body for CountedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
 

@@ -18,9 +18,11 @@ use contract::Protocol;
 use crate::{Hop, HopConfig};
 
 mod conn;
+mod counted;
 mod trim;
 
-pub use conn::{Activity, Counted, CountedBody, Overloaded, Tracked};
+pub use conn::{Activity, Tracked};
+pub use counted::{Counted, CountedBody, Overloaded};
 
 /// How long in-flight requests may take to finish after SIGTERM (Kubernetes
 /// gives 30 s before SIGKILL by default).
