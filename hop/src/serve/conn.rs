@@ -1,9 +1,10 @@
 //! One accepted connection, whatever the protocol: what it is doing
-//! ([`Activity`]: bytes moved, requests open and since when; its requests
-//! are counted in by `super::counted`), and when it is closed ([`run`]): idle, a header trickled for longer
-//! than `HEADER_TIMEOUT`, an answer stuck past its deadline, room made for a
-//! new connection, or SIGTERM (hyper's graceful close: HTTP/2 GOAWAY, HTTP/1.1
-//! `Connection: close` on the answer in progress).
+//! ([`Activity`]: bytes moved, requests open and since when, as
+//! [`super::Counted`] counts them), and when it is closed ([`run`]): idle, a
+//! header trickled for longer than `HEADER_TIMEOUT`, an answer stuck past its
+//! deadline, room made for a new connection, or SIGTERM (hyper's graceful
+//! close: HTTP/2 GOAWAY, HTTP/1.1 `Connection: close` on the answer in
+//! progress).
 
 use std::io;
 use std::pin::Pin;
@@ -94,7 +95,7 @@ impl Shared {
 }
 
 /// What a connection is doing, shared by its socket ([`Tracked`]), its
-/// service ([`Counted`]) and its task ([`run`]). Times are milliseconds on
+/// service ([`super::Counted`]) and its task ([`run`]). Times are milliseconds on
 /// the hop's clock, so connections compare.
 pub struct Activity {
     shared: Arc<Shared>,
