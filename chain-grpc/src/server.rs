@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use chain_proto::v1::hop_server::{Hop as HopRpc, HopServer};
 use chain_proto::{CallRequest, FILE_DESCRIPTOR_SET};
+use contract::{CONNECTION_WINDOW, Limits, MAX_HEADER_BYTES, STREAM_WINDOW};
 use hop::fail_status::grpc_code_name;
-use hop::serve::{Bound, Counted};
+use hop::serve::{Bound, Counted, Overloaded};
 use hop::{Hop, Outcome};
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
@@ -53,7 +54,6 @@ impl HopRpc for HopService {
 
         let result = match hop.handle(&headers, &cx).await {
             Outcome::Fail(status) => Err(Status::new(status.grpc, "fail dice")),
-            Outcome::Overloaded => Err(Status::resource_exhausted("overloaded")),
             Outcome::Reply(reply) => Ok(Response::new(reply.into())),
         };
 
@@ -86,8 +86,13 @@ pub async fn run() -> i32 {
         Err(code) => return code,
     };
 
+    // Every service decodes at most MAX_MESSAGE_BYTES a message (tonic:
+    // OUT_OF_RANGE beyond, before it buffers the message); the hop's own
+    // replies are held to the same.
+    let max_message = hop.config.limits.max_message_bytes as usize;
     // Health: "" (the server) is SERVING from the start; add the hop service.
     let (mut health, health_service) = tonic_health::server::health_reporter();
+    let health_service = health_service.max_decoding_message_size(max_message);
     health.set_serving::<HopServer<HopService>>().await;
     // Both reflection versions: grpcurl 1.8 speaks v1alpha, newer clients v1.
     let reflection = || {
@@ -97,7 +102,10 @@ pub async fn run() -> i32 {
     };
     let (reflection_v1, reflection_v1alpha) =
         match (reflection().build_v1(), reflection().build_v1alpha()) {
-            (Ok(v1), Ok(v1alpha)) => (v1, v1alpha),
+            (Ok(v1), Ok(v1alpha)) => (
+                v1.max_decoding_message_size(max_message),
+                v1alpha.max_decoding_message_size(max_message),
+            ),
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("reflection: {e}");
                 return 1;
@@ -105,15 +113,27 @@ pub async fn run() -> i32 {
         };
 
     let routes = Routes {
-        hop: HopServer::new(HopService { hop: hop.clone() }),
+        hop: HopServer::new(HopService { hop: hop.clone() })
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
         health: health_service,
         reflection_v1,
         reflection_v1alpha,
     };
-    let builder = connection_builder(hop.config.max_streams);
-    let idle = hop.config.idle_timeout.into();
-    let open = hop::serve::accept_until_signal(listener, idle, |io, activity| {
-        builder.serve_connection(io, Counted::new(routes.clone(), activity))
+    let limits = hop.config.limits;
+    let builder = connection_builder(&limits);
+    let overloaded: Overloaded<tonic::body::Body> = {
+        let hop = hop.clone();
+        Arc::new(move || {
+            hop.metrics.request(
+                grpc_code_name(Code::ResourceExhausted).into(),
+                Duration::ZERO,
+            );
+            Status::resource_exhausted("overloaded").into_http()
+        })
+    };
+    let open = hop::serve::accept_until_signal(listener, limits, |io, activity| {
+        builder.serve_connection(io, Counted::new(routes.clone(), activity, &overloaded))
     })
     .await;
     stop_serving(&mut health).await;
@@ -140,16 +160,19 @@ async fn stop_serving(health: &mut tonic_health::server::HealthReporter) {
     }
 }
 
-/// HTTP/2 only (prior knowledge h2c): bounded header lists and at most
+/// HTTP/2 only (prior knowledge h2c): bounded header lists, at most
 /// `max_streams` calls at once per connection (tonic's `transport::Server`
-/// sets no limit: 20,000 streams on one connection took a hop to 381 MB).
-fn connection_builder(max_streams: u32) -> http2::Builder<TokioExecutor> {
+/// sets no limit: 20,000 streams on one connection took a hop to 381 MB),
+/// and windows that bound the request bytes a client can push before the
+/// hop reads them.
+fn connection_builder(limits: &Limits) -> http2::Builder<TokioExecutor> {
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
-        .max_header_list_size(64 * 1024)
-        .max_concurrent_streams(max_streams)
-        .keep_alive_timeout(Duration::from_secs(20));
+        .max_header_list_size(MAX_HEADER_BYTES)
+        .max_concurrent_streams(limits.max_streams)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
     builder
 }
 

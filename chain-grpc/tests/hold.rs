@@ -134,6 +134,8 @@ async fn past_max_in_flight_calls_are_answered_overloaded_at_once() {
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let answered = calls.iter().filter(|c| c.is_finished()).count();
+    // Health checks do not count: a probe passes while MAX_IN_FLIGHT is held.
+    assert!(hop.healthy().await, "the health check was refused");
     let mut overloaded = 0;
     for call in calls {
         if call.is_finished()
@@ -147,4 +149,67 @@ async fn past_max_in_flight_calls_are_answered_overloaded_at_once() {
         "chain-grpc: 8 calls with MAX_IN_FLIGHT=4: {answered} answered within 1s, {overloaded} overloaded"
     );
     assert_eq!((answered, overloaded), (4, 4));
+}
+
+/// MAX_CONNECTIONS=2: a new connection closes the one idle longest; when
+/// both are busy, a new one is closed at once, unanswered.
+#[tokio::test]
+async fn past_max_connections_the_idlest_is_closed_or_the_new_one_refused() {
+    use hop::testkit::limits::{Ending, connection_cap};
+    let [first, second, refused] =
+        connection_cap(&workspace_binary("chain-grpc"), Protocol::Grpc).await;
+    eprintln!(
+        "chain-grpc: MAX_CONNECTIONS=2: idle ones {first:?}, {second:?}; new one while both busy {refused:?}"
+    );
+    assert!(matches!(first, Ending::Closed(_)), "{first:?}");
+    assert!(matches!(second, Ending::Closed(_)), "{second:?}");
+    assert_eq!(refused, Ending::Closed(0));
+}
+
+/// HEADER_TIMEOUT=1s: an HTTP/2 HEADERS frame sent a byte every 200 ms is
+/// never completed: the hop closes the connection.
+#[tokio::test]
+async fn an_http2_header_trickled_past_header_timeout_closes_the_connection() {
+    use hop::testkit::limits::{Ending, slow_header};
+    let (ending, sent) = slow_header(&workspace_binary("chain-grpc"), Protocol::Grpc).await;
+    eprintln!(
+        "chain-grpc: HEADERS a byte every 200 ms, HEADER_TIMEOUT=1s: {ending:?} after {sent} bytes"
+    );
+    assert!(matches!(ending, Ending::Closed(_)), "{ending:?}");
+}
+
+/// REQUEST_TIMEOUT=1s: a client that never opens its window cannot take
+/// its answer; the hop closes the connection instead of holding it.
+#[tokio::test]
+async fn an_answer_stuck_behind_a_zero_window_closes_its_connection() {
+    let (answer, took) =
+        hop::testkit::limits::zero_window(&workspace_binary("chain-grpc"), Protocol::Grpc).await;
+    eprintln!("chain-grpc: zero window, REQUEST_TIMEOUT=1s: {answer:?} after {took:?}");
+    let error = answer.status.expect_err("the body cannot have come");
+    assert!(!error.contains("no answer within"), "{error}");
+}
+
+/// REQUEST_TIMEOUT=1s: a call whose message never comes is reset by the hop
+/// (RST_STREAM CANCEL: the client's CANCELLED) instead of held forever.
+#[tokio::test]
+async fn a_call_whose_message_never_comes_is_reset_at_request_timeout() {
+    let (answer, took) =
+        hop::testkit::limits::never_ending(&workspace_binary("chain-grpc"), Protocol::Grpc).await;
+    eprintln!("chain-grpc: REQUEST_TIMEOUT=1s, no message: {answer:?} after {took:?}");
+    let error = answer.status.expect_err("reset");
+    assert!(error.contains("CANCEL"), "{error}");
+}
+
+/// A message longer than MAX_MESSAGE_BYTES (16 KiB by default) is refused
+/// before it is buffered: OUT_OF_RANGE, as tonic answers; one at the limit
+/// is served.
+#[tokio::test]
+async fn a_message_over_max_message_bytes_is_refused_out_of_range() {
+    use hop::testkit::limits::grpc_message_of;
+    let hop = hop("", &[]).await;
+    let over = grpc_message_of(hop.port, 20_000).await;
+    eprintln!("chain-grpc: 20,000-byte message: {over:?}");
+    assert_eq!(over.grpc_status.as_deref(), Some("11"), "{over:?}");
+    let at_limit = grpc_message_of(hop.port, 16 << 10).await;
+    assert_eq!(at_limit.grpc_status.as_deref(), Some("0"), "{at_limit:?}");
 }

@@ -2,13 +2,16 @@
 //! HTTP/1.1 and h2c on the same port; SIGTERM drains, then exits 0.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hop::serve::{Bound, Counted};
+use contract::{CONNECTION_WINDOW, Limits, MAX_HEADER_BYTES, STREAM_WINDOW};
+use hop::serve::{Bound, Counted, Overloaded};
 use hop::{Hop, Outcome};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -20,16 +23,23 @@ pub async fn run() -> i32 {
         Ok(bound) => bound,
         Err(code) => return code,
     };
-    let builder = connection_builder(hop.config.max_streams);
-    let idle = hop.config.idle_timeout.into();
-    let open = hop::serve::accept_until_signal(listener, idle, |io, activity| {
+    let limits = hop.config.limits;
+    let builder = connection_builder(&limits);
+    let overloaded: Overloaded<Full<Bytes>> = {
+        let hop = hop.clone();
+        Arc::new(move || {
+            hop.metrics.request("503".into(), Duration::ZERO);
+            plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded\n")
+        })
+    };
+    let open = hop::serve::accept_until_signal(listener, limits, |io, activity| {
         let hop = hop.clone();
         let service = hyper::service::service_fn(move |req| {
             let hop = hop.clone();
             async move { Ok::<_, Infallible>(route(&hop, req).await) }
         });
         builder
-            .serve_connection(io, Counted::new(service, activity))
+            .serve_connection(io, Counted::new(service, activity, &overloaded))
             .into_owned()
     })
     .await;
@@ -38,24 +48,37 @@ pub async fn run() -> i32 {
 
 /// HTTP/1.1 and h2c with bounded headers: hyper answers 431 (HTTP/1.1) or
 /// resets the stream (HTTP/2) rather than buffering anything a client sends;
-/// at most `max_streams` calls at once on one HTTP/2 connection.
-fn connection_builder(max_streams: u32) -> auto::Builder<TokioExecutor> {
+/// HTTP/1.1 headers must arrive within `HEADER_TIMEOUT` (hyper's timer;
+/// HTTP/2's is the hop's own, see `hop::serve`); at most `max_streams` calls
+/// at once on one HTTP/2 connection, whose windows bound the request bytes
+/// a client can push before the hop reads them.
+fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        .max_buf_size(64 * 1024)
+        .header_read_timeout(Duration::from(limits.header_timeout))
+        .max_buf_size(MAX_HEADER_BYTES as usize)
         .max_headers(100);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(64 * 1024)
-        .max_concurrent_streams(max_streams);
+        .max_header_list_size(MAX_HEADER_BYTES)
+        .max_concurrent_streams(limits.max_streams)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
     builder
 }
 
 async fn route(hop: &Hop, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    // The hop never reads a body (its requests are GETs): one over the limit
+    // is refused by its length; one without a length is dropped with the answer.
+    if req.body().size_hint().lower() > u64::from(hop.config.limits.max_message_bytes) {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large (MAX_MESSAGE_BYTES)\n",
+        );
+    }
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/") => serve_hop(hop, req).await,
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
@@ -89,7 +112,6 @@ async fn serve_hop(hop: &Hop, req: Request<Incoming>) -> Response<Full<Bytes>> {
                 StatusCode::from_u16(status.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             response
         }
-        Outcome::Overloaded => plain(StatusCode::SERVICE_UNAVAILABLE, "overloaded\n"),
         // Standing in for an external API: its answer alone, as the API gives it.
         Outcome::Reply(reply) if hop.config.external_stub => with_type(
             Response::new(Full::new(Bytes::from(reply.body.unwrap_or_default()))),

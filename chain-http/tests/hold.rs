@@ -77,6 +77,8 @@ async fn past_max_in_flight_requests_are_answered_overloaded_at_once() {
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let answered = calls.iter().filter(|c| c.is_finished()).count();
+    // Health checks do not count: a probe passes while MAX_IN_FLIGHT is held.
+    assert!(hop.healthy().await, "the health check was refused");
     let mut overloaded = 0;
     for call in calls {
         if call.is_finished()
@@ -119,4 +121,71 @@ async fn a_request_in_flight_at_sigterm_is_answered_with_connection_close() {
     assert!(answer.starts_with("http/1.1 200"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
     assert!(hop.wait(Duration::from_secs(10)).await.success());
+}
+
+/// MAX_CONNECTIONS=2: a new connection closes the one idle longest; when
+/// both are busy, a new one is closed at once, unanswered.
+#[tokio::test]
+async fn past_max_connections_the_idlest_is_closed_or_the_new_one_refused() {
+    use hop::testkit::limits::{Ending, connection_cap};
+    let [first, second, refused] =
+        connection_cap(&workspace_binary("chain-http"), Protocol::Http).await;
+    eprintln!(
+        "chain-http: MAX_CONNECTIONS=2: idle ones {first:?}, {second:?}; new one while both busy {refused:?}"
+    );
+    assert!(matches!(first, Ending::Closed(_)), "{first:?}");
+    assert!(matches!(second, Ending::Closed(_)), "{second:?}");
+    assert_eq!(refused, Ending::Closed(0));
+}
+
+/// HEADER_TIMEOUT=1s: an HTTP/2 HEADERS frame sent a byte every 200 ms is
+/// never completed: the hop closes the connection.
+#[tokio::test]
+async fn an_http2_header_trickled_past_header_timeout_closes_the_connection() {
+    use hop::testkit::limits::{Ending, slow_header};
+    let (ending, sent) = slow_header(&workspace_binary("chain-http"), Protocol::Http).await;
+    eprintln!(
+        "chain-http: HEADERS a byte every 200 ms, HEADER_TIMEOUT=1s: {ending:?} after {sent} bytes"
+    );
+    assert!(matches!(ending, Ending::Closed(_)), "{ending:?}");
+}
+
+/// REQUEST_TIMEOUT=1s: a client that never opens its window cannot take
+/// its answer; the hop closes the connection instead of holding it.
+#[tokio::test]
+async fn an_answer_stuck_behind_a_zero_window_closes_its_connection() {
+    let (answer, took) =
+        hop::testkit::limits::zero_window(&workspace_binary("chain-http"), Protocol::Http).await;
+    eprintln!("chain-http: zero window, REQUEST_TIMEOUT=1s: {answer:?} after {took:?}");
+    let error = answer.status.expect_err("the body cannot have come");
+    assert!(!error.contains("no answer within"), "{error}");
+}
+
+/// REQUEST_TIMEOUT=1s: a call whose upstream never answers (UPSTREAM_TIMEOUT
+/// 20s) is reset by the hop (HTTP/2 RST_STREAM CANCEL).
+#[tokio::test]
+async fn a_request_past_request_timeout_is_reset() {
+    let (answer, took) =
+        hop::testkit::limits::never_ending(&workspace_binary("chain-http"), Protocol::Http).await;
+    eprintln!("chain-http: REQUEST_TIMEOUT=1s, upstream hangs: {answer:?} after {took:?}");
+    let error = answer.status.expect_err("reset");
+    assert!(error.contains("CANCEL"), "{error}");
+}
+
+/// A body longer than MAX_MESSAGE_BYTES (16 KiB by default) is refused by
+/// its length: 413, and the hop keeps serving.
+#[tokio::test]
+async fn a_body_over_max_message_bytes_is_answered_413() {
+    let hop = hop("", &[]).await;
+    let request = format!(
+        "GET / HTTP/1.1\r\nhost: hop\r\ncontent-length: 20000\r\n\r\n{}",
+        "a".repeat(20_000)
+    );
+    let answer = hop::testkit::raw_http(hop.port, request.as_bytes()).await;
+    eprintln!("chain-http: 20,000-byte body: {:?}", answer.lines().next());
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let small =
+        "GET / HTTP/1.1\r\nhost: hop\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+    let answer = hop::testkit::raw_http(hop.port, small.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }

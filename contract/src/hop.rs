@@ -6,7 +6,7 @@ use std::fmt;
 
 use http::HeaderName;
 
-use crate::{Duration, METRICS_PORT, Protocol, Target, headers};
+use crate::{Duration, Limits, METRICS_PORT, Protocol, Target, headers};
 
 /// The variables of a hop, each named once. `OTEL_*` are OpenTelemetry's
 /// standard ones: the hop's SDK reads them too.
@@ -26,13 +26,15 @@ pub mod env {
     pub const EXTERNAL_STUB: &str = "EXTERNAL_STUB";
     /// Comma-separated header names forwarded besides the fixed ones.
     pub const FORWARD_HEADERS: &str = "FORWARD_HEADERS";
-    /// Concurrent HTTP/2 streams (calls) a client may open on one connection.
+    /// The hop's [`crate::Limits`], one variable each (durations in the
+    /// [`crate::Duration`] grammar).
+    pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
     pub const MAX_CONCURRENT_STREAMS: &str = "MAX_CONCURRENT_STREAMS";
-    /// Requests one hop handles at once, over all its connections.
     pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
-    /// A [`crate::Duration`]: a connection with no request in flight and no
-    /// byte moving for this long is closed.
+    pub const MAX_MESSAGE_BYTES: &str = "MAX_MESSAGE_BYTES";
     pub const IDLE_TIMEOUT: &str = "IDLE_TIMEOUT";
+    pub const HEADER_TIMEOUT: &str = "HEADER_TIMEOUT";
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -66,15 +68,8 @@ pub struct HopConfig {
     pub external_stub: bool,
     /// Forwarded besides [`headers::APP`]: the headers routes match on.
     pub forward_headers: Vec<HeaderName>,
-    /// Concurrent streams per HTTP/2 connection (both protocols): bounds what
-    /// one client can make a hop hold in memory.
-    pub max_streams: u32,
-    /// Connections idle this long (nothing in flight, nothing read or
-    /// written) are closed.
-    pub idle_timeout: Duration,
-    /// Requests handled at once over all connections; more are answered
-    /// "overloaded" at once (HTTP 503, gRPC RESOURCE_EXHAUSTED).
-    pub max_in_flight: u32,
+    /// What bounds the memory clients can make the hop hold.
+    pub limits: Limits,
     /// OTLP/gRPC endpoint; `None`: spans are not exported.
     pub otlp_endpoint: Option<String>,
 }
@@ -84,18 +79,6 @@ impl HopConfig {
     pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
     /// The longest `UPSTREAM_TIMEOUT` a hop accepts.
     pub const MAX_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3600);
-    /// Streams per connection unless `MAX_CONCURRENT_STREAMS` says otherwise:
-    /// Envoy's own default for HTTP/2 servers is 2^31, gRPC-Go's 100; 100
-    /// keeps a flood of one connection within a 64 MiB pod.
-    pub const DEFAULT_MAX_STREAMS: u32 = 100;
-    /// Idle connections close after this unless `IDLE_TIMEOUT` says otherwise
-    /// (Envoy's `idle_timeout` for inbound connections is 1h; a hop closes its
-    /// own side sooner so silent clients cannot hold its descriptors).
-    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-    /// Requests at once unless `MAX_IN_FLIGHT` says otherwise: each waits on
-    /// its upstreams with a few KiB of state, so 1,024 stay far below a 64 MiB
-    /// pod.
-    pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
 
     /// A terminal hop with every default, for `protocol`.
     pub fn new(protocol: Protocol, service: &str, version: &str) -> HopConfig {
@@ -110,9 +93,7 @@ impl HopConfig {
             work: false,
             external_stub: false,
             forward_headers: Vec::new(),
-            max_streams: Self::DEFAULT_MAX_STREAMS,
-            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
-            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT,
+            limits: Limits::DEFAULT,
             otlp_endpoint: None,
         }
     }
@@ -144,9 +125,16 @@ impl HopConfig {
                 .collect();
             out.push((env::FORWARD_HEADERS, list.join(",")));
         }
-        out.push((env::MAX_CONCURRENT_STREAMS, self.max_streams.to_string()));
-        out.push((env::IDLE_TIMEOUT, self.idle_timeout.to_string()));
-        out.push((env::MAX_IN_FLIGHT, self.max_in_flight.to_string()));
+        let l = &self.limits;
+        out.extend([
+            (env::MAX_CONNECTIONS, l.max_connections.to_string()),
+            (env::MAX_CONCURRENT_STREAMS, l.max_streams.to_string()),
+            (env::MAX_IN_FLIGHT, l.max_in_flight.to_string()),
+            (env::MAX_MESSAGE_BYTES, l.max_message_bytes.to_string()),
+            (env::IDLE_TIMEOUT, l.idle_timeout.to_string()),
+            (env::HEADER_TIMEOUT, l.header_timeout.to_string()),
+            (env::REQUEST_TIMEOUT, l.request_timeout.to_string()),
+        ]);
         out.push((env::OTEL_SERVICE_NAME, self.service.clone()));
         let mut attributes = format!("service.version={}", self.version);
         if let Some(ns) = &self.namespace {
@@ -197,20 +185,21 @@ impl HopConfig {
             .map_err(|e| {
                 ConfigError::new(env::UPSTREAM, &get(env::UPSTREAM).unwrap_or_default(), &e)
             })?;
-        let duration = |var: &'static str, default: Duration| match get(var) {
+        let duration = |var: &'static str, default: Duration, max: Duration| match get(var) {
             None => Ok(default),
             Some(v) => match Duration::parse(v.trim()) {
-                Ok(d) if d > Duration::ZERO && d <= Self::MAX_UPSTREAM_TIMEOUT => Ok(d),
+                Ok(d) if d > Duration::ZERO && d <= max => Ok(d),
                 Ok(_) => Err(ConfigError::new(
                     var,
                     &v,
-                    "must be more than 0 and at most 1h",
+                    &format!("must be more than 0 and at most {max}"),
                 )),
                 Err(e) => Err(ConfigError::new(var, &v, &e.to_string())),
             },
         };
-        let upstream_timeout = duration(env::UPSTREAM_TIMEOUT, Self::DEFAULT_UPSTREAM_TIMEOUT)?;
-        let idle_timeout = duration(env::IDLE_TIMEOUT, Self::DEFAULT_IDLE_TIMEOUT)?;
+        let hour = Self::MAX_UPSTREAM_TIMEOUT;
+        let upstream_timeout =
+            duration(env::UPSTREAM_TIMEOUT, Self::DEFAULT_UPSTREAM_TIMEOUT, hour)?;
         let count = |var: &'static str, default: u32, max: u32| match get(var) {
             None => Ok(default),
             Some(v) => match v.trim().parse::<u32>() {
@@ -222,12 +211,20 @@ impl HopConfig {
                 )),
             },
         };
-        let max_streams = count(
-            env::MAX_CONCURRENT_STREAMS,
-            Self::DEFAULT_MAX_STREAMS,
-            10_000,
-        )?;
-        let max_in_flight = count(env::MAX_IN_FLIGHT, Self::DEFAULT_MAX_IN_FLIGHT, 100_000)?;
+        let d = Limits::DEFAULT;
+        let limits = Limits {
+            max_connections: count(env::MAX_CONNECTIONS, d.max_connections, 100_000)?,
+            max_streams: count(env::MAX_CONCURRENT_STREAMS, d.max_streams, 10_000)?,
+            max_in_flight: count(env::MAX_IN_FLIGHT, d.max_in_flight, 100_000)?,
+            max_message_bytes: count(env::MAX_MESSAGE_BYTES, d.max_message_bytes, 4 << 20)?,
+            idle_timeout: duration(env::IDLE_TIMEOUT, d.idle_timeout, hour)?,
+            header_timeout: duration(env::HEADER_TIMEOUT, d.header_timeout, hour)?,
+            request_timeout: duration(
+                env::REQUEST_TIMEOUT,
+                d.request_timeout,
+                Limits::MAX_REQUEST_TIMEOUT,
+            )?,
+        };
         let flag = |var: &'static str| match get(var).map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(false),
             Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
@@ -272,9 +269,7 @@ impl HopConfig {
             work,
             external_stub,
             forward_headers,
-            max_streams,
-            idle_timeout,
-            max_in_flight,
+            limits,
             otlp_endpoint: get(env::OTEL_EXPORTER_OTLP_ENDPOINT),
         })
     }
@@ -410,6 +405,12 @@ mod tests {
             (&[("IDLE_TIMEOUT", "0s")][..], "IDLE_TIMEOUT"),
             (&[("MAX_IN_FLIGHT", "0")][..], "MAX_IN_FLIGHT"),
             (&[("IDLE_TIMEOUT", "5")][..], "IDLE_TIMEOUT"),
+            (&[("MAX_CONNECTIONS", "0")][..], "MAX_CONNECTIONS"),
+            (&[("MAX_CONNECTIONS", "100001")][..], "MAX_CONNECTIONS"),
+            (&[("MAX_MESSAGE_BYTES", "5000000")][..], "MAX_MESSAGE_BYTES"),
+            (&[("HEADER_TIMEOUT", "2h")][..], "HEADER_TIMEOUT"),
+            (&[("REQUEST_TIMEOUT", "0s")][..], "REQUEST_TIMEOUT"),
+            (&[("REQUEST_TIMEOUT", "25h")][..], "REQUEST_TIMEOUT"),
         ] {
             let err = config(vars).unwrap_err();
             assert_eq!(err.var(), var, "{err}");
@@ -461,9 +462,13 @@ mod tests {
                 0..3,
             ),
             otlp in prop::option::of(label()),
+            max_connections in 1u32..=100_000,
             max_streams in 1u32..=10_000,
             idle_ms in 1u64..3_600_000,
             max_in_flight in 1u32..=100_000,
+            max_message_bytes in 1u32..=4 << 20,
+            header_ms in 1u64..3_600_000,
+            request_ms in 1u64..86_400_000,
             external_stub in any::<bool>(),
         ) -> (Protocol, HopConfig) {
             let upstreams = upstreams
@@ -489,16 +494,22 @@ mod tests {
                 work,
                 external_stub,
                 forward_headers: headers.iter().map(|h| HeaderName::try_from(h.as_str()).unwrap()).collect(),
-                max_streams,
-                idle_timeout: Duration::from_millis(idle_ms),
-                max_in_flight,
+                limits: Limits {
+                    max_connections,
+                    max_streams,
+                    max_in_flight,
+                    max_message_bytes,
+                    idle_timeout: Duration::from_millis(idle_ms),
+                    header_timeout: Duration::from_millis(header_ms),
+                    request_timeout: Duration::from_millis(request_ms),
+                },
                 otlp_endpoint: otlp.map(|h| format!("http://{h}:4317")),
             })
         }
     }
 
     /// Every variable a hop reads.
-    const VARS: [&str; 12] = [
+    const VARS: [&str; 16] = [
         env::PORT,
         env::METRICS_PORT,
         env::SERVICE_NAME,
@@ -508,9 +519,13 @@ mod tests {
         env::WORK,
         env::EXTERNAL_STUB,
         env::FORWARD_HEADERS,
+        env::MAX_CONNECTIONS,
         env::MAX_CONCURRENT_STREAMS,
-        env::IDLE_TIMEOUT,
         env::MAX_IN_FLIGHT,
+        env::MAX_MESSAGE_BYTES,
+        env::IDLE_TIMEOUT,
+        env::HEADER_TIMEOUT,
+        env::REQUEST_TIMEOUT,
     ];
 
     proptest! {

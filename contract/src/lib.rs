@@ -16,6 +16,7 @@ pub mod external;
 mod grpc;
 pub mod headers;
 mod hop;
+mod limits;
 mod protocol;
 mod target;
 
@@ -24,5 +25,8 @@ pub use grpc::Code;
 pub use hop::{ConfigError, HopConfig, env};
 /// The `http` crate this contract speaks in (`HeaderName`, `HeaderMap`, `Uri`).
 pub use http;
+pub use limits::{
+    CONNECTION_WINDOW, Limits, MAX_HEADER_BYTES, MemoryBudget, POD_MEMORY_LIMIT, STREAM_WINDOW,
+};
 pub use protocol::{METRICS_PORT, OTLP_GRPC_PORT, Protocol};
 pub use target::{Target, TargetScheme};

@@ -21,9 +21,6 @@ use crate::{deadline, dice, work};
 pub enum Outcome {
     /// The dice said fail: answer this error, call no upstream.
     Fail(FailStatus),
-    /// `MAX_IN_FLIGHT` requests are being handled: answer at once that the
-    /// hop is overloaded (HTTP 503, gRPC RESOURCE_EXHAUSTED).
-    Overloaded,
     Reply(Reply),
 }
 
@@ -33,7 +30,6 @@ pub struct Hop {
     pub telemetry: Telemetry,
     pub metrics: Arc<Metrics>,
     upstreams: Upstreams,
-    in_flight: tokio::sync::Semaphore,
 }
 
 impl Hop {
@@ -43,7 +39,6 @@ impl Hop {
         let metrics = Arc::new(Metrics::new(&config.service));
         let upstreams = Upstreams::new(&config)?;
         Ok(Hop {
-            in_flight: tokio::sync::Semaphore::new(config.max_in_flight as usize),
             config,
             telemetry,
             metrics,
@@ -55,9 +50,6 @@ impl Hop {
     /// and the context holding the server span.
     pub async fn handle(&self, headers: &HeaderMap, cx: &Context) -> Outcome {
         let start = Instant::now();
-        let Ok(_permit) = self.in_flight.try_acquire() else {
-            return Outcome::Overloaded;
-        };
         if !self.config.external_stub
             && dice::roll(dice::probability(headers::text(headers, "fail")))
         {

@@ -2,7 +2,7 @@
 //! (Kubernetes Deployments, the local mesh's processes); targets only say
 //! where the hop runs ([`Placement`]) and print [`HopConfig::to_env`].
 
-use contract::{HopConfig, Target, http::HeaderName};
+use contract::{HopConfig, Limits, Target, http::HeaderName};
 
 use super::{External, Model, Service, Workload};
 
@@ -19,6 +19,9 @@ pub struct Placement {
 impl Model {
     /// The configuration of the hop of `workload`, placed at `at`.
     pub fn hop_config(&self, service: &Service, workload: &Workload, at: Placement) -> HopConfig {
+        // Each request may take its upstream calls' whole time.
+        let request_timeout =
+            Limits::request_timeout_for(service.upstream_timeout, at.upstreams.len());
         HopConfig {
             port: at.port,
             metrics_port: at.metrics_port,
@@ -35,9 +38,10 @@ impl Model {
                 .map(|h| HeaderName::try_from(h.as_str()).expect("validated header names"))
                 .collect(),
             // Sized so that no client can take a hop past its pod's memory limit.
-            max_streams: HopConfig::DEFAULT_MAX_STREAMS,
-            idle_timeout: HopConfig::DEFAULT_IDLE_TIMEOUT,
-            max_in_flight: HopConfig::DEFAULT_MAX_IN_FLIGHT,
+            limits: Limits {
+                request_timeout,
+                ..Limits::DEFAULT
+            },
             otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
         }
     }
@@ -57,9 +61,7 @@ impl Model {
             work: false,
             external_stub: true,
             forward_headers: Vec::new(),
-            max_streams: HopConfig::DEFAULT_MAX_STREAMS,
-            idle_timeout: HopConfig::DEFAULT_IDLE_TIMEOUT,
-            max_in_flight: HopConfig::DEFAULT_MAX_IN_FLIGHT,
+            limits: Limits::DEFAULT,
             otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
         }
     }

@@ -2,12 +2,11 @@
 //! `/metrics`, bind `PORT`, accept until SIGTERM (or Ctrl-C), then drain the
 //! connections and flush spans. Only the connection itself is the protocol's.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulConnection;
@@ -19,8 +18,11 @@ use contract::Protocol;
 use crate::{Hop, HopConfig};
 
 mod conn;
+mod counted;
+mod trim;
 
-pub use conn::{Activity, Counted, Tracked};
+pub use conn::{Activity, Tracked};
+pub use counted::{Counted, CountedBody, Overloaded};
 
 /// How long in-flight requests may take to finish after SIGTERM (Kubernetes
 /// gives 30 s before SIGKILL by default).
@@ -60,6 +62,7 @@ pub async fn bind(protocol: Protocol) -> Result<Bound, i32> {
         .iter()
         .map(|t| t.raw.as_str())
         .collect();
+    eprintln!("{}", hop.config.limits.memory_budget());
     eprintln!(
         "{}-{} serving {} on {addr}, metrics on {metrics_addr}, upstreams: {upstreams:?}",
         hop.config.service,
@@ -83,12 +86,15 @@ pub struct Open {
 /// Serves each accepted connection with `connection` until SIGTERM or Ctrl-C,
 /// then stops accepting; returns the connections still open, to [`drain`].
 ///
-/// Every connection is closed once it has been idle (nothing in flight,
-/// nothing read or written) for the hop's `IDLE_TIMEOUT`; `connection` gets
-/// the socket and its [`Activity`], to count requests with [`Counted`].
+/// The hop's limits hold for every connection: at most `MAX_CONNECTIONS`
+/// open (a new one closes the one idle longest, or is closed at once when
+/// none is idle), each closed once idle for `IDLE_TIMEOUT`, trickling a
+/// header for `HEADER_TIMEOUT`, or holding an answer past
+/// `REQUEST_TIMEOUT`. `connection` gets the socket and its [`Activity`], to
+/// count requests with [`Counted`].
 pub async fn accept_until_signal<C>(
     listener: TcpListener,
-    idle_timeout: Duration,
+    limits: contract::Limits,
     mut connection: impl FnMut(TokioIo<Tracked<TcpStream>>, &Arc<Activity>) -> C,
 ) -> Open
 where
@@ -98,6 +104,9 @@ where
     let (shutdown, stop) = watch::channel(false);
     let (alive, live) = mpsc::channel::<()>(1);
     let count = Arc::new(AtomicUsize::new(0));
+    let shared = conn::Shared::new(limits);
+    let connections = Arc::new(Live::default());
+    let trimmer = tokio::spawn(trim::after_bursts(count.clone(), shared.clone()));
     let mut errors = AcceptErrors::default();
     let signal = crate::shutdown::signal();
     tokio::pin!(signal);
@@ -113,13 +122,20 @@ where
                     }
                 };
                 errors.succeeded();
+                let activity = Activity::new(&shared);
+                let Some(id) = connections.admit(&activity, shared.limits().max_connections) else {
+                    // Full of busy connections: this one is closed at once.
+                    errors.refused(shared.limits().max_connections);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                let activity = Activity::new();
                 let conn = connection(TokioIo::new(Tracked::new(stream, activity.clone())), &activity);
-                let (stop, alive, count) = (stop.clone(), alive.clone(), count.clone());
-                count.fetch_add(1, Ordering::Relaxed);
+                let (stop, alive, count, connections) =
+                    (stop.clone(), alive.clone(), count.clone(), connections.clone());
+                shared.note_connections(count.fetch_add(1, Ordering::Relaxed) + 1);
                 tokio::spawn(async move {
-                    conn::run(conn, activity, idle_timeout, stop).await;
+                    conn::run(conn, activity, stop).await;
+                    connections.remove(id);
                     count.fetch_sub(1, Ordering::Relaxed);
                     drop(alive);
                 });
@@ -127,6 +143,7 @@ where
             _ = &mut signal => break,
         }
     }
+    trimmer.abort();
     Open {
         shutdown,
         live,
@@ -134,13 +151,54 @@ where
     }
 }
 
+/// The connections that count against `MAX_CONNECTIONS`, by id.
+#[derive(Default)]
+struct Live {
+    connections: Mutex<(u64, HashMap<u64, Arc<Activity>>)>,
+}
+
+impl Live {
+    /// Counts a new connection in, closing the one idle longest if there are
+    /// already `max`; `None` (not counted) when all of them are busy.
+    fn admit(&self, activity: &Arc<Activity>, max: u32) -> Option<u64> {
+        let mut guard = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (next, live) = &mut *guard;
+        if live.len() >= max as usize {
+            let idlest = live
+                .iter()
+                .filter_map(|(id, a)| a.idle_since().map(|since| (since, *id)))
+                .min()?;
+            if let Some(evicted) = live.remove(&idlest.1) {
+                evicted.evict();
+            }
+        }
+        *next += 1;
+        live.insert(*next, activity.clone());
+        Some(*next)
+    }
+
+    fn remove(&self, id: u64) {
+        let mut guard = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        guard.1.remove(&id);
+    }
+}
+
 /// Backoff and a log that stays readable when `accept` keeps failing (at the
-/// descriptor limit it fails as fast as it is called).
+/// descriptor limit it fails as fast as it is called), or connections are
+/// refused at `MAX_CONNECTIONS`.
 #[derive(Default)]
 struct AcceptErrors {
     streak: u32,
     last_log: Option<Instant>,
     unlogged: u64,
+    refused: u64,
+    last_refusal_log: Option<Instant>,
 }
 
 impl AcceptErrors {
@@ -166,6 +224,22 @@ impl AcceptErrors {
 
     fn succeeded(&mut self) {
         self.streak = 0;
+    }
+
+    /// A connection closed at once: `MAX_CONNECTIONS` open, none idle.
+    fn refused(&mut self, max: u32) {
+        self.refused += 1;
+        if self
+            .last_refusal_log
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            eprintln!(
+                "MAX_CONNECTIONS ({max}) open and busy: closed {} new connection(s)",
+                self.refused
+            );
+            self.last_refusal_log = Some(Instant::now());
+            self.refused = 0;
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use std::path::Path;
 
 use super::{HopProcess, Protocol, Stub, StubMode};
 
-/// The hops' pod memory limit (gen/src/render/chain/workloads.rs).
-pub const POD_LIMIT: u64 = 64 << 20;
+/// The hops' pod memory limit.
+pub const POD_LIMIT: u64 = contract::POD_MEMORY_LIMIT;
 
 /// A hop of `binary` calling an upstream that never answers, flooded with
 /// 20,000 streams on one connection by a client that ignores the stream
@@ -37,7 +37,8 @@ pub async fn assert_stream_flood_holds(binary: &Path, protocol: Protocol) {
 /// nothing: all are closed soon after the timeout, and the hop answers its
 /// health check meanwhile. Prints the figures.
 pub async fn assert_idle_connections_close(binary: &Path, protocol: Protocol) {
-    let extra = [("IDLE_TIMEOUT", "1s")];
+    // Room for them all: the idle timeout closes them, not MAX_CONNECTIONS.
+    let extra = [("IDLE_TIMEOUT", "1s"), ("MAX_CONNECTIONS", "2000")];
     let hop = HopProcess::hop(binary, protocol, ("frontend", "prod"), "", &extra).await;
     let (took, open) = idle_flood(&hop, 1000, Duration::from_secs(6)).await;
     eprintln!(
@@ -91,8 +92,16 @@ fn literal(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(value.as_bytes());
 }
 
-/// The frames of one call on `stream`: the hop's request for its protocol.
-fn call_frames(protocol: Protocol, stream: u32) -> Vec<u8> {
+/// What an HTTP/2 client sends first: the preface and its SETTINGS (defaults).
+pub fn h2_hello() -> Vec<u8> {
+    let mut hello = PREFACE.to_vec();
+    hello.extend(frame(0x4, 0, 0, &[]));
+    hello
+}
+
+/// The frames of one complete call on `stream`: the hop's request for its
+/// protocol (HTTP `GET /`, gRPC an empty `CallRequest`).
+pub fn h2_call(protocol: Protocol, stream: u32) -> Vec<u8> {
     let mut block = Vec::new();
     match protocol {
         Protocol::Http => {
@@ -124,13 +133,11 @@ pub async fn stream_flood(port: u16, protocol: Protocol, streams: u32, limit: Du
     let mut socket = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    let mut hello = PREFACE.to_vec();
-    hello.extend(frame(0x4, 0, 0, &[])); // SETTINGS, defaults
-    socket.write_all(&hello).await.expect("preface");
+    socket.write_all(&h2_hello()).await.expect("preface");
     let end = Instant::now() + limit;
     let mut written = 0;
     for i in 0..streams {
-        let frames = call_frames(protocol, 2 * i + 1);
+        let frames = h2_call(protocol, 2 * i + 1);
         match tokio::time::timeout_at(end.into(), socket.write_all(&frames)).await {
             Ok(Ok(())) => written += 1,
             _ => break,

@@ -2,8 +2,10 @@
 //! child processes on 127.0.0.1, a recording stub upstream, an OTLP/gRPC
 //! receiver, and small clients. Everything is bounded in time.
 
+pub mod attack;
 mod client;
 pub mod hold;
+pub mod limits;
 mod otlp;
 mod process;
 mod stub;

@@ -13,6 +13,11 @@ use crate::model::{Health, RoutingApi};
 use crate::render::kube::{EnvVar, KDeployment, KService, KWire, Labels, View};
 use crate::render::yaml;
 
+/// The hops' memory limit, as `contract::POD_MEMORY_LIMIT` (which their
+/// limits' budget is checked against) in Kubernetes' notation.
+const POD_MEMORY_LIMIT: &str = "64Mi";
+const _: () = assert!(contract::POD_MEMORY_LIMIT == 64 << 20);
+
 /// The hop's user and group (distroless `nonroot`).
 const NONROOT: u32 = 65532;
 
@@ -309,7 +314,8 @@ fn deployment<'a>(
                                 },
                                 limits: Quantities {
                                     cpu: "500m",
-                                    memory: "64Mi",
+                                    // What the hop's limits are sized for.
+                                    memory: POD_MEMORY_LIMIT,
                                 },
                             },
                             security_context: ContainerSecurity {
