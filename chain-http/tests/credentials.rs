@@ -1,6 +1,6 @@
-//! No credential header leaves a hop, whatever its configuration says: the
-//! external API is one of the upstreams a hop calls, and a recording stub on
-//! 127.0.0.1 stands in for it.
+//! No credential header leaves a hop, whatever its configuration says, and
+//! no route header reaches an API outside the mesh, whatever it is named:
+//! recording stubs on 127.0.0.1 stand in for the upstreams.
 
 use hop::metrics::Metrics;
 use hop::telemetry::Telemetry;
@@ -72,4 +72,57 @@ fn forward_headers_naming_a_credential_are_refused() {
         assert_eq!(err.var(), "FORWARD_HEADERS", "{err}");
         assert!(err.to_string().contains("credentials"), "{err}");
     }
+}
+
+/// A route header goes to the chain's own upstreams, where routes match on
+/// it, and never to an API outside the mesh (`EXTERNAL_UPSTREAMS`): a
+/// credential under a name no list knows still stays in the cluster.
+#[tokio::test]
+async fn route_headers_never_reach_an_external_api() {
+    let (chain, api) = (
+        Stub::start(StubMode::Answer(TIME_JSON)).await,
+        Stub::start(StubMode::Answer(TIME_JSON)).await,
+    );
+    let (chain_url, api_url) = (chain.url(), api.url());
+    let env = |key: &str| match key {
+        "UPSTREAM" => Some(format!("{chain_url},{api_url}")),
+        "EXTERNAL_UPSTREAMS" => Some(api_url.clone()),
+        "FORWARD_HEADERS" => Some("x-canary,x-tenant-handle".to_owned()),
+        _ => None,
+    };
+    let config = HopConfig::from_env(Protocol::Http, env).unwrap();
+    let upstreams = Upstreams::new(&config).unwrap();
+    let mut incoming = HeaderMap::new();
+    for (name, value) in [
+        ("x-canary", "yes"),
+        ("x-tenant-handle", "caller-secret"),
+        ("x-dev-user", "tester"),
+    ] {
+        incoming.insert(name, HeaderValue::from_static(value));
+    }
+    let (telemetry, metrics) = (Telemetry::off(), Metrics::new("frontend"));
+    upstreams
+        .call_all(&incoming, None, &Context::new(), &telemetry, &metrics)
+        .await;
+
+    let inside = &chain.received()[0];
+    assert_eq!(inside["x-canary"], "yes");
+    assert_eq!(inside["x-tenant-handle"], "caller-secret");
+    let outside = &api.received()[0];
+    assert!(!outside.contains_key("x-canary"), "{outside:?}");
+    assert!(!outside.contains_key("x-tenant-handle"), "{outside:?}");
+    // The app's own headers (the failure dice) still travel, as before.
+    assert_eq!(outside["x-dev-user"], "tester");
+}
+
+/// `EXTERNAL_UPSTREAMS` names entries of `UPSTREAM`, or the hop refuses it.
+#[test]
+fn external_upstreams_must_be_upstreams() {
+    let err = HopConfig::from_env(Protocol::Http, |k| match k {
+        "UPSTREAM" => Some("http://backend/".to_owned()),
+        "EXTERNAL_UPSTREAMS" => Some("http://api.example.com/".to_owned()),
+        _ => None,
+    })
+    .unwrap_err();
+    assert_eq!(err.var(), "EXTERNAL_UPSTREAMS", "{err}");
 }

@@ -357,7 +357,10 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
             if line.is_empty() {
                 let mut stderr = String::new();
                 let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-                assert!(stderr.contains("cannot listen on"), "up did not start: {stderr}");
+                assert!(
+                    stderr.contains("cannot listen on"),
+                    "up did not start: {stderr}"
+                );
                 return None;
             }
             assert_eq!(line.trim(), format!("ingress: http://127.0.0.1:{port}"));

@@ -26,6 +26,9 @@ pub mod env {
     pub const EXTERNAL_STUB: &str = "EXTERNAL_STUB";
     /// Comma-separated header names forwarded besides the fixed ones.
     pub const FORWARD_HEADERS: &str = "FORWARD_HEADERS";
+    /// Comma-separated entries of `UPSTREAM` that are APIs outside the mesh:
+    /// calls to them carry none of `FORWARD_HEADERS`.
+    pub const EXTERNAL_UPSTREAMS: &str = "EXTERNAL_UPSTREAMS";
     /// The hop's [`crate::Limits`], one variable each (durations in the
     /// [`crate::Duration`] grammar).
     pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
@@ -68,6 +71,11 @@ pub struct HopConfig {
     pub external_stub: bool,
     /// Forwarded besides [`headers::APP`]: the headers routes match on.
     pub forward_headers: Vec<HeaderName>,
+    /// The upstreams outside the mesh (some of [`HopConfig::upstreams`]).
+    /// No route of the mesh matches what reaches them, so none of
+    /// `forward_headers` is sent there: whatever a route header is named, it
+    /// never leaves the cluster.
+    pub external_upstreams: Vec<Target>,
     /// What bounds the memory clients can make the hop hold.
     pub limits: Limits,
     /// OTLP/gRPC endpoint; `None`: spans are not exported.
@@ -93,9 +101,15 @@ impl HopConfig {
             work: false,
             external_stub: false,
             forward_headers: Vec::new(),
+            external_upstreams: Vec::new(),
             limits: Limits::DEFAULT,
             otlp_endpoint: None,
         }
+    }
+
+    /// Whether calls to `target` may carry [`HopConfig::forward_headers`].
+    pub fn forwards_route_headers_to(&self, target: &Target) -> bool {
+        !self.external_upstreams.contains(target)
     }
 
     /// Every variable of this configuration, in a stable order. Optional parts
@@ -124,6 +138,14 @@ impl HopConfig {
                 .map(HeaderName::as_str)
                 .collect();
             out.push((env::FORWARD_HEADERS, list.join(",")));
+        }
+        if !self.external_upstreams.is_empty() {
+            let list: Vec<&str> = self
+                .external_upstreams
+                .iter()
+                .map(|t| t.raw.as_str())
+                .collect();
+            out.push((env::EXTERNAL_UPSTREAMS, list.join(",")));
         }
         let l = &self.limits;
         out.extend([
@@ -178,7 +200,7 @@ impl HopConfig {
                 })
                 .unwrap_or_default()
         };
-        let upstreams = list(env::UPSTREAM)
+        let upstreams: Vec<Target> = list(env::UPSTREAM)
             .iter()
             .map(|t| Target::parse(t))
             .collect::<Result<_, _>>()
@@ -252,6 +274,17 @@ impl HopConfig {
                     })
             })
             .collect::<Result<_, _>>()?;
+        let external_upstreams = list(env::EXTERNAL_UPSTREAMS)
+            .into_iter()
+            .map(|raw| match upstreams.iter().find(|t| t.raw == raw) {
+                Some(t) => Ok(t.clone()),
+                None => Err(ConfigError::new(
+                    env::EXTERNAL_UPSTREAMS,
+                    &raw,
+                    "is not one of UPSTREAM's entries",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let namespace = get(env::OTEL_RESOURCE_ATTRIBUTES).and_then(|attrs| {
             attrs.split(',').find_map(|kv| {
                 let (k, v) = kv.split_once('=')?;
@@ -269,6 +302,7 @@ impl HopConfig {
             work,
             external_stub,
             forward_headers,
+            external_upstreams,
             limits,
             otlp_endpoint: get(env::OTEL_EXPORTER_OTLP_ENDPOINT),
         })
@@ -454,7 +488,7 @@ mod tests {
             service in label(),
             version in label(),
             namespace in prop::option::of(label()),
-            upstreams in prop::collection::vec((label(), 1u16.., any::<bool>()), 0..4),
+            upstreams in prop::collection::vec((label(), 1u16.., any::<bool>(), any::<bool>()), 0..4),
             timeout_ms in 1u64..3_600_000,
             work in any::<bool>(),
             headers in prop::collection::btree_set(
@@ -471,10 +505,15 @@ mod tests {
             request_ms in 1u64..86_400_000,
             external_stub in any::<bool>(),
         ) -> (Protocol, HopConfig) {
+            let external_upstreams = upstreams
+                .iter()
+                .filter(|(.., outside)| *outside)
+                .map(|(host, port, ..)| Target::parse(&format!("http://{host}:{port}")).unwrap())
+                .collect::<Vec<_>>();
             let upstreams = upstreams
                 .into_iter()
-                .map(|(host, port, grpc)| {
-                    let scheme = if grpc { "grpc" } else { "http" };
+                .map(|(host, port, grpc, outside)| {
+                    let scheme = if grpc && !outside { "grpc" } else { "http" };
                     Target::parse(&format!("{scheme}://{host}:{port}")).unwrap()
                 })
                 .collect::<Vec<_>>();
@@ -494,6 +533,7 @@ mod tests {
                 work,
                 external_stub,
                 forward_headers: headers.iter().map(|h| HeaderName::try_from(h.as_str()).unwrap()).collect(),
+                external_upstreams,
                 limits: Limits {
                     max_connections,
                     max_streams,

@@ -4,7 +4,7 @@
 
 use contract::{HopConfig, Limits, Target, http::HeaderName};
 
-use super::{External, Model, Service, Workload};
+use super::{External, Model, Service, Upstream, Workload};
 
 /// Where one hop runs, as its target placed it.
 pub struct Placement {
@@ -22,6 +22,14 @@ impl Model {
         // Each request may take its upstream calls' whole time.
         let request_timeout =
             Limits::request_timeout_for(service.upstream_timeout, at.upstreams.len());
+        // The placement lists the service's upstreams in its order.
+        let external_upstreams = service
+            .upstreams
+            .iter()
+            .zip(&at.upstreams)
+            .filter(|(u, _)| matches!(u, Upstream::External { .. }))
+            .map(|(_, t)| t.clone())
+            .collect();
         HopConfig {
             port: at.port,
             metrics_port: at.metrics_port,
@@ -29,6 +37,7 @@ impl Model {
             version: workload.version.clone(),
             namespace: Some(self.namespace.clone()),
             upstreams: at.upstreams,
+            external_upstreams,
             upstream_timeout: service.upstream_timeout,
             work: service.work,
             external_stub: false,
@@ -61,6 +70,7 @@ impl Model {
             work: false,
             external_stub: true,
             forward_headers: Vec::new(),
+            external_upstreams: Vec::new(),
             limits: Limits::DEFAULT,
             otlp_endpoint: self.mesh.tracing.as_ref().and(at.otlp_endpoint),
         }

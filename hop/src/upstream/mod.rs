@@ -52,6 +52,8 @@ struct Upstream {
     /// The target's text, shared with the metric labels.
     label: Arc<String>,
     client: Client,
+    /// Whether calls carry the route headers: not to an API outside the mesh.
+    route_headers: bool,
 }
 
 /// The configured upstreams with their (pooled) clients, built once.
@@ -84,6 +86,7 @@ impl Upstreams {
                 label: Arc::new(target.raw.clone()),
                 target: target.clone(),
                 client,
+                route_headers: config.forwards_route_headers_to(target),
             });
         }
         Ok(Upstreams {
@@ -107,11 +110,21 @@ impl Upstreams {
         metrics: &Metrics,
     ) -> Vec<UpstreamReply> {
         let forwarded = headers::forwarded(incoming, telemetry.enabled(), &self.forward);
+        // Outside the mesh no route matches: the APIs there get no route header.
+        let outside = self
+            .upstreams
+            .iter()
+            .any(|u| !u.route_headers)
+            .then(|| headers::forwarded(incoming, telemetry.enabled(), &[]));
         let mut replies = Vec::with_capacity(self.upstreams.len());
         for upstream in &self.upstreams {
             let timeout = deadline::budget(self.timeout, deadline);
+            let headers = match (upstream.route_headers, &outside) {
+                (false, Some(outside)) => outside,
+                _ => &forwarded,
+            };
             let answer = self
-                .call(upstream, &forwarded, timeout, cx, telemetry, metrics)
+                .call(upstream, headers, timeout, cx, telemetry, metrics)
                 .await;
             replies.push(UpstreamReply {
                 target: upstream.target.raw.clone(),
