@@ -112,14 +112,13 @@ impl Cx<'_> {
         }
         // Hashed, not ordered: a chain of 10,000 services makes 60,000 and more
         // identities, and only their uniqueness matters here.
-        let mut seen: HashMap<ObjectRef, Owner> = HashMap::new();
-        // Istio's objects first: a collision is then reported at the
-        // profile's object, the one the user can rename.
-        for (object, o) in identity::made_by_kubernetes(model)
-            .into_iter()
-            .chain(identity::made_by_istio(model))
-            .chain(identity::objects(model))
-        {
+        // Kubernetes' and Istio's objects first: a collision is then reported
+        // at the profile's object, the one the user can rename.
+        let mut all = identity::made_by_kubernetes(model);
+        all.extend(identity::made_by_istio(model));
+        all.extend(identity::objects(model));
+        let mut seen: HashMap<ObjectRef, Owner> = HashMap::with_capacity(all.len());
+        for (object, o) in all {
             match seen.entry(object) {
                 hash_map::Entry::Vacant(v) => {
                     v.insert(o);
