@@ -115,7 +115,7 @@ pub fn table(rows: &[Row]) -> String {
 fn versions_once(rows: &[Row]) -> String {
     let mut sets: Vec<(&str, Vec<String>)> = Vec::new();
     for r in rows {
-        let who = format!("{} {}", r.profile, r.retries);
+        let who = format!("{} {} at fail {}", r.profile, r.retries, r.fail);
         match sets.iter_mut().find(|(v, _)| *v == r.versions) {
             Some((_, w)) => w.push(who),
             None => sets.push((&r.versions, vec![who])),
