@@ -75,15 +75,8 @@ enum Command {
     /// Parse, merge and validate profiles, each in turn; on success one line each
     /// on stderr, and with --print the resolved model on stdout.
     Validate {
-        /// Profiles (TOML), each validated on its own (with the same -f and --set).
-        #[arg(value_name = "PROFILE", required = true)]
-        profiles: Vec<PathBuf>,
-        /// More TOML layered on top of every profile, in order (later wins).
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// Override one key of every profile (like `render --set`).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
+        #[command(flatten)]
+        inputs: Inputs,
         /// Print what the profile resolves to (every default filled in, layers
         /// and --set applied), as JSON: the model every output is built from,
         /// like `helm template --debug` or `istioctl profile dump`.
@@ -137,15 +130,8 @@ enum Command {
     /// with the profile's retries, without, and with Istio's default policy; print a table.
     #[command(after_help = LOCAL_AFTER)]
     Compare {
-        /// Profiles (TOML), each run in turn.
-        #[arg(value_name = "PROFILE", required = true)]
-        profiles: Vec<PathBuf>,
-        /// More TOML layered on top of every profile, in order (later wins).
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// Override one key of every profile (like `render --set`).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
+        #[command(flatten)]
+        inputs: Inputs,
         /// Probability that each hop fails a request (the `fail` header), 0 to 1
         /// (default 0.3; with --report, only this point instead of the sweep).
         #[arg(long, value_name = "P", conflicts_with = "sweep")]
@@ -221,6 +207,32 @@ struct Input {
     /// `service.NAME.KEY=VALUE` sets a key of one service: `service.backend.work=true`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+}
+
+/// Several profiles, each read with the same layers (`validate`, `compare`).
+#[derive(Args)]
+struct Inputs {
+    /// Profiles (TOML), each read on its own with the same -f and --set.
+    #[arg(value_name = "PROFILE", required = true)]
+    profiles: Vec<PathBuf>,
+    /// More TOML layered on top of every profile, in order (later wins).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Override one key of every profile (like `render --set`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+impl Inputs {
+    /// Each profile with the shared layers.
+    fn each(self) -> impl Iterator<Item = Input> {
+        let (files, sets) = (self.files, self.sets);
+        self.profiles.into_iter().map(move |profile| Input {
+            profile,
+            files: files.clone(),
+            sets: sets.clone(),
+        })
+    }
 }
 
 const LOCAL_AFTER: &str = "\
@@ -463,9 +475,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             crate::local::up::up(model, &opts).map_err(local_error)
         }
         Command::Compare {
-            profiles,
-            files,
-            sets,
+            inputs,
             fail,
             sweep,
             report,
@@ -496,16 +506,11 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 ));
             }
             let mut models = Vec::new();
-            for profile in profiles {
-                let label = profile.file_stem().map_or_else(
-                    || profile.display().to_string(),
+            for input in inputs.each() {
+                let label = input.profile.file_stem().map_or_else(
+                    || input.profile.display().to_string(),
                     |s| s.to_string_lossy().into_owned(),
                 );
-                let input = Input {
-                    profile,
-                    files: files.clone(),
-                    sets: sets.clone(),
-                };
                 models.push((label, input.model()?));
             }
             if let Some(r) = rate
@@ -568,20 +573,10 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             )
             .map_err(local_error)
         }
-        Command::Validate {
-            profiles,
-            files,
-            sets,
-            print,
-        } => {
+        Command::Validate { inputs, print } => {
             let mut models = Vec::new();
-            for profile in profiles {
-                let shown = profile.display().to_string();
-                let input = Input {
-                    profile,
-                    files: files.clone(),
-                    sets: sets.clone(),
-                };
+            for input in inputs.each() {
+                let shown = input.profile.display().to_string();
                 let model = input.model()?;
                 eprintln!("{shown}: valid: {}", summary(&model));
                 models.push(model);

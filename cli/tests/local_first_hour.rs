@@ -33,6 +33,26 @@ impl Drop for Stopped {
     }
 }
 
+impl Stopped {
+    /// SIGTERM, as Ctrl-C would be: `up` must exit 0. Returns its stderr.
+    fn stop(&mut self) -> String {
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+        assert_eq!(
+            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) },
+            0
+        );
+        let mut stderr = String::new();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(self.0.wait().unwrap().success(), "{stderr}");
+        stderr
+    }
+}
+
 impl std::ops::Deref for Stopped {
     type Target = Child;
     fn deref(&self) -> &Child {
@@ -172,19 +192,7 @@ fn up_offline_without_the_stub_warns_with_the_fix() {
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert!(line.starts_with("ingress: http://127.0.0.1:"), "{line}");
-    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
-        0
-    );
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "{stderr}");
+    let stderr = child.stop();
     assert!(
         stderr.contains("warning: none of the first requests through the ingress succeeded")
             && stderr.contains("add --stub-external"),
@@ -376,19 +384,7 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
-        0
-    );
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "{stderr}");
+    let stderr = child.stop();
     assert!(
         stderr.contains(&format!("logs: {}", logs.display())),
         "{stderr}"

@@ -92,6 +92,32 @@ pub struct GoodCalls {
     pub lost: Vec<String>,
 }
 
+/// Every [`Attack`] on a hop of the workspace binary `name`, one after the
+/// other (each on a fresh hop), printing each outcome; then asserts that no
+/// peak reached the pod's limit and that no good call was lost (answered, or
+/// told "overloaded" while an attack holds MAX_IN_FLIGHT).
+pub async fn every_attack(name: &str, protocol: Protocol) {
+    let binary = super::workspace_binary(name);
+    let mut outcomes = Vec::new();
+    for attack in Attack::ALL {
+        let outcome = run(&binary, protocol, attack).await;
+        eprintln!("{name}: {outcome}");
+        outcomes.push(outcome);
+    }
+    for outcome in &outcomes {
+        assert!(outcome.peak < hold::POD_LIMIT, "{outcome}");
+        assert!(
+            outcome.good.lost.is_empty(),
+            "{outcome}: {:?}",
+            outcome.good.lost
+        );
+        assert!(
+            outcome.good.answered + outcome.good.overloaded > 0,
+            "{outcome}"
+        );
+    }
+}
+
 /// Starts a hop of `binary` with its defaults, plays `attack` on it beside a
 /// good client, and reads its memory.
 pub async fn run(binary: &Path, protocol: Protocol, attack: Attack) -> Outcome {
