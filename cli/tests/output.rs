@@ -253,3 +253,48 @@ fn a_killed_render_s_staging_is_removed_by_the_next_one() {
         );
     }
 }
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// A render keeps the modes the user gave the output folder and its
+/// subfolders, and a new folder gets what the umask gives, as its files do.
+#[test]
+fn renders_keep_the_folders_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(render_to(&out, &[]).code, 0);
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    set(&out, 0o750);
+    set(&out.join("addons"), 0o700);
+    let r = render_to(&out, &["--set", "istio.mtls=false"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(mode(&out), 0o750);
+    assert_eq!(mode(&out.join("addons")), 0o700);
+
+    // umask 077: the new folder and its subfolders are the user's alone.
+    let private = dir.path().join("private");
+    let r = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 077 && exec \"$0\" render {} -o {}",
+            profile("demo.toml"),
+            private.display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_meshgen"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    for p in [
+        private.clone(),
+        private.join("addons"),
+        private.join("istio"),
+    ] {
+        assert_eq!(mode(&p), 0o700, "{}", p.display());
+    }
+}

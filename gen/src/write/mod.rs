@@ -225,7 +225,7 @@ fn swap(
     if !tree.holds_only(&|rel| rel == MANIFEST || previous.contains(rel)) {
         return Ok(false);
     }
-    staging::set_dir_mode(staging, Some(m.permissions()));
+    staging::set_dir_mode(staging, Some((m.permissions(), dir)));
     Ok(staging::exchange(staging, dir))
 }
 

@@ -14,16 +14,36 @@ use crate::error::Error;
 use crate::render::File;
 
 /// The staging directory is private (0700) when created; give it the old
-/// directory's mode, or the usual 0755 for a new one.
-pub fn set_dir_mode(dir: &Path, old: Option<fs::Permissions>) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let perms = old.unwrap_or_else(|| fs::Permissions::from_mode(0o755));
-        let _ = fs::set_permissions(dir, perms);
+/// directory's mode, or for a new one what the user's umask gives a new
+/// directory (read from one made inside it: the umask cannot be read
+/// without changing it). Its subdirectories were made under the umask; those
+/// the old directory had keep their old modes.
+pub fn set_dir_mode(dir: &Path, old: Option<(fs::Permissions, &Path)>) {
+    let probe = dir.join(".meshgen-mode");
+    let fresh = fs::create_dir(&probe)
+        .and_then(|()| fs::metadata(&probe))
+        .map(|m| m.permissions());
+    let _ = fs::remove_dir(&probe);
+    let Some((perms, old_dir)) = old else {
+        if let Ok(perms) = fresh {
+            let _ = fs::set_permissions(dir, perms);
+        }
+        return;
+    };
+    let _ = fs::set_permissions(dir, perms);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        // `symlink_metadata`: a link where the old directory was is not its mode.
+        let was = fs::symlink_metadata(old_dir.join(entry.file_name()));
+        if let Ok(was) = was
+            && was.is_dir()
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            let _ = fs::set_permissions(entry.path(), was.permissions());
+        }
     }
-    #[cfg(not(unix))]
-    let _ = (dir, old);
 }
 
 /// Writes everything into a fresh directory beside `dir` (same filesystem, so the
