@@ -97,6 +97,7 @@ async fn route_headers_never_reach_an_external_api() {
         ("x-canary", "yes"),
         ("x-tenant-handle", "caller-secret"),
         ("x-dev-user", "tester"),
+        ("x-request-id", "r1"),
     ] {
         incoming.insert(name, HeaderValue::from_static(value));
     }
@@ -111,8 +112,11 @@ async fn route_headers_never_reach_an_external_api() {
     let outside = &api.received()[0];
     assert!(!outside.contains_key("x-canary"), "{outside:?}");
     assert!(!outside.contains_key("x-tenant-handle"), "{outside:?}");
-    // The app's own headers (the failure dice) still travel, as before.
-    assert_eq!(outside["x-dev-user"], "tester");
+    // Nor the app's own: the demo's canary header and the failure dice stay
+    // in the mesh too. The request id goes on, for the API's own logs.
+    assert!(!outside.contains_key("x-dev-user"), "{outside:?}");
+    assert_eq!(outside["x-request-id"], "r1");
+    assert_eq!(inside["x-dev-user"], "tester");
 }
 
 /// `EXTERNAL_UPSTREAMS` names entries of `UPSTREAM`, or the hop refuses it.

@@ -322,6 +322,24 @@ fn mesh_retries_are_the_install_options_default_policy() {
         .collect();
     common::schema::kubernetes_models(&json).unwrap_or_else(|e| panic!("{e}"));
 
+    // Calls to an external API have no route of their own: the mesh-wide
+    // policy is theirs even where the chain's routes retry (3 x 2 s here),
+    // so the hop waits for the longer of the two, (4 + 1) x 2 s.
+    let docs = docs_of(&[
+        &profile("demo.toml"),
+        "--set",
+        "istio.mesh_retries.attempts=4",
+    ]);
+    let env = &find(&docs, "Deployment", "backend-prod")["spec"]["template"]["spec"]["containers"]
+        [0]["env"];
+    let timeout = env
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "UPSTREAM_TIMEOUT")
+        .unwrap();
+    assert_eq!(timeout["value"], "10s");
+
     // Without the key: Istio's built-in default, nothing in the mesh config.
     let docs = docs_of(&[&profile("demo-grpc-gateway-api.toml")]);
     let op = find(&docs, "IstioOperator", "meshgen");

@@ -57,7 +57,7 @@ pub fn mesh_port(port: u16) -> Option<&'static str> {
 }
 
 /// Last labels the cluster's own DNS, the pod or the node answer.
-const CLUSTER_ZONES: [(&str, &str); 8] = [
+const CLUSTER_ZONES: [(&str, &str); 10] = [
     (
         "svc",
         "the cluster's Services (`<service>.<namespace>.svc`)",
@@ -75,6 +75,11 @@ const CLUSTER_ZONES: [(&str, &str); 8] = [
         "default",
         "namespace `default` (`kubernetes.default` is the API server)",
     ),
+    (
+        "arpa",
+        "reverse lookups and the home network (`home.arpa`), answered by local resolvers",
+    ),
+    ("onion", "Tor's onion services, which no DNS resolves"),
 ];
 
 /// Why a pod of namespace `namespace` would not leave the cluster when it
@@ -133,20 +138,17 @@ pub fn in_cluster(host: &str, namespace: &str) -> Option<String> {
     None
 }
 
-/// The ASCII top-level domains of the public suffix list (its one-label
-/// rules, all ICANN's), one a line, sorted. Refresh: the one-label lines of
-/// the `psl` crate's data/rules.txt (`grep -v '[./!*]'`, letters only).
+/// The top-level domains of the public suffix list (its one-label rules,
+/// all ICANN's), internationalized ones in punycode (`xn--p1ai`), one a
+/// line, sorted. Refresh: the one-label rules of the `psl` crate's
+/// data/rules.txt, each through IDNA (`python3 -c 'print(t.encode("idna"))'`).
 const TOP_LEVEL_DOMAINS: &str = include_str!("tlds.txt");
 
-/// Whether `label` is a real top-level domain: one the public suffix list
-/// knows, or an internationalized one in punycode (`xn--...`, whose list
-/// entries are in Unicode). `vault`, `monitoring` or `frontend` are not: the
-/// search path makes `x.vault` the Service `x` of namespace `vault`.
+/// Whether `label` is a real top-level domain, one the public suffix list
+/// knows. `vault`, `monitoring`, `frontend` or `xn--zz` are not: the search
+/// path makes `x.vault` the Service `x` of namespace `vault`.
 fn top_level_domain(label: &str) -> bool {
-    let punycode = label.strip_prefix("xn--").is_some_and(|rest| {
-        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    });
-    punycode || TOP_LEVEL_DOMAINS.lines().any(|tld| tld == label)
+    TOP_LEVEL_DOMAINS.lines().any(|tld| tld == label)
 }
 
 /// The WHATWG URL standard's "ends in a number": such a host is an IPv4
@@ -268,6 +270,13 @@ mod tests {
             ("etcd.kube", "no top-level domain"),
             // Reserved for examples and tests (RFC 2606), so no TLD: a namespace.
             ("a.example", "no top-level domain"),
+            // Punycode is no pass: only the real IDN TLDs are TLDs.
+            ("a.xn--9", "no top-level domain"),
+            ("a.xn--zz", "no top-level domain"),
+            ("a.xn--istio101", "no top-level domain"),
+            ("nas.home.arpa", "home network"),
+            ("1.0.0.127.in-addr.arpa", "reverse"),
+            ("abc.onion", "onion"),
             ("x.test", "no top-level domain"),
             ("kubernetes.default", "namespace `default`"),
             ("kubernetes.default.svc", "`.svc`"),
@@ -444,14 +453,18 @@ mod tests {
         }
 
         #[test]
-        fn the_tld_list_is_the_public_suffix_lists_ascii_one() {
+        fn the_tld_list_is_the_public_suffix_lists() {
             let tlds: Vec<&str> = TOP_LEVEL_DOMAINS.lines().collect();
             assert!(tlds.len() > 1000, "{} TLDs", tlds.len());
             assert!(tlds.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
-            assert!(
-                tlds.iter()
-                    .all(|t| t.bytes().all(|b| b.is_ascii_lowercase()))
-            );
+            let letters_or_punycode = |t: &str| match t.strip_prefix("xn--") {
+                Some(rest) => rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                None => t.bytes().all(|b| b.is_ascii_lowercase()),
+            };
+            assert!(tlds.iter().all(|t| letters_or_punycode(t)));
+            assert!(tlds.contains(&"xn--p1ai"), "the IDN TLDs, in punycode");
             for real in ["com", "org", "io", "dev", "app", "de", "museum"] {
                 assert!(tlds.contains(&real), "{real}");
             }

@@ -52,14 +52,22 @@ pub const CREDENTIALS: [&str; 6] = [
 /// that mark a credential by convention: `x-api-key`, `x_api_key`, `x-pass`,
 /// `x-otp`, `x-client-cert`... A canary header is a routing flag, never a
 /// secret: a name that looks like one is refused rather than guessed at.
-const CREDENTIAL_WORDS: [&str; 24] = [
+const CREDENTIAL_WORDS: [&str; 36] = [
     "key",
+    "keys",
+    "keyid",
     "pass",
     "pwd",
     "pin",
     "otp",
+    "totp",
+    "hotp",
+    "mfa",
+    "2fa",
     "sid",
     "sig",
+    "sign",
+    "hmac",
     "bearer",
     "saml",
     "jwt",
@@ -67,9 +75,13 @@ const CREDENTIAL_WORDS: [&str; 24] = [
     "principal",
     "signature",
     "session",
+    "sess",
     "cookie",
+    "cred",
+    "creds",
     "credential",
     "credentials",
+    "tok",
     "token",
     "secret",
     "password",
@@ -80,12 +92,14 @@ const CREDENTIAL_WORDS: [&str; 24] = [
 ];
 
 /// Parts of a name that mark a credential wherever they stand, `_` read as
-/// `-` (`x-authtoken`, `phpsessid`, `clientcertificate`, `x-api-keys`).
-const CREDENTIAL_PARTS: [&str; 12] = [
+/// `-` (`x-authtoken`, `phpsessid`, `clientcertificate`, `x-api-keys`,
+/// `x-passcode`, `x-csrf-token`, `x-otpcode`). A name that only looks like
+/// one (`x-bypass`) is refused too: a canary header can take another name.
+const CREDENTIAL_PARTS: [&str; 16] = [
     "auth",
     "token",
     "secret",
-    "passw",
+    "pass",
     "session",
     "sessid",
     "cookie",
@@ -94,6 +108,10 @@ const CREDENTIAL_PARTS: [&str; 12] = [
     "apikey",
     "api-key",
     "cert",
+    "csrf",
+    "xsrf",
+    "otp",
+    "hmac",
 ];
 
 /// Whether a header carries credentials ([`CREDENTIALS`], or a name with one
@@ -250,16 +268,41 @@ pub fn check_match_value(value: &str) -> Result<(), String> {
 /// `extra` names: [`HopConfig::from_env`](crate::HopConfig::from_env) refuses
 /// such a `FORWARD_HEADERS`, and a configuration built in code gets here.
 pub fn forwarded(incoming: &HeaderMap, tracing: bool, extra: &[HeaderName]) -> HeaderMap {
-    // One pass over the request's few headers, rather than a hash lookup for
-    // each name (a measurable share of a hop's CPU per request).
-    let mut out = HeaderMap::with_capacity(APP.len() + FOREIGN_TRACE.len() + extra.len());
+    select(incoming, APP.len() + extra.len(), |name, n| {
+        APP.contains(&n) || trace_context(n, tracing) || (extra.contains(name) && !is_credential(n))
+    })
+}
+
+/// The headers a hop sends to an API outside the mesh: the request id and the
+/// trace context, nothing else. No route matches there, so neither the
+/// route headers nor the app's own (`x-dev-user`, the demo's canary, and the
+/// `fail` dice) leave the cluster, whatever they are named.
+pub fn forwarded_outside(incoming: &HeaderMap, tracing: bool) -> HeaderMap {
+    select(incoming, 1, |_, n| {
+        n == REQUEST_ID || trace_context(n, tracing)
+    })
+}
+
+/// The request id Envoy sets at the edge and every hop passes on.
+const REQUEST_ID: &str = "x-request-id";
+
+/// Trace context the hop passes on as it came: the formats it does not
+/// speak, and its own when it does not trace.
+fn trace_context(n: &str, tracing: bool) -> bool {
+    FOREIGN_TRACE.contains(&n) || (!tracing && TRACE.contains(&n))
+}
+
+/// The headers of `incoming` that `keep` takes, in one pass over the
+/// request's few headers rather than a hash lookup for each name (a
+/// measurable share of a hop's CPU per request).
+fn select(
+    incoming: &HeaderMap,
+    extra: usize,
+    keep: impl Fn(&HeaderName, &str) -> bool,
+) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(FOREIGN_TRACE.len() + extra);
     for (name, value) in incoming {
-        let n = name.as_str();
-        let forward = APP.contains(&n)
-            || FOREIGN_TRACE.contains(&n)
-            || (!tracing && TRACE.contains(&n))
-            || (extra.contains(name) && !is_credential(n));
-        if forward {
+        if keep(name, name.as_str()) {
             out.append(name.clone(), value.clone());
         }
     }
@@ -381,6 +424,22 @@ mod tests {
             ("x-ms-client-principal", "credentials"),
             ("x-otp", "credentials"),
             ("x-pin", "credentials"),
+            // The third review.
+            ("x-passcode", "credentials"),
+            ("x-passphrase", "credentials"),
+            ("x-creds", "credentials"),
+            ("x-tok", "credentials"),
+            ("x-sess", "credentials"),
+            ("x-csrf", "credentials"),
+            ("xsrf", "credentials"),
+            ("x-totp", "credentials"),
+            ("x-otpcode", "credentials"),
+            ("x-mfa", "credentials"),
+            ("x-2fa", "credentials"),
+            ("x-keys", "credentials"),
+            ("x-keyid", "credentials"),
+            ("x-hmac", "credentials"),
+            ("x-sign", "credentials"),
             ("host", "each hop or proxy"),
             ("accept", "each hop or proxy"),
             ("user-agent", "each hop or proxy"),

@@ -3,7 +3,7 @@
 
 use http::HeaderMap;
 
-pub use contract::headers::forwarded;
+pub use contract::headers::{forwarded, forwarded_outside};
 
 /// A header as text, if present and printable.
 pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

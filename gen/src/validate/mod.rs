@@ -349,10 +349,17 @@ impl Cx<'_> {
         if !self.errors.is_empty() {
             return None;
         }
-        let upstream_timeout = retries
-            .or_mesh(&mesh.default_retries)
-            .budget()
-            .unwrap_or(HopConfig::DEFAULT_UPSTREAM_TIMEOUT);
+        // A hop waits for every try of each call: its route's policy, or the
+        // mesh-wide one that a call without retries of its own gets (a route
+        // with none, and every call to an external API, which has no route).
+        let upstream_timeout = [
+            retries.or_mesh(&mesh.default_retries).budget(),
+            mesh.default_retries.budget(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(HopConfig::DEFAULT_UPSTREAM_TIMEOUT);
         let forward = forward_headers(&upstreams, &canaries);
         let services = specs
             .iter()
@@ -495,6 +502,7 @@ impl Cx<'_> {
         };
         let sampling = i.trace_sampling.as_ref().map_or(100.0, |s| self.percent(s));
         if let Some(s) = &i.trace_sampling
+            && s.value != 100.0
             && !val(&i.tracing, false)
         {
             self.err(

@@ -110,12 +110,13 @@ impl Upstreams {
         metrics: &Metrics,
     ) -> Vec<UpstreamReply> {
         let forwarded = headers::forwarded(incoming, telemetry.enabled(), &self.forward);
-        // Outside the mesh no route matches: the APIs there get no route header.
+        // Outside the mesh no route matches: the APIs there get the request
+        // id and the trace context only.
         let outside = self
             .upstreams
             .iter()
             .any(|u| !u.route_headers)
-            .then(|| headers::forwarded(incoming, telemetry.enabled(), &[]));
+            .then(|| headers::forwarded_outside(incoming, telemetry.enabled()));
         let mut replies = Vec::with_capacity(self.upstreams.len());
         for upstream in &self.upstreams {
             let timeout = deadline::budget(self.timeout, deadline);
