@@ -7,7 +7,7 @@ mod local_support;
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,29 @@ impl Drop for Stopped {
             let _ = self.0.wait();
         }
     }
+}
+
+/// `meshgen up PROFILE EXTRA...` with the test's Envoy and hops, and the
+/// first line it printed (empty if it ended first). Keep its stdout while it
+/// runs: a closed one would end it (SIGPIPE).
+fn up(profile: &std::ffi::OsStr, extra: &[&str]) -> (Stopped, BufReader<ChildStdout>, String) {
+    let mut child = meshgen()
+        .arg("up")
+        .arg(profile)
+        .args(extra)
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Stopped)
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    (child, stdout, line)
 }
 
 impl Stopped {
@@ -175,22 +198,7 @@ fn up_offline_without_the_stub_warns_with_the_fix() {
     let _turn = one_program_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (profile, resolve) = offline_profile(dir.path());
-    let mut child = meshgen()
-        .arg("up")
-        .arg(profile)
-        .args(["--resolve", &resolve])
-        .arg("--envoy")
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Stopped)
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
+    let (mut child, _stdout, line) = up(profile.as_os_str(), &["--resolve", &resolve]);
     assert!(line.starts_with("ingress: http://127.0.0.1:"), "{line}");
     let stderr = child.stop();
     assert!(
@@ -339,29 +347,18 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
                 .local_addr()
                 .unwrap()
                 .port();
-            let mut child = meshgen()
-                .arg("up")
-                .arg(profile_path("demo.toml"))
-                .args([
-                    "--stub-external",
-                    "--routes",
-                    "--port",
-                    &port.to_string(),
-                    "--log-dir",
-                ])
-                .arg(&logs)
-                .arg("--envoy")
-                .arg(envoy())
-                .arg("--bin-dir")
-                .arg(bin_dir())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map(Stopped)
-                .unwrap();
-            let mut stdout = BufReader::new(child.stdout.take().unwrap());
-            let mut line = String::new();
-            stdout.read_line(&mut line).unwrap();
+            let port_text = port.to_string();
+            let log_dir = logs.to_str().unwrap();
+            let extra = [
+                "--stub-external",
+                "--routes",
+                "--port",
+                &port_text,
+                "--log-dir",
+                log_dir,
+            ];
+            let demo = profile_path("demo.toml");
+            let (mut child, stdout, line) = up(demo.as_os_str(), &extra);
             if line.is_empty() {
                 let mut stderr = String::new();
                 let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);

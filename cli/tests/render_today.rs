@@ -15,6 +15,17 @@ fn kinds(docs: &[(String, Value)], kind: &str) -> usize {
     docs.iter().filter(|(_, d)| d["kind"] == kind).count()
 }
 
+/// The value of the hop's environment variable `name` in Deployment `deployment`.
+fn env<'d>(docs: &'d [(String, Value)], deployment: &str, name: &str) -> &'d str {
+    find(docs, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str())
+        .unwrap_or_else(|| panic!("{deployment} has no {name}"))
+}
+
 fn strs(v: &Value) -> Vec<&str> {
     v.as_sequence()
         .unwrap()
@@ -305,15 +316,7 @@ fn mesh_retries_are_the_install_options_default_policy() {
     // The GRPCRoutes still carry no retry of their own.
     assert!(!format!("{docs:?}").contains("retry:"));
     // (3 + 1) tries of 1 s.
-    let env = &find(&docs, "Deployment", "frontend-prod")["spec"]["template"]["spec"]["containers"]
-        [0]["env"];
-    let timeout = env
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "UPSTREAM_TIMEOUT")
-        .unwrap();
-    assert_eq!(timeout["value"], "4s");
+    assert_eq!(env(&docs, "frontend-prod", "UPSTREAM_TIMEOUT"), "4s");
 
     let json: Vec<common::schema::Doc> = docs
         .iter()
@@ -330,15 +333,7 @@ fn mesh_retries_are_the_install_options_default_policy() {
         "--set",
         "istio.mesh_retries.attempts=4",
     ]);
-    let env = &find(&docs, "Deployment", "backend-prod")["spec"]["template"]["spec"]["containers"]
-        [0]["env"];
-    let timeout = env
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "UPSTREAM_TIMEOUT")
-        .unwrap();
-    assert_eq!(timeout["value"], "10s");
+    assert_eq!(env(&docs, "backend-prod", "UPSTREAM_TIMEOUT"), "10s");
 
     // Without the key: Istio's built-in default, nothing in the mesh config.
     let docs = docs_of(&[&profile("demo-grpc-gateway-api.toml")]);
