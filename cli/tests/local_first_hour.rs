@@ -19,6 +19,17 @@ fn meshgen() -> Command {
     cmd
 }
 
+/// `meshgen up` or `meshgen compare` with the test's Envoy and hops.
+fn local(subcommand: &str) -> Command {
+    let mut cmd = meshgen();
+    cmd.arg(subcommand)
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir());
+    cmd
+}
+
 /// A meshgen started by a test, stopped (SIGTERM, then reaped) when the test
 /// ends, even by a failed assertion: no mesh outlives its test.
 struct Stopped(Child);
@@ -37,14 +48,9 @@ impl Drop for Stopped {
 /// first line it printed (empty if it ended first). Keep its stdout while it
 /// runs: a closed one would end it (SIGPIPE).
 fn up(profile: &std::ffi::OsStr, extra: &[&str]) -> (Stopped, BufReader<ChildStdout>, String) {
-    let mut child = meshgen()
-        .arg("up")
+    let mut child = local("up")
         .arg(profile)
         .args(extra)
-        .arg("--envoy")
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -209,16 +215,11 @@ fn up_offline_without_the_stub_warns_with_the_fix() {
 }
 
 fn compare_with_report(report: &Path) -> Output {
-    meshgen()
-        .arg("compare")
+    local("compare")
         .arg(profile_path("demo.toml"))
         .arg("--stub-external")
         .arg("--report")
         .arg(report)
-        .arg("--envoy")
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
         .output()
         .unwrap()
 }
@@ -266,15 +267,10 @@ fn an_unwritable_report_is_refused_before_anything_runs() {
 #[test]
 fn an_interrupted_compare_prints_the_rows_measured_so_far() {
     let _turn = one_program_at_a_time();
-    let mut child = meshgen()
-        .arg("compare")
+    let mut child = local("compare")
         .arg(profile_path("demo.toml"))
         .args(["--stub-external", "--json", "--requests", "30"])
         .args(["--sweep", "0,0,0,0,0,0,0,0,0,0"])
-        .arg("--envoy")
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -415,14 +411,9 @@ fn a_saved_run_is_drawn_beside_a_new_one() {
     let _turn = one_program_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &[&std::ffi::OsStr]| {
-        meshgen()
-            .arg("compare")
+        local("compare")
             .arg(profile_path("demo.toml"))
             .args(["--stub-external", "--requests", "20", "--sweep", "0,0.5"])
-            .arg("--envoy")
-            .arg(envoy())
-            .arg("--bin-dir")
-            .arg(bin_dir())
             .args(extra)
             .output()
             .unwrap()

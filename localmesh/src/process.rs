@@ -88,19 +88,7 @@ impl Envoy {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .process_group(0);
-        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent died between fork and prctl: do not outlive it.
-                if libc::getppid() == 1 {
-                    return Err(std::io::Error::other("parent exited"));
-                }
-                Ok(())
-            });
-        }
+        dies_with_this_thread(&mut cmd);
         let child = cmd.spawn().map_err(|source| Error::EnvoyNotStarted {
             proxy: proxy.to_owned(),
             program: program.to_owned(),
@@ -248,4 +236,28 @@ impl Drop for Envoy {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(5));
     }
+}
+
+/// Makes the process `cmd` starts die with the thread that starts it
+/// (`PR_SET_PDEATHSIG` fires when the spawning *thread* ends), even when this
+/// process is killed with no chance to clean up; with
+/// `process_group(0)` its own children can be stopped as a group. Elsewhere
+/// than Linux there is no PDEATHSIG: dropping the handle still stops it.
+pub fn dies_with_this_thread(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died between fork and prctl: do not outlive it.
+            if libc::getppid() == 1 {
+                return Err(std::io::Error::other("parent exited"));
+            }
+            Ok(())
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }

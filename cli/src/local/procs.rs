@@ -26,21 +26,7 @@ impl Proc {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .process_group(0);
-        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
-        // Elsewhere (macOS) there is no PDEATHSIG: `Drop` still stops the group.
-        #[cfg(target_os = "linux")]
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent died between fork and prctl: do not outlive it.
-                if libc::getppid() == 1 {
-                    return Err(std::io::Error::other("parent exited"));
-                }
-                Ok(())
-            });
-        }
+        localmesh::process::dies_with_this_thread(&mut cmd);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {name} ({:?}): {e}", cmd.get_program()))?;
