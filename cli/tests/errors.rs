@@ -534,3 +534,18 @@ fn a_closed_pipe_ends_meshgen_without_a_panic() {
         out.status
     );
 }
+
+/// Input quoted in a message is bounded wherever it is quoted: a key of
+/// 900,000 characters (which the location's key path and the message both
+/// name) gives a few kilobytes, not a megabyte, and keeps both ends.
+#[test]
+fn a_huge_key_gives_a_short_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = format!("a{}z", "k".repeat(900_000));
+    let p = write_profile(dir.path(), "huge.toml", &format!("{key} = 1\n"));
+    let r = meshgen(&["validate", &p]);
+    assert_eq!(r.code, 2, "{}", r.stderr.len());
+    assert!(r.stderr.len() < 8 * 1024, "{} bytes", r.stderr.len());
+    assert!(r.stderr.contains("characters left out"), "{}", r.stderr);
+    assert!(r.stderr.contains("huge.toml:1:1"), "{}", &r.stderr[..200]);
+}

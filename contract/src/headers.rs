@@ -52,7 +52,7 @@ pub const CREDENTIALS: [&str; 6] = [
 /// that mark a credential by convention: `x-api-key`, `x_api_key`, `x-pass`,
 /// `x-otp`, `x-client-cert`... A canary header is a routing flag, never a
 /// secret: a name that looks like one is refused rather than guessed at.
-const CREDENTIAL_WORDS: [&str; 36] = [
+const CREDENTIAL_WORDS: [&str; 37] = [
     "key",
     "keys",
     "keyid",
@@ -69,6 +69,7 @@ const CREDENTIAL_WORDS: [&str; 36] = [
     "sign",
     "hmac",
     "bearer",
+    "dpop",
     "saml",
     "jwt",
     "cert",
@@ -91,11 +92,11 @@ const CREDENTIAL_WORDS: [&str; 36] = [
     "accesskey",
 ];
 
-/// Parts of a name that mark a credential wherever they stand, `_` read as
-/// `-` (`x-authtoken`, `phpsessid`, `clientcertificate`, `x-api-keys`,
+/// Parts of a name that mark a credential wherever they stand, in either
+/// spelling (`x-authtoken`, `phpsessid`, `clientcertificate`, `x-api-keys`,
 /// `x-passcode`, `x-csrf-token`, `x-otpcode`). A name that only looks like
 /// one (`x-bypass`) is refused too: a canary header can take another name.
-const CREDENTIAL_PARTS: [&str; 16] = [
+const CREDENTIAL_PARTS: [&str; 17] = [
     "auth",
     "token",
     "secret",
@@ -107,6 +108,7 @@ const CREDENTIAL_PARTS: [&str; 16] = [
     "jwt",
     "apikey",
     "api-key",
+    "api_key",
     "cert",
     "csrf",
     "xsrf",
@@ -117,9 +119,11 @@ const CREDENTIAL_PARTS: [&str; 16] = [
 /// Whether a header carries credentials ([`CREDENTIALS`], or a name with one
 /// of the conventional credential words or parts).
 pub fn is_credential(name: &str) -> bool {
-    let name = name.replace('_', "-");
-    CREDENTIALS.contains(&name.as_str())
-        || name.split('-').any(|word| CREDENTIAL_WORDS.contains(&word))
+    // No allocation: `forwarded` asks for every route header of every request.
+    CREDENTIALS.contains(&name)
+        || name
+            .split(['-', '_'])
+            .any(|word| CREDENTIAL_WORDS.contains(&word))
         || CREDENTIAL_PARTS.iter().any(|p| name.contains(p))
 }
 
@@ -127,7 +131,7 @@ pub fn is_credential(name: &str) -> bool {
 /// the client's value: connection-level ones, the body's description, what
 /// the HTTP hop sends on every call (`accept`, `user-agent`), what Envoy
 /// sets (`x-request-id` at the edge, `x-forwarded-*`, `forwarded`, `via`).
-const HOP_OWNED: [&str; 15] = [
+const HOP_OWNED: [&str; 19] = [
     "host",
     "connection",
     "keep-alive",
@@ -143,10 +147,15 @@ const HOP_OWNED: [&str; 15] = [
     "forwarded",
     "via",
     "http2-settings",
+    // The client's address, as proxies and CDNs set it.
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
 ];
 
 /// Prefixes of names owned by a protocol, a proxy or a tracer.
-const RESERVED_PREFIXES: [(&str, &str); 11] = [
+const RESERVED_PREFIXES: [(&str, &str); 12] = [
     (
         "content-",
         "it describes the body, which each hop sends anew",
@@ -156,6 +165,7 @@ const RESERVED_PREFIXES: [(&str, &str); 11] = [
         "gRPC owns `grpc-` metadata (status, timeout, encoding)",
     ),
     ("x-envoy-", "Envoy sets and strips `x-envoy-` headers"),
+    ("x-istio-", "Istio's proxies set `x-istio-` headers"),
     (
         "x-forwarded-",
         "Envoy rewrites `x-forwarded-` headers at every proxy",
@@ -198,6 +208,10 @@ fn refusal(name: &str) -> Option<String> {
     if name.is_empty() || name.len() > 64 || !name.chars().all(token) {
         return Some("a header name is 1 to 64 lowercase letters, digits, '-' or '_'".into());
     }
+    // Many servers (nginx, CGI) read `_` as `-`: `x_forwarded_for` is
+    // `x-forwarded-for` to them, so every rule below reads it so too.
+    let folded = name.replace('_', "-");
+    let name = folded.as_str();
     if is_credential(name) {
         return Some(format!(
             "`{name}` carries credentials, and every hop would forward the caller's to every \
@@ -439,6 +453,18 @@ mod tests {
             ("x-keys", "credentials"),
             ("x-keyid", "credentials"),
             ("x-hmac", "credentials"),
+            ("dpop", "credentials"),
+            // `_` read as `-`, for every rule (the fourth review).
+            ("x_forwarded_for", "x-forwarded-"),
+            ("x_envoy_retry_on", "x-envoy-"),
+            ("grpc_timeout", "grpc-"),
+            ("content_type", "content-"),
+            ("x_b3_traceid", "trace context"),
+            ("x-request_id", "each hop or proxy"),
+            ("x-foo_bin", "-bin"),
+            ("x-real-ip", "each hop or proxy"),
+            ("cf-connecting-ip", "each hop or proxy"),
+            ("x-istio-attributes", "Istio"),
             ("x-sign", "credentials"),
             ("host", "each hop or proxy"),
             ("accept", "each hop or proxy"),

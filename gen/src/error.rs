@@ -11,21 +11,23 @@ use std::fmt;
 /// `text` with every character a terminal would act on escaped as Rust does
 /// (`\u{1b}`, `\n`, `\u{202e}`): C0 and C1 controls, DEL, line breaks, and the
 /// invisible format characters that reorder or hide text (bidirectional
-/// overrides, zero-width characters). Everything else, quotes and backslashes
-/// included, stays as typed, so escaping twice changes nothing.
+/// overrides, zero-width characters), then [`shortened`]: input can be a
+/// megabyte on one line (a key, a `--set` value, a manifest line). Everything
+/// else, quotes and backslashes included, stays as typed, so applying it
+/// twice changes nothing.
 pub fn printable(text: &str) -> Cow<'_, str> {
     let acts = |c: char| c.escape_debug().nth(1).is_some() && !matches!(c, '"' | '\'' | '\\');
     if !text.chars().any(acts) {
-        return Cow::Borrowed(text);
+        return shortened(text);
     }
-    Cow::Owned(
-        text.chars()
-            .map(|c| match acts(c) {
-                true => c.escape_debug().to_string(),
-                false => c.to_string(),
-            })
-            .collect(),
-    )
+    let escaped: String = text
+        .chars()
+        .map(|c| match acts(c) {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect();
+    Cow::Owned(shortened(&escaped).into_owned())
 }
 
 /// A point in a source, ready to print.
@@ -91,21 +93,21 @@ impl fmt::Display for Diagnostic {
         if let Some(key) = &self.key {
             write!(f, "{}: ", printable(key))?;
         }
-        f.write_str(&shortened(&printable(&self.message)))
+        f.write_str(&printable(&self.message))
     }
 }
 
-/// The longest message printed whole. Messages quote input, which can be a
-/// megabyte on one line (`--set key=...`): past this, the middle is left out.
+/// The longest text printed whole: past this, the middle is left out.
 pub const MAX_MESSAGE_CHARS: usize = 2048;
 
-/// `message`, or its start and end around a count of what was left out.
-pub fn shortened(message: &str) -> Cow<'_, str> {
+/// `message`, or its start and end around a count of what was left out (the
+/// result is shorter than [`MAX_MESSAGE_CHARS`], so it is not cut again).
+fn shortened(message: &str) -> Cow<'_, str> {
     let count = message.chars().count();
     if count <= MAX_MESSAGE_CHARS {
         return Cow::Borrowed(message);
     }
-    let keep = MAX_MESSAGE_CHARS / 2;
+    let keep = MAX_MESSAGE_CHARS / 2 - 32;
     let head: String = message.chars().take(keep).collect();
     let tail: String = message.chars().skip(count - keep).collect();
     Cow::Owned(format!(
@@ -147,7 +149,7 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Output(msg) => write!(f, "error: {}", shortened(&printable(msg))),
+            Error::Output(msg) => write!(f, "error: {}", printable(msg)),
         }
     }
 }
@@ -164,7 +166,9 @@ mod tests {
         let out = shortened(&long);
         assert!(out.starts_with("start") && out.ends_with("end"), "{out}");
         assert!(out.contains("characters left out"), "{out}");
-        assert!(out.chars().count() < MAX_MESSAGE_CHARS + 64);
+        assert!(out.chars().count() <= MAX_MESSAGE_CHARS);
+        assert_eq!(printable(&long), out, "printable shortens");
+        assert_eq!(printable(&out), out, "and not twice");
     }
 
     #[test]

@@ -331,7 +331,14 @@ impl Cx<'_> {
                             number: *port,
                             tls: *tls,
                         });
-                        if fresh && ports.len() == crd_bounds::MAX_SERVICE_ENTRY_PORTS + 1 {
+                        // A port called with and without TLS is refused above,
+                        // not counted twice here.
+                        let other_tls = ExternalPort {
+                            number: *port,
+                            tls: !*tls,
+                        };
+                        let new_number = fresh && !ports.contains(&other_tls);
+                        if new_number && ports.len() == crd_bounds::MAX_SERVICE_ENTRY_PORTS + 1 {
                             self.err(
                                 item,
                                 format!(
