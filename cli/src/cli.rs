@@ -158,7 +158,7 @@ enum Command {
         ingress: Vec<String>,
         /// With --ingress: that gateway's Envoy admin on 127.0.0.1, as a port or a
         /// URL (`kubectl -n istio-system port-forward deploy/istio-ingressgateway
-        /// 15000`, or the `envoy admin:` URL `meshgen up` prints), to count its
+        /// 15000`, or the `gateway admin:` URL `meshgen up` prints), to count its
         /// retries; one per profile, in order.
         #[arg(long, value_name = "PORT|URL", requires = "ingress", value_parser = admin_port)]
         ingress_admin: Vec<u16>,

@@ -327,7 +327,7 @@ fn an_interrupted_compare_prints_the_rows_measured_so_far() {
 
 /// `up --port P --log-dir DIR`: the ingress on P, the logs in DIR, named, and
 /// kept after exit; Envoy's access log (the profile's `istio.access_log`,
-/// true by default) in DIR/envoy.log, as `kubectl logs -c istio-proxy` shows it.
+/// true by default) in each proxy's log in DIR, as `kubectl logs -c istio-proxy` shows it.
 #[test]
 fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
     let _turn = one_program_at_a_time();
@@ -382,25 +382,58 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
         stderr.contains(&format!("logs: {}", logs.display())),
         "{stderr}"
     );
-    // --routes: what Envoy got, in Istio's terms: the canary match of the
-    // middleware's listener and the demo's retries.
+    // --routes: what each proxy got, in Istio's terms: the canary match of
+    // frontend's sidecar's listener to middleware, and the demo's retries.
     let canary = stderr
         .lines()
-        .find(|l| l.starts_with("outbound_middleware") && l.contains("x-dev-user=super-secret"))
+        .find(|l| {
+            l.starts_with("sidecar frontend-prod-0")
+                && l.contains("outbound_middleware")
+                && l.contains("x-dev-user=super-secret")
+        })
         .unwrap_or_else(|| panic!("no canary route: {stderr}"));
     assert!(
         canary.contains("outbound|80|canary|middleware.istio101.svc.cluster.local")
             && canary.contains("3 x 5xx,connect-failure,refused-stream, 2s per try"),
         "{canary}"
     );
-    let envoy_log = std::fs::read_to_string(logs.join("envoy.log")).unwrap();
-    assert!(
-        envoy_log
-            .lines()
-            .any(|l| l.contains("\"GET / HTTP/1.1\" 200") && l.contains("\"access-log-probe\"")),
-        "{envoy_log}"
+    // The gateway's access log has the probe; its request id is in the
+    // access log of every pass after it: the gateway, then each hop's
+    // caller and callee sidecars (the backend's to the external API).
+    let gateway_log = std::fs::read_to_string(logs.join("ingress-gateway.log")).unwrap();
+    let probe = gateway_log
+        .lines()
+        .find(|l| l.contains("\"GET / HTTP/1.1\" 200") && l.contains("\"access-log-probe\""))
+        .unwrap_or_else(|| panic!("{gateway_log}"));
+    let request_id = probe.split('"').nth(9).expect("the request id field");
+    let mut passes = Vec::new();
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("sidecar-") || name.starts_with("ingress-"))
+            || !name.ends_with(".log")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let n = text.lines().filter(|l| l.contains(request_id)).count();
+        passes.extend(std::iter::repeat_n(name, n));
+    }
+    passes.sort();
+    assert_eq!(
+        passes,
+        [
+            "ingress-gateway.log",
+            "sidecar-backend-prod-0.log",
+            "sidecar-backend-prod-0.log",
+            "sidecar-frontend-prod-0.log",
+            "sidecar-frontend-prod-0.log",
+            "sidecar-middleware-prod-0.log",
+            "sidecar-middleware-prod-0.log",
+        ],
+        "request {request_id}: seven proxy passes"
     );
-    assert!(logs.join("frontend-prod.log").is_file());
+    assert!(logs.join("frontend-prod-0.log").is_file());
 }
 
 /// `--json` saved, then `--report --beside` that file: the earlier run is

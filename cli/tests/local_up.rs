@@ -261,7 +261,7 @@ fn compare_drives_a_deployed_mesh_through_its_ingress() {
         if let Some(u) = line.strip_prefix("ingress: ") {
             url = Some(u.to_owned());
         }
-        if let Some(rest) = line.strip_prefix("envoy admin: http://127.0.0.1:") {
+        if let Some((_, rest)) = line.split_once("gateway admin: http://127.0.0.1:") {
             admin = rest.split_whitespace().next().map(str::to_owned);
         }
     }

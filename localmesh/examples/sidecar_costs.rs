@@ -13,7 +13,7 @@ use hop::testkit::{
     workspace_binary,
 };
 use localmesh::ca::{Authority, Credentials};
-use localmesh::envoy::{Outbound, Sidecar};
+use localmesh::envoy::{Outbound, ProxyOptions, Sidecar};
 use localmesh::identity;
 use localmesh::process::{self, Envoy};
 use meshgen::model::Model;
@@ -107,10 +107,11 @@ fn sidecar<'a>(
         service: m.service(service).unwrap(),
         pod: pod.into(),
         credentials: c,
-        admin_port: 0,
         inbound_port: inbound,
         app_port: app,
         outbound,
+        egress: Vec::new(),
+        options: Box::leak(Box::new(ProxyOptions::default())),
     }
 }
 
@@ -266,7 +267,8 @@ async fn main() {
             vec![Outbound {
                 listener_port: out,
                 service: "backend".into(),
-                endpoints: vec![strict_in],
+                subsets: [("prod".to_owned(), vec![strict_in])].into(),
+                mutual_tls: true,
             }],
         );
         let (client, _) = start(&envoy, &c, ca.dir());

@@ -20,6 +20,7 @@ pub mod ca;
 pub mod envoy;
 mod error;
 pub mod identity;
+pub mod plan;
 pub mod process;
 
 pub use error::Error;

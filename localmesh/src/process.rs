@@ -62,14 +62,55 @@ impl Envoy {
         workdir: &Path,
         limit: Duration,
     ) -> Result<Envoy, Error> {
-        let file_name = proxy.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+        let (mut envoy, admin_file) = Envoy::spawn(program, proxy, bootstrap, workdir)?;
+        envoy.wait_ready(&admin_file, limit)?;
+        Ok(envoy)
+    }
+
+    /// Starts one Envoy per `(proxy, bootstrap)` at once, then waits for all
+    /// to be ready (`limit` in all): the first that fails is the error, and
+    /// the others are stopped.
+    pub fn start_all(
+        program: &Path,
+        proxies: &[(String, std::path::PathBuf)],
+        workdir: &Path,
+        limit: Duration,
+    ) -> Result<Vec<Envoy>, Error> {
+        let mut started = Vec::new();
+        for (proxy, bootstrap) in proxies {
+            started.push(Envoy::spawn(program, proxy, bootstrap, workdir)?);
+        }
+        let end = Instant::now() + limit;
+        let mut ready = Vec::new();
+        for (mut envoy, admin_file) in started {
+            let left = end.saturating_duration_since(Instant::now());
+            envoy.wait_ready(&admin_file, left.max(Duration::from_millis(100)))?;
+            ready.push(envoy);
+        }
+        Ok(ready)
+    }
+
+    fn spawn(
+        program: &Path,
+        proxy: &str,
+        bootstrap: &Path,
+        workdir: &Path,
+    ) -> Result<(Envoy, PathBuf), Error> {
+        let file_name = proxy.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
         let log = workdir.join(format!("{file_name}.log"));
         let admin_file = workdir.join(format!("{file_name}.admin"));
-        let out = File::create(&log).map_err(|source| Error::Io {
-            what: "cannot create Envoy's log",
-            path: log.clone(),
-            source,
-        })?;
+        // A restart (another retry mode) must not read the last run's port.
+        let _ = std::fs::remove_file(&admin_file);
+        // Appended: a restart keeps the earlier run's log.
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|source| Error::Io {
+                what: "cannot create Envoy's log",
+                path: log.clone(),
+                source,
+            })?;
         let err = out.try_clone().map_err(|source| Error::Io {
             what: "cannot share Envoy's log",
             path: log.clone(),
@@ -94,15 +135,14 @@ impl Envoy {
             program: program.to_owned(),
             source,
         })?;
-        let mut envoy = Envoy {
+        let envoy = Envoy {
             proxy: proxy.to_owned(),
             child,
             admin_port: 0,
             log,
             stopped: false,
         };
-        envoy.wait_ready(&admin_file, limit)?;
-        Ok(envoy)
+        Ok((envoy, admin_file))
     }
 
     fn wait_ready(&mut self, admin_file: &Path, limit: Duration) -> Result<(), Error> {
@@ -128,6 +168,11 @@ impl Envoy {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The proxy's name (`sidecar backend-prod-0`, `ingress gateway`...).
+    pub fn proxy(&self) -> &str {
+        &self.proxy
     }
 
     /// The port of its admin, on 127.0.0.1.
@@ -194,6 +239,15 @@ impl Envoy {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    /// SIGTERM to its process group without waiting: many proxies stop at
+    /// once, then [`Envoy::stop`] reaps each.
+    pub fn terminate(&mut self) {
+        if !self.stopped && matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM) };
+        }
     }
 
     /// SIGTERM to its process group, up to `grace` to exit, then SIGKILL;

@@ -131,19 +131,34 @@ fn the_outbound_cluster_is_istio_mutual() {
         let o = Outbound {
             listener_port: 15001,
             service: "backend".into(),
-            endpoints: vec![15006, 15007],
+            subsets: [("prod".to_owned(), vec![15006, 15007])].into(),
+            mutual_tls: true,
         };
-        let sidecar = common::sidecar(&m, "middleware", &c, 15006, 8080, vec![o.clone()]);
-        let cluster = serde_json::to_value(sidecar.outbound_cluster(&o)).unwrap();
+        let sidecar = common::sidecar(&m, "middleware", &c, 15006, 8080, vec![o]);
+        let bootstrap = serde_json::to_value(sidecar.bootstrap()).unwrap();
         let (port, ns) = (m.wire.service_port, &m.namespace);
         let host = format!("backend.{ns}.svc.cluster.local");
-        assert_eq!(cluster["name"], format!("outbound|{port}||{host}"));
+        let name = format!("outbound|{port}|prod|{host}");
+        let cluster = bootstrap["static_resources"]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {bootstrap}"));
+        assert_eq!(
+            cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         let context = &cluster["transport_socket"]["typed_config"];
         assert_eq!(
             context["@type"],
             "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
         );
-        assert_eq!(context["sni"], format!("outbound_.{port}_._.{host}"));
+        // BuildDNSSrvSubsetKey: the subset's SNI.
+        assert_eq!(context["sni"], format!("outbound_.{port}_.prod_.{host}"));
         let common = &context["common_tls_context"];
         let alpn = match h2 {
             true => json!(["istio-peer-exchange", "istio", "h2"]),
@@ -159,6 +174,57 @@ fn the_outbound_cluster_is_istio_mutual() {
             cluster["typed_extension_protocol_options"].is_object(),
             h2,
             "{profile}: HTTP/2 upstream for gRPC only"
+        );
+    }
+}
+
+/// The demo with weights: a caller's outbound listener carries the
+/// destination's VirtualService, canary header match first, then the
+/// weighted split, with the profile's retries, and every cluster has
+/// istiod's raised circuit breakers.
+#[test]
+fn routes_follow_the_virtual_service() {
+    use localmesh::envoy::{ProxyOptions, Sidecar};
+    use localmesh::plan::{Input, Plan, Ports};
+    let m = common::model(
+        "demo.toml",
+        &["routing.weights.middleware={ prod = 80, canary = 20 }"],
+    );
+    let plan = Plan::new(&m, &Input::default(), &mut Ports::default()).unwrap();
+    let ca = Authority::new().unwrap();
+    let c = ca.issue(&identity::service(&m, "frontend")).unwrap();
+    let pod = plan.pods_of("frontend", None).next().unwrap();
+    let options = ProxyOptions::default();
+    let b = serde_json::to_value(Sidecar::of(&m, &plan, pod, &c, &options).bootstrap()).unwrap();
+    let listeners = b["static_resources"]["listeners"].as_array().unwrap();
+    let mw = listeners
+        .iter()
+        .find(|x| x["name"] == "outbound_middleware")
+        .expect("middleware listener");
+    let routes = &mw["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"]
+        [0]["routes"];
+    let canary = "outbound|80|canary|middleware.istio101.svc.cluster.local";
+    assert_eq!(routes[0]["match"]["headers"][0]["name"], "x-dev-user");
+    assert_eq!(routes[0]["route"]["cluster"], canary);
+    let w = &routes[1]["route"]["weighted_clusters"]["clusters"];
+    assert_eq!(w[0]["weight"], 80);
+    assert_eq!(w[1]["name"], canary);
+    let retry = &routes[1]["route"]["retry_policy"];
+    let meshgen::model::RetryPolicy::Retry(r) = &m.services[1].route.retries else {
+        panic!("the profile sets attempts")
+    };
+    assert_eq!(retry["retry_on"], r.retry_on);
+    assert_eq!(retry["num_retries"], 3);
+    assert_eq!(retry["host_selection_retry_max_attempts"], 5);
+    assert_eq!(routes[1]["route"]["timeout"], "0s");
+    // Both subsets' pods: one each.
+    let clusters = b["static_resources"]["clusters"].as_array().unwrap();
+    assert!(clusters.iter().any(|c| c["name"] == canary));
+    for c in clusters {
+        assert_eq!(
+            c["circuit_breakers"]["thresholds"][0]["max_retries"], 4_294_967_295u64,
+            "{}",
+            c["name"]
         );
     }
 }

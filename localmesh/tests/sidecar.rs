@@ -54,11 +54,13 @@ async fn plain_text_answered(protocol: Protocol, port: u16) -> bool {
     }
 }
 
+/// To `service`'s `prod` pods (every service of the demo has them) at `inbound`.
 fn to(service: &str, listener_port: u16, inbound: u16) -> Outbound {
     Outbound {
         listener_port,
         service: service.to_owned(),
-        endpoints: vec![inbound],
+        subsets: [("prod".to_owned(), vec![inbound])].into(),
+        mutual_tls: true,
     }
 }
 

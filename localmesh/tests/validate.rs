@@ -1,67 +1,135 @@
-//! Every shipped profile, with mTLS on and off: each service's sidecar
-//! bootstrap (inbound side, and an outbound listener per service it calls)
-//! is accepted by Envoy (`--mode validate`), and is the typed value
-//! serialized, nothing else.
+//! Every shipped profile, laid out as `meshgen up` lays it out (a plan), with
+//! mTLS on and off, traced or not, with and without ServiceEntries, and the
+//! demo in every retry mode: each proxy's bootstrap (the gateway, every
+//! pod's sidecar or the waypoint) is accepted by Envoy (`--mode validate`),
+//! and is the typed value serialized, nothing else.
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 
-use hop::testkit::free_port;
-use localmesh::ca::Authority;
-use localmesh::envoy::Outbound;
+use localmesh::ca::{Authority, Credentials};
+use localmesh::envoy::types::Bootstrap;
+use localmesh::envoy::{Gateway, ProxyOptions, RetryMode, Sidecar, Waypoint, write_bootstrap};
 use localmesh::identity;
-use meshgen::model::Upstream;
+use localmesh::plan::{Collector, Input, Plan, Ports, Topology};
+use meshgen::model::Model;
+
+/// Every proxy of `m`'s plan, by name.
+fn proxies(
+    m: &Model,
+    plan: &Plan,
+    credentials: &BTreeMap<String, Credentials>,
+    options: &ProxyOptions,
+) -> Vec<(String, Bootstrap)> {
+    let gateway_id = &credentials[&identity::ingress(m).name];
+    let mut out = Vec::new();
+    match plan.topology {
+        Topology::Sidecars => {
+            out.push((
+                "gateway".into(),
+                Gateway::of(m, plan, Some(gateway_id), options).bootstrap(),
+            ));
+            for pod in &plan.pods {
+                let c = &credentials[&identity::service(m, &pod.service).name];
+                let sidecar = Sidecar::of(m, plan, pod, c, options);
+                out.push((pod.name.clone(), sidecar.bootstrap()));
+            }
+        }
+        Topology::Ambient => {
+            out.push((
+                "gateway".into(),
+                Gateway::of(m, plan, None, options).bootstrap(),
+            ));
+            out.push((
+                "waypoint".into(),
+                Waypoint::of(m, plan, options).bootstrap(),
+            ));
+        }
+    }
+    out
+}
+
+fn validate(dir: &Path, what: &str, name: &str, bootstrap: &Bootstrap) {
+    let file = write_bootstrap(bootstrap, dir, name).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text, serde_json::to_string_pretty(bootstrap).unwrap());
+    let out = Command::new(common::envoy())
+        .args([
+            "--mode",
+            "validate",
+            "--disable-hot-restart",
+            "-l",
+            "error",
+            "-c",
+        ])
+        .arg(&file)
+        .output()
+        .expect("envoy runs");
+    assert!(
+        out.status.success(),
+        "{what} {name}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 #[test]
-fn every_profile_s_sidecars_validate() {
-    let profiles = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".toml"));
+fn every_profile_s_proxies_validate() {
+    let mut profiles: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+    profiles.sort();
+    assert!(profiles.len() >= 8, "profiles/ holds the shipped profiles");
+    let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
-    for profile in profiles {
-        for mtls in ["true", "false"] {
-            let m = common::model(&profile, &[&format!("istio.mtls={mtls}")]);
+    for profile in &profiles {
+        // Two variants: STRICT, traced, externals stubbed; PERMISSIVE,
+        // untraced, no ServiceEntry (REGISTRY_ONLY blocks or ALLOW_ANY passes).
+        for mtls in [true, false] {
+            let m = common::model(profile, &[&format!("istio.mtls={mtls}")]);
+            let hosts: Vec<String> = m.externals.iter().map(|e| e.host.clone()).collect();
+            let input = match mtls {
+                true => Input {
+                    stub: Some(1),
+                    collector: Some(("127.0.0.1".into(), 4317)),
+                    ..Input::default()
+                },
+                false => Input {
+                    without_service_entry: &hosts,
+                    ..Input::default()
+                },
+            };
+            let plan = Plan::new(&m, &input, &mut Ports::default()).unwrap();
             let ca = Authority::new().unwrap();
-            for s in &m.services {
-                let c = ca.issue(&identity::service(&m, &s.name)).unwrap();
-                let outbound = s
-                    .upstreams
-                    .iter()
-                    .filter_map(|u| match u {
-                        Upstream::Service { name } => Some(Outbound {
-                            listener_port: free_port(),
-                            service: name.clone(),
-                            endpoints: vec![free_port(), free_port()],
-                        }),
-                        Upstream::External { .. } => None,
-                    })
-                    .collect();
-                let sidecar = common::sidecar(&m, &s.name, &c, free_port(), free_port(), outbound);
-                let bootstrap = sidecar.write_bootstrap(ca.dir()).unwrap();
-                let text = std::fs::read_to_string(&bootstrap).unwrap();
-                assert_eq!(
-                    text,
-                    serde_json::to_string_pretty(&sidecar.bootstrap()).unwrap()
-                );
-                let out = Command::new(common::envoy())
-                    .arg("--mode")
-                    .arg("validate")
-                    .arg("-c")
-                    .arg(&bootstrap)
-                    .output()
-                    .expect("envoy runs");
-                assert!(
-                    out.status.success(),
-                    "{profile} (mtls={mtls}) {}: {}{}",
-                    s.name,
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                checked += 1;
+            let credentials: BTreeMap<String, Credentials> = identity::mesh(&m)
+                .iter()
+                .map(|id| (id.name.clone(), ca.issue(id).expect("issued")))
+                .collect();
+            let modes: &[RetryMode] = match profile.as_str() {
+                "demo.toml" | "demo-grpc.toml" => &RetryMode::ALL,
+                _ => &[RetryMode::On],
+            };
+            for &retry_mode in modes {
+                let options = ProxyOptions {
+                    retry_mode,
+                    collector: plan.collector.clone().or(Some(Collector {
+                        host: "collector.example".into(),
+                        port: 4317,
+                    })),
+                };
+                for (name, bootstrap) in proxies(&m, &plan, &credentials, &options) {
+                    let what = format!("{profile} (mtls={mtls}, retries {})", retry_mode.as_str());
+                    validate(dir.path(), &what, &name, &bootstrap);
+                    checked += 1;
+                }
             }
         }
     }
-    assert!(checked >= 8 * 2 * 3, "{checked} sidecars checked");
+    assert!(checked >= 60, "{checked} proxies checked");
 }

@@ -2,9 +2,9 @@
 
 use hop::probe::http_get_within;
 
-use super::{PROBE, envoy};
+use super::PROBE;
 
-/// Sum of `upstream_rq_retry` over the mesh's outbound clusters, from Envoy's
+/// Sum of `upstream_rq_retry` over one proxy's outbound clusters, from its
 /// admin `/stats`. The filter is an RE2 regex and cluster names contain `|`
 /// (alternation), so filter on the suffix only and match names here.
 pub async fn envoy_retries(admin: u16) -> Result<u64, String> {
@@ -17,7 +17,10 @@ pub async fn envoy_retries(admin: u16) -> Result<u64, String> {
 }
 
 fn sum_retries(stats: &str) -> u64 {
-    let collector = format!("cluster.{}.", envoy::collector_cluster());
+    let collector = format!(
+        "cluster.{}.",
+        localmesh::envoy::proxy::collector_cluster_name()
+    );
     stats
         .lines()
         .filter_map(|l| l.split_once(": "))

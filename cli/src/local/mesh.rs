@@ -1,39 +1,54 @@
-//! A running local mesh: hops, the external stub and Envoy, started and stopped
-//! together.
+//! A running local mesh: a hop per pod, the proxies Istio would run (the
+//! ingress gateway, a sidecar per pod or the ambient waypoint), the CA that
+//! gives them their identities, and the external stub; started and stopped
+//! together. What each proxy is configured with is `localmesh`'s business.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hop::Target;
 use hop::probe::{grpc_serving, http_get_within};
+use localmesh::ca::{Authority, Credentials};
+use localmesh::envoy::{Gateway, ProxyOptions, Sidecar, Waypoint, types::Bootstrap};
+use localmesh::identity;
+use localmesh::plan::{Destination, ExternalUpstream, Input, Plan, Ports, Topology};
+use localmesh::process::Envoy;
 
 use super::procs::Proc;
 use super::stub::ExternalStub;
 use super::{
-    Layout, Options, PROBE, RetryMode, check, envoy, envoy_retries, find_binary, find_envoy, ports,
+    Options, PROBE, RetryMode, check, envoy_retries, find_binary, find_envoy, ports,
     stubs_externals,
 };
 use meshgen::model::{Health, Model, Placement, Protocol, Upstream};
 
 const READY_LIMIT: Duration = Duration::from_secs(30);
 
-/// A running local mesh. Dropping it stops Envoy, then every hop.
+/// A running local mesh. Dropping it stops the proxies, then every hop.
 pub struct Mesh {
     pub model: Model,
-    pub layout: Layout,
+    pub plan: Plan,
     pub mode: RetryMode,
     /// Without Envoy (see [`Options::bare`]).
     pub bare: bool,
+    /// How long the start took, hops and proxies ready.
+    pub started_in: Duration,
     dir: Logs,
     envoy_bin: PathBuf,
-    envoy: Option<Proc>,
+    collector: Option<localmesh::plan::Collector>,
+    /// The identities' credentials, by identity name (sidecar mode).
+    credentials: BTreeMap<String, Credentials>,
+    /// Holds the private directory of the keys; removed with the mesh.
+    _ca: Option<Authority>,
+    proxies: Vec<Envoy>,
     hops: Vec<Proc>,
     _stub: Option<ExternalStub>,
 }
 
-/// The folder of a mesh's logs and Envoy's bootstrap: temporary and removed
-/// with the mesh, or kept (`--keep-logs`, `--log-dir`).
+/// The folder of a mesh's logs and the proxies' bootstraps: temporary and
+/// removed with the mesh, or kept (`--keep-logs`, `--log-dir`).
 enum Logs {
     Temporary(tempfile::TempDir),
     Kept(PathBuf),
@@ -69,6 +84,7 @@ impl Mesh {
     /// Starts everything and waits until it is ready. Await it directly from the
     /// main future (not from a spawned task): see [`Proc::spawn`].
     pub async fn start(model: Model, opts: &Options) -> Result<Mesh, String> {
+        let begun = Instant::now();
         check(&model, opts)?;
         let envoy_bin = find_envoy(opts.envoy.as_deref())?;
         let hop_bin = find_binary(model.wire.protocol.binary(), opts.bin_dir.as_deref())?;
@@ -81,95 +97,119 @@ impl Mesh {
         } else {
             None
         };
-        let mut held = ports::Ports::default();
-        let mut layout = ports::layout(
+        let resolve: Vec<_> = opts
+            .resolve
+            .iter()
+            .map(|r| (r.host.clone(), r.port, r.addr))
+            .collect();
+        let mut held = Ports::default();
+        let plan = Plan::new(
             &model,
-            &ports::LayoutInput {
+            &Input {
                 stub: stub.as_ref().map(|s| s.port),
                 without_service_entry: &opts.without_service_entry,
-                resolve: &opts.resolve,
+                resolve: &resolve,
                 collector,
+                ingress: opts.ingress_port,
             },
             &mut held,
-        )?;
-        let mut metrics_ports = Vec::new();
-        for s in &model.services {
-            for _ in &s.versions {
-                metrics_ports.push(held.take()?);
-            }
-        }
+        )
+        .map_err(|e| match opts.ingress_port {
+            Some(p) if e.contains(&format!(":{p}:")) => format!("--port {p}: {e}"),
+            _ => e,
+        })?;
         held.release();
-        if let Some(p) = opts.ingress_port {
-            layout.ingress = ports::fixed(p)?;
-        }
         let dir = Logs::new(opts)?;
+        let (ca, credentials) = match (plan.topology, opts.bare) {
+            (Topology::Sidecars, false) => {
+                let ca = Authority::new().map_err(|e| e.to_string())?;
+                let mut credentials = BTreeMap::new();
+                for id in identity::mesh(&model) {
+                    let c = ca.issue(&id).map_err(|e| e.to_string())?;
+                    credentials.insert(id.name.clone(), c);
+                }
+                (Some(ca), credentials)
+            }
+            _ => (None, BTreeMap::new()),
+        };
         let mut mesh = Mesh {
             mode: opts.retry_mode.unwrap_or(RetryMode::On),
             bare: opts.bare,
+            started_in: Duration::ZERO,
             dir,
             envoy_bin,
-            envoy: None,
+            collector: plan.collector.clone(),
+            credentials,
+            _ca: ca,
+            proxies: Vec::new(),
             hops: Vec::new(),
             _stub: stub,
-            layout,
+            plan,
             model,
         };
-        let mut metrics_ports = metrics_ports.into_iter();
-        let model = mesh.model.clone();
+        mesh.start_hops(&hop_bin)?;
+        mesh.wait_hops().await?;
+        if !mesh.bare {
+            mesh.start_proxies()?;
+        }
+        mesh.started_in = begun.elapsed();
+        Ok(mesh)
+    }
+
+    fn start_hops(&mut self, hop_bin: &Path) -> Result<(), String> {
         // The hops' OTLP exporter wants http://HOST:PORT, whatever form
         // --otlp-endpoint took (grpc://, no scheme, localhost, a trailing /).
-        let otlp = mesh.layout.collector.as_ref().map(|c| {
-            if c.host.contains(':') {
-                format!("http://[{}]:{}", c.host, c.port)
-            } else {
-                format!("http://{}:{}", c.host, c.port)
-            }
+        let otlp = self.collector.as_ref().map(|c| match c.host.contains(':') {
+            true => format!("http://[{}]:{}", c.host, c.port),
+            false => format!("http://{}:{}", c.host, c.port),
         });
-        for s in &model.services {
-            let upstreams = mesh.upstream_targets(s);
-            let sp = &mesh.layout.services[&s.name];
-            for w in &s.versions {
-                let port = sp.versions[&w.version];
-                let config = model.hop_config(
-                    s,
-                    w,
-                    Placement {
-                        port,
-                        metrics_port: metrics_ports.next().unwrap_or(0),
-                        upstreams: upstreams.clone(),
-                        otlp_endpoint: otlp.clone(),
-                    },
-                );
-                let mut cmd = Command::new(&hop_bin);
-                cmd.env_clear().envs(config.to_env());
-                let name = w.name.clone();
-                let log = mesh.dir.path().join(format!("{name}.log"));
-                mesh.hops.push(Proc::spawn(&name, cmd, &log)?);
-            }
+        for pod in &self.plan.pods {
+            let s = self.model.service(&pod.service).expect("pods of services");
+            let w = s
+                .versions
+                .iter()
+                .find(|w| w.version == pod.version)
+                .expect("pods of workloads");
+            let upstreams = s
+                .upstreams
+                .iter()
+                .map(|u| self.upstream_target(u, pod.outbound.get(&Destination::of(u))))
+                .collect();
+            let config = self.model.hop_config(
+                s,
+                w,
+                Placement {
+                    port: pod.hop,
+                    metrics_port: pod.metrics,
+                    upstreams,
+                    otlp_endpoint: otlp.clone(),
+                },
+            );
+            let mut cmd = Command::new(hop_bin);
+            cmd.env_clear().envs(config.to_env());
+            let log = self.dir.path().join(format!("{}.log", pod.name));
+            self.hops.push(Proc::spawn(&pod.name, cmd, &log)?);
         }
-        // Every hop healthy.
-        let hop_ports: Vec<u16> = model
-            .services
-            .iter()
-            .flat_map(|s| {
-                let sp = &mesh.layout.services[&s.name];
-                s.versions.iter().map(|w| sp.versions[&w.version])
-            })
-            .collect();
+        Ok(())
+    }
+
+    /// Every hop healthy.
+    async fn wait_hops(&mut self) -> Result<(), String> {
         let end = Instant::now() + READY_LIMIT;
-        for (i, port) in hop_ports.iter().enumerate() {
+        let ports: Vec<u16> = self.plan.pods.iter().map(|p| p.hop).collect();
+        for (i, port) in ports.into_iter().enumerate() {
             loop {
-                let ok = match &model.wire.health {
+                let ok = match &self.model.wire.health {
                     Health::Http { path } => matches!(
-                        http_get_within(*port, path, &[], PROBE).await,
+                        http_get_within(port, path, &[], PROBE).await,
                         Ok((200, _, _))
                     ),
-                    Health::Grpc => grpc_serving(*port, "").await,
+                    Health::Grpc => grpc_serving(port, "").await,
                 };
                 if ok {
                     break;
                 }
-                let hop = &mut mesh.hops[i];
+                let hop = &mut self.hops[i];
                 if let Some(status) = hop.exited() {
                     return Err(format!(
                         "{} exited at start ({status}):\n{}",
@@ -183,137 +223,143 @@ impl Mesh {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        if !mesh.bare {
-            mesh.start_envoy().await?;
-        }
-        Ok(mesh)
-    }
-
-    /// The hop's upstreams, every target rewritten to its local listener.
-    fn upstream_targets(&self, s: &meshgen::model::Service) -> Vec<Target> {
-        s.upstreams
-            .iter()
-            .map(|u| match u {
-                Upstream::Service { name } => {
-                    let port = if self.bare {
-                        self.direct_port(name)
-                    } else {
-                        self.layout.services[name].listener
-                    };
-                    format!("{}://127.0.0.1:{port}", self.model.wire.protocol.scheme())
-                }
-                Upstream::External {
-                    url, host, port, ..
-                } => {
-                    let plan = self
-                        .layout
-                        .externals
-                        .iter()
-                        .find(|e| &e.host == host && e.port == *port);
-                    let path = url
-                        .parse::<http::Uri>()
-                        .ok()
-                        .and_then(|u| u.path_and_query().map(|p| p.to_string()))
-                        .unwrap_or_else(|| "/".into());
-                    let listener = match plan {
-                        Some(e) if self.bare => match e.upstream {
-                            envoy::ExternalUpstream::Stub(p) => p,
-                            envoy::ExternalUpstream::Dns => return url.clone(),
-                            // The bare baseline calls the address directly.
-                            envoy::ExternalUpstream::Address(addr) => {
-                                let at = std::net::SocketAddr::new(addr, e.port);
-                                return format!("http://{at}{path}");
-                            }
-                        },
-                        Some(e) => e.listener,
-                        None => 0,
-                    };
-                    format!("http://127.0.0.1:{listener}{path}")
-                }
-            })
-            .map(|url| Target::parse(&url).expect("local listener URLs parse"))
-            .collect()
-    }
-
-    /// The bootstrap for the current retry mode.
-    pub fn envoy_config(&self) -> serde_json::Value {
-        envoy::bootstrap(&self.model, &self.layout, self.mode)
-    }
-
-    /// Where the bootstrap is written.
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("envoy.json")
-    }
-
-    async fn start_envoy(&mut self) -> Result<(), String> {
-        let config = self.config_path();
-        let text = serde_json::to_string_pretty(&self.envoy_config()).expect("JSON");
-        std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
-        let mut cmd = Command::new(&self.envoy_bin);
-        cmd.arg("-c").arg(&config).args([
-            "--disable-hot-restart",
-            "--concurrency",
-            "2",
-            "-l",
-            "warning",
-        ]);
-        let log = self.dir.path().join("envoy.log");
-        let mut proc = Proc::spawn("envoy", cmd, &log)?;
-        let end = Instant::now() + READY_LIMIT;
-        loop {
-            if let Ok((200, _, _)) = http_get_within(self.layout.admin, "/ready", &[], PROBE).await
-            {
-                break;
-            }
-            if let Some(status) = proc.exited() {
-                return Err(format!(
-                    "envoy exited at start ({status}):\n{}",
-                    proc.log_tail()
-                ));
-            }
-            if Instant::now() > end {
-                return Err(format!("envoy not ready within {READY_LIMIT:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.envoy = Some(proc);
         Ok(())
     }
 
-    /// Restarts Envoy with another retry mode (the hops keep running).
-    pub async fn set_retry_mode(&mut self, mode: RetryMode) -> Result<(), String> {
-        if let Some(mut e) = self.envoy.take() {
-            e.stop(Duration::from_secs(5));
+    /// Where a pod's hop calls `u`: through `listener` (its sidecar's, or the
+    /// waypoint's), or without a mesh directly.
+    fn upstream_target(&self, u: &Upstream, listener: Option<&u16>) -> Target {
+        let listener = listener.copied().unwrap_or(0);
+        let url = match u {
+            Upstream::Service { name } => {
+                let port = match self.bare {
+                    true => self.direct_port(name),
+                    false => listener,
+                };
+                format!("{}://127.0.0.1:{port}", self.model.wire.protocol.scheme())
+            }
+            Upstream::External {
+                url, host, port, ..
+            } => {
+                let path = url
+                    .parse::<http::Uri>()
+                    .ok()
+                    .and_then(|u| u.path_and_query().map(|p| p.to_string()))
+                    .unwrap_or_else(|| "/".into());
+                match (
+                    self.bare,
+                    self.plan.external(host, *port).map(|e| &e.upstream),
+                ) {
+                    (true, Some(ExternalUpstream::Stub(p))) => {
+                        format!("http://127.0.0.1:{p}{path}")
+                    }
+                    (true, Some(ExternalUpstream::Dns) | None) => url.clone(),
+                    (true, Some(ExternalUpstream::Address(addr))) => {
+                        format!("http://{}{path}", std::net::SocketAddr::new(*addr, *port))
+                    }
+                    (false, _) => format!("http://127.0.0.1:{listener}{path}"),
+                }
+            }
+        };
+        Target::parse(&url).expect("local listener URLs parse")
+    }
+
+    fn proxy_options(&self) -> ProxyOptions {
+        ProxyOptions {
+            retry_mode: self.mode,
+            collector: self.collector.clone(),
         }
+    }
+
+    /// Every proxy's name and bootstrap for the current retry mode: the
+    /// gateway first, then a sidecar per pod or the waypoint.
+    pub fn bootstraps(&self) -> Vec<(String, Bootstrap)> {
+        let options = self.proxy_options();
+        let m = &self.model;
+        let gateway_credentials = self.credentials.get(&identity::ingress(m).name);
+        let mut out = vec![(
+            "ingress gateway".to_owned(),
+            Gateway::of(m, &self.plan, gateway_credentials, &options).bootstrap(),
+        )];
+        match self.plan.topology {
+            Topology::Sidecars => {
+                for pod in &self.plan.pods {
+                    let credentials = &self.credentials[&identity::service(m, &pod.service).name];
+                    let sidecar = Sidecar::of(m, &self.plan, pod, credentials, &options);
+                    out.push((sidecar.proxy_name(), sidecar.bootstrap()));
+                }
+            }
+            Topology::Ambient => {
+                let waypoint = Waypoint::of(m, &self.plan, &options);
+                out.push(("waypoint".to_owned(), waypoint.bootstrap()));
+            }
+        }
+        out
+    }
+
+    /// Writes every bootstrap into the logs' folder and starts the proxies,
+    /// all at once.
+    fn start_proxies(&mut self) -> Result<(), String> {
+        let mut files = Vec::new();
+        for (name, bootstrap) in self.bootstraps() {
+            let file_name = name.replace(' ', "-");
+            let path = localmesh::envoy::write_bootstrap(&bootstrap, self.dir.path(), &file_name)
+                .map_err(|e| e.to_string())?;
+            files.push((name, path));
+        }
+        self.proxies = Envoy::start_all(&self.envoy_bin, &files, self.dir.path(), READY_LIMIT)
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Restarts the proxies with another retry mode (the hops keep running).
+    pub async fn set_retry_mode(&mut self, mode: RetryMode) -> Result<(), String> {
+        self.stop_proxies();
         self.mode = mode;
-        self.start_envoy().await
+        self.start_proxies()
+    }
+
+    fn stop_proxies(&mut self) {
+        for p in &mut self.proxies {
+            p.terminate();
+        }
+        for mut p in self.proxies.drain(..) {
+            p.stop(Duration::from_secs(5));
+        }
     }
 
     pub fn ingress_port(&self) -> u16 {
-        if self.bare {
-            self.direct_port(&self.model.ingress.service)
-        } else {
-            self.layout.ingress
+        match self.bare {
+            true => self.direct_port(&self.model.ingress.service),
+            false => self.plan.ingress,
         }
     }
 
-    /// The hop of a service's default subset (the first of its split).
+    /// The hop a client without a mesh reaches for `service`.
     fn direct_port(&self, service: &str) -> u16 {
-        let ports = &self.layout.services[service];
-        self.model
-            .service(service)
-            .and_then(|s| s.route.split.first())
-            .and_then(|w| ports.versions.get(&w.subset))
-            .or_else(|| ports.versions.values().next())
-            .copied()
-            .unwrap_or(0)
+        self.plan
+            .direct_pod(&self.model, service)
+            .map_or(0, |p| p.hop)
     }
 
     pub fn ingress_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ingress_port())
     }
 
-    /// The folder of the logs (`envoy.log`, `<workload>.log`) and `envoy.json`.
+    /// The running proxies: name, admin port, pid.
+    pub fn proxies(&self) -> impl Iterator<Item = (&str, u16, u32)> {
+        self.proxies
+            .iter()
+            .map(|p| (p.proxy(), p.admin_port(), p.pid()))
+    }
+
+    /// The credentials of an identity (by [`identity::Identity::name`]:
+    /// a service, or the ingress proxy), with sidecars.
+    pub fn credentials(&self, name: &str) -> Option<&Credentials> {
+        self.credentials.get(name)
+    }
+
+    /// The folder of the logs (`<pod>.log`, each proxy's log and bootstrap).
     pub fn log_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -327,26 +373,32 @@ impl Mesh {
         self.model.wire.protocol
     }
 
-    /// Retries Envoy made so far (since its last start).
+    /// Retries the proxies made so far (since their last start).
     pub async fn retries(&self) -> Result<u64, String> {
-        if self.bare {
-            return Ok(0);
+        let mut sum = 0;
+        for p in &self.proxies {
+            sum += envoy_retries(p.admin_port()).await?;
         }
-        envoy_retries(self.layout.admin).await
+        Ok(sum)
     }
 
-    /// Process ids of everything started (Envoy first).
+    /// Process ids of everything started (the proxies first).
     pub fn pids(&self) -> Vec<u32> {
-        self.envoy
+        self.proxies
             .iter()
-            .chain(self.hops.iter())
-            .map(Proc::pid)
+            .map(Envoy::pid)
+            .chain(self.hops.iter().map(Proc::pid))
             .collect()
     }
 
     /// A process that exited while the mesh runs, with its log tail.
     pub fn died(&mut self) -> Option<String> {
-        for p in self.envoy.iter_mut().chain(self.hops.iter_mut()) {
+        for p in &mut self.proxies {
+            if let Err(e) = p.check() {
+                return Some(e.to_string());
+            }
+        }
+        for p in &mut self.hops {
             if let Some(status) = p.exited() {
                 return Some(format!("{} exited ({status}):\n{}", p.name, p.log_tail()));
             }
@@ -354,13 +406,11 @@ impl Mesh {
         None
     }
 
-    /// Stops everything (also done on drop): Envoy first, so no new request
-    /// reaches a hop, then every hop at once.
+    /// Stops everything (also done on drop): the proxies first, so no new
+    /// request reaches a hop, then every hop at once.
     pub fn stop(&mut self) {
         const GRACE: Duration = Duration::from_secs(5);
-        if let Some(mut e) = self.envoy.take() {
-            e.stop(GRACE);
-        }
+        self.stop_proxies();
         for h in &self.hops {
             h.terminate();
         }

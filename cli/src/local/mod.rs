@@ -1,13 +1,13 @@
-//! `meshgen up` and `meshgen compare`: the demo on one machine, with a real
-//! Envoy playing Istio's data plane (see docs/local.md).
+//! `meshgen up` and `meshgen compare`: the demo on one machine, with real
+//! Envoys playing Istio's data plane (see docs/local.md).
 //!
-//! [`envoy`] is the target (Model + ports -> Envoy bootstrap, pure); [`Mesh`]
-//! runs it: one hop process per workload, an optional external stub, and Envoy,
-//! all on 127.0.0.1, all stopped when the Mesh is dropped.
+//! The `localmesh` crate decides the layout and configures each proxy
+//! (pure); [`Mesh`] runs it: a hop process per pod, the proxies, an optional
+//! external stub, all on 127.0.0.1, all stopped when the Mesh is dropped.
+//! [`view`] prints what the proxies were given.
 
 mod admin;
 pub mod compare;
-pub mod envoy;
 pub mod load;
 mod mesh;
 pub mod options;
@@ -19,11 +19,12 @@ pub mod stub;
 pub mod table;
 pub mod up;
 pub mod verdict;
+pub mod view;
 
 use std::time::Duration;
 
 pub use admin::envoy_retries;
-pub use envoy::{Layout, RetryMode};
+pub use localmesh::envoy::RetryMode;
 pub use mesh::Mesh;
 pub use options::{
     BUILD_HOPS, Options, check, external_hint, find_binary, find_envoy, find_programs,

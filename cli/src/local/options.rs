@@ -130,21 +130,11 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
             known.join(", ")
         ));
     }
-    if model
-        .services
-        .iter()
-        .any(|s| s.versions.iter().any(|w| w.replicas > 1))
-    {
-        notes.push("replicas: one process per workload (service x version) locally".into());
-    }
     if model.mesh.tracing.is_some() && opts.otlp_endpoint.is_none() {
         notes.push(
             "tracing: no OTLP endpoint (--otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT): spans are not exported"
                 .into(),
         );
-    }
-    if model.mesh.mtls {
-        notes.push("mtls: not played locally (plain text on 127.0.0.1)".into());
     }
     if model.mesh.routing_api == RoutingApi::GatewayApi {
         notes.push(
@@ -163,9 +153,9 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
     }
     if model.mesh.data_plane == DataPlane::Ambient {
         notes.push(
-            "ambient: the outbound listener of each service plays the waypoint (its routes, \
-             retries and timeouts); ztunnel (HBONE, L4 mTLS) and the L4/L7 \
-             AuthorizationPolicies are not played"
+            "ambient: an Envoy of its own plays the waypoint (every service's routes, \
+             retries and timeouts); ztunnel (HBONE, L4 mTLS) is not played yet, so the pods \
+             and the waypoint talk plain text and the AuthorizationPolicies are not enforced"
                 .into(),
         );
     }

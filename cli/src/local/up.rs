@@ -42,7 +42,12 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
             }
         }
         if opts.print_routes {
-            eprint!("{}", super::envoy::view::routes(&mesh.envoy_config()));
+            let proxies: Vec<(String, serde_json::Value)> = mesh
+                .bootstraps()
+                .into_iter()
+                .map(|(name, b)| (name, serde_json::to_value(b).expect("bootstraps serialize")))
+                .collect();
+            eprint!("{}", super::view::routes(&proxies));
         }
         say_ready(&mesh);
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -72,14 +77,25 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
 /// as grpcurl takes it.
 fn say_ready(mesh: &Mesh) {
     let port = mesh.ingress_port();
+    let proxies: Vec<_> = mesh.proxies().collect();
+    if let Some((_, admin, _)) = proxies.first() {
+        eprintln!(
+            "{} Envoys ({}; retries: {}); gateway admin: http://127.0.0.1:{admin}",
+            proxies.len(),
+            match mesh.plan.topology {
+                localmesh::plan::Topology::Sidecars => "the ingress gateway and a sidecar per pod",
+                localmesh::plan::Topology::Ambient => "the ingress gateway and the waypoint",
+            },
+            mesh.mode.as_str(),
+        );
+    }
     eprintln!(
-        "envoy admin: http://127.0.0.1:{} (retries: {}); {} hop processes",
-        mesh.layout.admin,
-        mesh.mode.as_str(),
-        mesh.pids().len() - 1
+        "{} pods (hop processes); ready in {:.1} s",
+        mesh.plan.pods.len(),
+        mesh.started_in.as_secs_f64()
     );
     let access = if mesh.model.mesh.access_log {
-        " (envoy.log holds the access log)"
+        " (each proxy's .log holds its access log)"
     } else {
         ""
     };

@@ -36,6 +36,20 @@ pub enum Any {
     UpstreamTlsContext(Box<UpstreamTlsContext>),
     #[serde(rename = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions")]
     HttpProtocolOptions(HttpProtocolOptions),
+    #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault")]
+    Fault(Fault),
+    #[serde(rename = "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig")]
+    OpenTelemetry(OpenTelemetryConfig),
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
+    )]
+    StdoutAccessLog(StdoutAccessLog),
+    #[serde(rename = "type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig")]
+    UuidRequestId(UuidRequestIdConfig),
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+    )]
+    PreviousHosts(Empty),
 }
 
 /// A message with no field set.
@@ -47,6 +61,20 @@ pub struct Bootstrap {
     pub node: Node,
     pub admin: Admin,
     pub static_resources: StaticResources,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layered_runtime: Option<LayeredRuntime>,
+}
+
+/// Runtime values set at start (a static layer).
+#[derive(Debug, Clone, Serialize)]
+pub struct LayeredRuntime {
+    pub layers: Vec<RuntimeLayer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeLayer {
+    pub name: &'static str,
+    pub static_layer: BTreeMap<&'static str, u64>,
 }
 
 /// `sidecar~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local` and
@@ -84,9 +112,14 @@ pub struct SocketAddress {
 impl Address {
     /// `127.0.0.1:port`: everything of the local mesh listens there.
     pub fn local(port: u16) -> Address {
+        Address::at("127.0.0.1", port)
+    }
+
+    /// `host:port`, a name or an address.
+    pub fn at(host: &str, port: u16) -> Address {
         Address {
             socket_address: SocketAddress {
-                address: "127.0.0.1".into(),
+                address: host.to_owned(),
                 port_value: port,
             },
         }
@@ -145,6 +178,71 @@ pub struct HttpConnectionManager {
     pub set_current_client_cert_details: Option<ClientCertDetails>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http2_protocol_options: Option<Http2ProtocolOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id_extension: Option<RequestIdExtension>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_log: Vec<NamedConfig>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestIdExtension {
+    pub typed_config: Any,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UuidRequestIdConfig {
+    pub use_request_id_for_trace_sampling: bool,
+}
+
+/// The connection manager's tracing (`configureSampling`, `otelConfig`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Tracing {
+    pub client_sampling: Percent,
+    pub random_sampling: Percent,
+    pub overall_sampling: Percent,
+    pub provider: NamedConfig,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub spawn_upstream_span: bool,
+}
+
+/// `envoy.type.v3.Percent`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Percent {
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenTelemetryConfig {
+    pub grpc_service: GrpcService,
+    pub service_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GrpcService {
+    pub envoy_grpc: EnvoyGrpc,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvoyGrpc {
+    pub cluster_name: String,
+    pub authority: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StdoutAccessLog {
+    pub log_format: SubstitutionFormatString,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubstitutionFormatString {
+    pub text_format_source: InlineString,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InlineString {
+    pub inline_string: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +264,8 @@ pub struct VirtualHost {
     pub name: String,
     pub domains: Vec<String>,
     pub routes: Vec<Route>,
+    /// `x-envoy-attempt-count` to the upstream, as istiod sets it.
+    pub include_request_attempt_count: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -173,25 +273,116 @@ pub struct Route {
     pub name: String,
     #[serde(rename = "match")]
     pub matcher: RouteMatch,
-    pub route: RouteAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_response: Option<DirectResponse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decorator: Option<Decorator>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub typed_per_filter_config: BTreeMap<&'static str, Any>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteMatch {
     pub prefix: String,
+    pub case_sensitive: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatcher>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct HeaderMatcher {
+    pub name: String,
+    pub string_match: StringMatcher,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirectResponse {
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RouteAction {
-    pub cluster: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weighted_clusters: Option<WeightedClusters>,
     /// `0s`: Istio turns Envoy's 15 s route timeout off.
     pub timeout: &'static str,
     pub max_stream_duration: MaxStreamDuration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<RetryPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_rewrite_literal: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct WeightedClusters {
+    pub clusters: Vec<ClusterWeight>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterWeight {
+    pub name: String,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryPolicy {
+    pub retry_on: String,
+    pub num_retries: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retriable_status_codes: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<String>,
+    pub retry_host_predicate: Vec<NamedConfig>,
+    pub host_selection_retry_max_attempts: u32,
+}
+
+/// `envoy.extensions.filters.http.fault.v3.HTTPFault`, as a route's
+/// per-filter config (`route.TranslateFault`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Fault {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<FaultDelay>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort: Option<FaultAbort>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultDelay {
+    pub fixed_delay: String,
+    pub percentage: FractionalPercent,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultAbort {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<u32>,
+    pub percentage: FractionalPercent,
+}
+
+/// `envoy.type.v3.FractionalPercent`, per million.
+#[derive(Debug, Clone, Serialize)]
+pub struct FractionalPercent {
+    pub numerator: u64,
+    pub denominator: &'static str,
+}
+
+impl FractionalPercent {
+    /// `percent` (0 to 100) per million, as istiod writes it.
+    pub fn of(percent: f64) -> FractionalPercent {
+        FractionalPercent {
+            numerator: (percent * 10_000.0).round() as u64,
+            denominator: "MILLION",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct MaxStreamDuration {
     pub max_stream_duration: &'static str,
     pub grpc_timeout_header_max: &'static str,
@@ -211,9 +402,43 @@ pub struct Cluster {
     pub lb_policy: &'static str,
     pub load_assignment: ClusterLoadAssignment,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_lookup_family: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit_breakers: Option<CircuitBreakers>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_socket: Option<NamedConfig>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub typed_extension_protocol_options: BTreeMap<&'static str, Any>,
+}
+
+/// `getDefaultCircuitBreakerThresholds`: every limit raised to the maximum
+/// (Envoy's default `max_retries: 3` would trip under concurrent load).
+#[derive(Debug, Clone, Serialize)]
+pub struct CircuitBreakers {
+    pub thresholds: Vec<Thresholds>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Thresholds {
+    pub max_connections: u32,
+    pub max_pending_requests: u32,
+    pub max_requests: u32,
+    pub max_retries: u32,
+    pub track_remaining: bool,
+}
+
+impl CircuitBreakers {
+    pub fn istio_default() -> CircuitBreakers {
+        CircuitBreakers {
+            thresholds: vec![Thresholds {
+                max_connections: u32::MAX,
+                max_pending_requests: u32::MAX,
+                max_requests: u32::MAX,
+                max_retries: u32::MAX,
+                track_remaining: true,
+            }],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -238,17 +463,15 @@ pub struct Endpoint {
 }
 
 impl ClusterLoadAssignment {
-    /// One locality of endpoints on 127.0.0.1.
-    pub fn local(cluster_name: &str, ports: &[u16]) -> ClusterLoadAssignment {
+    /// One locality of endpoints.
+    pub fn at(cluster_name: &str, endpoints: Vec<Address>) -> ClusterLoadAssignment {
         ClusterLoadAssignment {
             cluster_name: cluster_name.to_owned(),
             endpoints: vec![LocalityLbEndpoints {
-                lb_endpoints: ports
-                    .iter()
-                    .map(|&p| LbEndpoint {
-                        endpoint: Endpoint {
-                            address: Address::local(p),
-                        },
+                lb_endpoints: endpoints
+                    .into_iter()
+                    .map(|address| LbEndpoint {
+                        endpoint: Endpoint { address },
                     })
                     .collect(),
             }],

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hop::testkit::{HopProcess, Protocol};
 use localmesh::ca::Credentials;
-use localmesh::envoy::{Outbound, Sidecar};
+use localmesh::envoy::{Outbound, ProxyOptions, Sidecar};
 use localmesh::process::Envoy;
 use meshgen::model::Model;
 use meshgen::profile::{Layers, load};
@@ -74,10 +74,11 @@ pub fn sidecar<'a>(
         service: m.service(service).expect("a service of the model"),
         pod: format!("{service}-prod-0"),
         credentials,
-        admin_port: 0,
         inbound_port,
         app_port,
         outbound,
+        egress: Vec::new(),
+        options: Box::leak(Box::new(ProxyOptions::default())),
     }
 }
 

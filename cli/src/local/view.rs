@@ -1,14 +1,18 @@
-//! What the local Envoy was given, in Istio's terms, as `istioctl
-//! proxy-config routes` shows a proxy's: one line per route of each listener
-//! (the gateway, each service's outbound listener, each egress host), with
-//! its match, where it sends, its retries and its faults. Read back from the
-//! bootstrap itself, so it shows what Envoy runs, not what was meant.
+//! What the local proxies were given, in Istio's terms, as `istioctl
+//! proxy-config routes` shows a proxy's: one line per route of each
+//! listener of each proxy (the gateway, each sidecar's outbound listeners
+//! and inbound side, the waypoint's), with its match, where it sends, its
+//! retries and its faults. Read back from the serialized bootstraps
+//! themselves, so it shows what Envoy runs, not what was meant.
 
 use serde_json::Value;
 
-/// The routes of every listener of `bootstrap`, as an aligned table.
-pub fn routes(bootstrap: &Value) -> String {
+const COLUMNS: usize = 7;
+
+/// The routes of every listener of every `(proxy, bootstrap)`, as an aligned table.
+pub fn routes(proxies: &[(String, Value)]) -> String {
     let mut lines = vec![[
+        "PROXY".to_owned(),
         "LISTENER".to_owned(),
         "PORT".into(),
         "MATCH".into(),
@@ -16,13 +20,18 @@ pub fn routes(bootstrap: &Value) -> String {
         "RETRIES".into(),
         "FAULT".into(),
     ]];
-    let listeners = bootstrap["static_resources"]["listeners"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for l in &listeners {
+    let listeners = proxies.iter().flat_map(|(proxy, bootstrap)| {
+        bootstrap["static_resources"]["listeners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(move |l| (proxy, l))
+    });
+    for (proxy, l) in listeners {
         let name = l["name"].as_str().unwrap_or("?").to_owned();
         let port = l["address"]["socket_address"]["port_value"].to_string();
+        // The first filter chain's routes (an inbound side has one per mode,
+        // with the same routes).
         let hcm = &l["filter_chains"][0]["filters"][0]["typed_config"];
         let vhosts = hcm["route_config"]["virtual_hosts"]
             .as_array()
@@ -31,6 +40,7 @@ pub fn routes(bootstrap: &Value) -> String {
         for vh in &vhosts {
             for r in vh["routes"].as_array().into_iter().flatten() {
                 lines.push([
+                    proxy.clone(),
                     name.clone(),
                     port.clone(),
                     matcher(&r["match"]),
@@ -41,7 +51,7 @@ pub fn routes(bootstrap: &Value) -> String {
             }
         }
     }
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..COLUMNS)
         .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
         .collect();
     lines

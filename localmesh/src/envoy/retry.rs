@@ -1,12 +1,14 @@
 //! Retry policies as istiod writes them: `retry.DefaultPolicy`,
 //! `retry.ConvertPolicy`, `parseRetryOn` (pilot/pkg/networking/core/route/retry).
 
-use serde_json::{Value, json};
+use meshgen::model::{Retries, RetryPolicy as ModelPolicy};
 
-use meshgen::model::{Retries, RetryPolicy};
+use super::types::{Any, Empty, NamedConfig, RetryPolicy};
 
-/// Which retry policy the routes carry: a parameter of the target (`compare` runs all three).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+/// Which retry policy the routes carry: a parameter of the proxies
+/// (`compare` runs all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum RetryMode {
     /// What the profile renders: its `retries` block, or, without one, Istio's
@@ -30,21 +32,20 @@ impl RetryMode {
     }
 }
 
-fn previous_hosts() -> Value {
-    json!({
-        "name": "envoy.retry_host_predicates.previous_hosts",
-        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
-    })
-}
-
 /// `retry.DefaultPolicy()` (Istio >= 1.24: no retriable status codes, 503 is not retried).
-pub fn default_retry_policy() -> Value {
-    json!({
-        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-        "num_retries": 2,
-        "retry_host_predicate": [previous_hosts()],
-        "host_selection_retry_max_attempts": 5
-    })
+pub fn default_policy() -> RetryPolicy {
+    RetryPolicy {
+        retry_on: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+            .into(),
+        num_retries: 2,
+        retriable_status_codes: Vec::new(),
+        per_try_timeout: None,
+        retry_host_predicate: vec![NamedConfig {
+            name: "envoy.retry_host_predicates.previous_hosts",
+            typed_config: Any::PreviousHosts(Empty {}),
+        }],
+        host_selection_retry_max_attempts: 5,
+    }
 }
 
 /// `retry.parseRetryOn`: parts that are known HTTP status codes become
@@ -54,12 +55,7 @@ pub fn parse_retry_on(text: &str) -> (String, Vec<u16>) {
     let mut conditions = Vec::new();
     let mut codes = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let known = part.parse::<u16>().ok().filter(|c| {
-            http::StatusCode::from_u16(*c)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .is_some()
-        });
+        let known = part.parse::<u16>().ok().filter(|c| is_known_status(*c));
         match known {
             Some(code) => codes.push(code),
             None => conditions.push(part.to_owned()),
@@ -71,30 +67,33 @@ pub fn parse_retry_on(text: &str) -> (String, Vec<u16>) {
     (conditions.join(","), codes)
 }
 
+/// Go's `http.StatusText(code) != ""`: the codes net/http names.
+fn is_known_status(code: u16) -> bool {
+    matches!(code,
+        100..=103 | 200..=208 | 226 | 300..=305 | 307 | 308 | 400..=418 | 421..=426 | 428 | 429
+        | 431 | 451 | 500..=508 | 510 | 511)
+}
+
 /// `retry.ConvertPolicy(in, false)` for a VirtualService `retries` block with
-/// attempts (`attempts: 0` is [`RetryPolicy::Off`]: no policy at all).
-pub fn convert_retries(r: &Retries) -> Value {
-    let mut policy = default_retry_policy();
-    policy["num_retries"] = json!(r.attempts);
+/// attempts (`attempts: 0` is [`ModelPolicy::Off`]: no policy at all).
+pub fn convert(r: &Retries) -> RetryPolicy {
+    let mut policy = default_policy();
+    policy.num_retries = r.attempts;
     if !r.retry_on.is_empty() {
         let (retry_on, codes) = parse_retry_on(&r.retry_on);
-        policy["retry_on"] = json!(retry_on);
-        if !codes.is_empty() {
-            policy["retriable_status_codes"] = json!(codes);
-        }
+        policy.retry_on = retry_on;
+        policy.retriable_status_codes = codes;
     }
-    policy["per_try_timeout"] = json!(r.per_try_timeout.to_string());
+    policy.per_try_timeout = Some(r.per_try_timeout.to_string());
     policy
 }
 
 /// The retry policy of a route under `mode`.
-pub fn retry_policy(policy: &RetryPolicy, mode: RetryMode) -> Option<Value> {
-    match (mode, policy) {
-        (RetryMode::Off, _) | (RetryMode::On, RetryPolicy::Off) => None,
-        (RetryMode::Default, _) | (RetryMode::On, RetryPolicy::Default) => {
-            Some(default_retry_policy())
-        }
-        (RetryMode::On, RetryPolicy::Retry(r)) => Some(convert_retries(r)),
+pub fn policy(p: &ModelPolicy, mode: RetryMode) -> Option<RetryPolicy> {
+    match (mode, p) {
+        (RetryMode::Off, _) | (RetryMode::On, ModelPolicy::Off) => None,
+        (RetryMode::Default, _) | (RetryMode::On, ModelPolicy::Default) => Some(default_policy()),
+        (RetryMode::On, ModelPolicy::Retry(r)) => Some(convert(r)),
     }
 }
 
@@ -124,6 +123,7 @@ mod tests {
         );
         // Not an HTTP status: kept verbatim.
         assert_eq!(parse_retry_on("5xx,1000").0, "5xx,1000");
+        assert_eq!(parse_retry_on("5xx,299").0, "5xx,299");
         assert_eq!(
             parse_retry_on(" 5xx , ,gateway-error").0,
             "5xx,gateway-error"
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn default_policy_is_istio_1_24() {
-        let p = default_retry_policy();
+        let p = serde_json::to_value(default_policy()).unwrap();
         assert_eq!(
             p["retry_on"],
             "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
@@ -153,12 +153,12 @@ mod tests {
 
     #[test]
     fn profile_retries_override_the_default() {
-        let p = convert_retries(&retries(3, "5xx,connect-failure,refused-stream"));
-        assert_eq!(p["num_retries"], 3);
-        assert_eq!(p["retry_on"], "5xx,connect-failure,refused-stream");
-        assert_eq!(p["per_try_timeout"], "2s");
-        assert_eq!(p["host_selection_retry_max_attempts"], 5);
-        assert_eq!(p["retry_host_predicate"].as_array().unwrap().len(), 1);
+        let p = convert(&retries(3, "5xx,connect-failure,refused-stream"));
+        assert_eq!(p.num_retries, 3);
+        assert_eq!(p.retry_on, "5xx,connect-failure,refused-stream");
+        assert_eq!(p.per_try_timeout.as_deref(), Some("2s"));
+        assert_eq!(p.host_selection_retry_max_attempts, 5);
+        assert_eq!(p.retry_host_predicate.len(), 1);
     }
 
     #[test]
@@ -166,17 +166,17 @@ mod tests {
         use meshgen::model::{Protocol, RoutingApi, Wire};
         let wire = Wire::for_protocol(Protocol::Http);
         let (retry_on, status_codes) = wire.retry_conditions(RoutingApi::GatewayApi).unwrap();
-        let p = convert_retries(&Retries {
+        let p = convert(&Retries {
             status_codes,
             ..retries(3, &retry_on)
         });
         // conversion.go: the four connection conditions, then each code;
         // parseRetryOn moves the codes out.
         assert_eq!(
-            p["retry_on"],
+            p.retry_on,
             "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
         );
-        assert_eq!(p["retriable_status_codes"], json!([500, 502, 503, 504]));
+        assert_eq!(p.retriable_status_codes, [500, 502, 503, 504]);
         assert!(
             Wire::for_protocol(Protocol::Grpc)
                 .retry_conditions(RoutingApi::GatewayApi)
@@ -186,19 +186,18 @@ mod tests {
 
     #[test]
     fn retry_modes() {
-        let r = RetryPolicy::Retry(retries(3, "5xx"));
-        assert_eq!(retry_policy(&r, RetryMode::On).unwrap()["num_retries"], 3);
-        assert!(retry_policy(&r, RetryMode::Off).is_none());
-        assert_eq!(
-            retry_policy(&r, RetryMode::Default).unwrap(),
-            default_retry_policy()
-        );
+        let r = ModelPolicy::Retry(retries(3, "5xx"));
+        assert_eq!(policy(&r, RetryMode::On).unwrap().num_retries, 3);
+        assert!(policy(&r, RetryMode::Off).is_none());
+        assert_eq!(policy(&r, RetryMode::Default).unwrap().num_retries, 2);
         // No retries block in the VirtualService: Istio applies its default.
         assert_eq!(
-            retry_policy(&RetryPolicy::Default, RetryMode::On).unwrap(),
-            default_retry_policy()
+            policy(&ModelPolicy::Default, RetryMode::On)
+                .unwrap()
+                .retry_on,
+            default_policy().retry_on
         );
         // attempts: 0 turns every retry off.
-        assert!(retry_policy(&RetryPolicy::Off, RetryMode::On).is_none());
+        assert!(policy(&ModelPolicy::Off, RetryMode::On).is_none());
     }
 }

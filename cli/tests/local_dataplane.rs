@@ -1,0 +1,174 @@
+//! Istio's data plane as `meshgen up` plays it, over HTTP and gRPC: a sidecar
+//! per pod (five Envoys for the demo: the gateway and four pods), each
+//! replica a pod of its own that receives traffic; under `mtls = true` every
+//! inbound side refuses plain text, and a client holding a certificate of
+//! the mesh is let through or refused by the callee's AuthorizationPolicy
+//! (checked with the real curl and grpcurl, holding the mesh's own
+//! certificates).
+
+mod local_support;
+
+use std::process::Command;
+
+use hop::probe::http_get_within;
+use local_support::{demo, drive, model, one_mesh_at_a_time, options, start};
+use meshgen::model::Protocol;
+use meshgen_cli::local::Mesh;
+
+/// `chain_requests_total` of a pod's hop, from its Prometheus port.
+async fn served(port: u16) -> u64 {
+    let (status, _, body) =
+        http_get_within(port, "/metrics", &[], std::time::Duration::from_secs(5))
+            .await
+            .expect("the hop's /metrics answers");
+    assert_eq!(status, 200);
+    body.lines()
+        .filter(|l| l.starts_with("chain_requests_total"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+async fn replicas(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
+    let m = model(demo(protocol), None, &["service.backend.replicas=3"]);
+    let mesh = start(m, &options()).await;
+    // The gateway and a sidecar per pod: frontend, middleware prod and
+    // canary, three backends.
+    assert_eq!(mesh.proxies().count(), 7);
+    assert_eq!(mesh.plan.pods.len(), 6);
+    let out = drive(&mesh, 60, &[]).await;
+    assert_eq!(out.successes(), 60, "{:?}", out.samples[0].error);
+    let backends: Vec<_> = mesh.plan.pods_of("backend", None).collect();
+    assert_eq!(backends.len(), 3);
+    for pod in backends {
+        let n = served(pod.metrics).await;
+        // Each middleware sidecar balances its calls over the three
+        // (LEAST_REQUEST): 60 calls leave none of them out.
+        assert!(n >= 3, "{} served {n} of 60", pod.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_replicas_are_pods_that_all_get_traffic() {
+    replicas(Protocol::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_replicas_are_pods_that_all_get_traffic() {
+    replicas(Protocol::Grpc).await;
+}
+
+/// What a client holding `who`'s certificate gets from `service`'s first
+/// pod's inbound side: `Ok(())`, or the status (HTTP code, gRPC code name).
+fn call_as(mesh: &Mesh, who: &str, service: &str) -> Result<(), String> {
+    let c = mesh.credentials(who).expect("a mesh identity");
+    let port = mesh.plan.pods_of(service, None).next().unwrap().inbound;
+    let out = match mesh.protocol() {
+        // The server's certificate has a SPIFFE URI and no DNS name: its
+        // identity is not what is checked here (-k), the client's is.
+        Protocol::Http => Command::new("curl")
+            .args([
+                "-sk",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+            ])
+            .arg("--cert")
+            .arg(&c.cert_chain)
+            .arg("--key")
+            .arg(&c.key)
+            .arg(format!("https://127.0.0.1:{port}/"))
+            .output(),
+        Protocol::Grpc => Command::new(hop::testkit::tool("grpcurl"))
+            .args(["-insecure", "-max-time", "10"])
+            .arg("-cert")
+            .arg(&c.cert_chain)
+            .arg("-key")
+            .arg(&c.key)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("chain.v1.Hop/Call")
+            .output(),
+    }
+    .expect("curl / grpcurl runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    match mesh.protocol() {
+        Protocol::Http if stdout == "200" => Ok(()),
+        Protocol::Http => Err(stdout),
+        Protocol::Grpc if out.status.success() => Ok(()),
+        Protocol::Grpc => Err(format!("{stdout}{stderr}")),
+    }
+}
+
+/// A plain-text call at `port`: whether anything answered it (a STRICT
+/// inbound side closes the connection: grpcurl then retries until its
+/// deadline, kept short).
+fn plain_text_answered(protocol: Protocol, port: u16) -> bool {
+    let out = match protocol {
+        Protocol::Http => Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+            ])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output(),
+        Protocol::Grpc => Command::new(hop::testkit::tool("grpcurl"))
+            .args(["-plaintext", "-max-time", "2"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("chain.v1.Hop/Call")
+            .output(),
+    }
+    .expect("curl / grpcurl runs");
+    match protocol {
+        Protocol::Http => String::from_utf8_lossy(&out.stdout) != "000",
+        Protocol::Grpc => out.status.success(),
+    }
+}
+
+async fn strict(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
+    let m = model(demo(protocol), None, &[]);
+    assert!(m.mesh.mtls);
+    let mesh = start(m, &options()).await;
+    assert_eq!(mesh.proxies().count(), 5, "the gateway and four sidecars");
+    // Through the gateway, every edge allowed.
+    let out = drive(&mesh, 20, &[]).await;
+    assert_eq!(out.successes(), 20, "{:?}", out.samples[0].error);
+    // STRICT: no pod's inbound side answers plain text.
+    for pod in &mesh.plan.pods {
+        assert!(
+            !plain_text_answered(protocol, pod.inbound),
+            "{}'s sidecar answered plain text",
+            pod.name
+        );
+    }
+    // The backend's policy allows middleware, not frontend.
+    assert_eq!(call_as(&mesh, "middleware", "backend"), Ok(()));
+    let denied = call_as(&mesh, "frontend", "backend").unwrap_err();
+    match protocol {
+        Protocol::Http => assert_eq!(denied, "403"),
+        Protocol::Grpc => assert!(denied.contains("PermissionDenied"), "{denied}"),
+    }
+    // The entry service lets the gateway's identity in, not middleware's.
+    let gateway = localmesh::identity::ingress(&mesh.model).name;
+    assert_eq!(call_as(&mesh, &gateway, "frontend"), Ok(()));
+    assert!(call_as(&mesh, "middleware", "frontend").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_strict_mtls_and_authorization() {
+    strict(Protocol::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_strict_mtls_and_authorization() {
+    strict(Protocol::Grpc).await;
+}

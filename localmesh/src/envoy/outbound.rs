@@ -1,0 +1,216 @@
+//! The outbound side of a proxy: what a caller's sidecar (or the gateway,
+//! or the waypoint) does with a call to a destination. One listener per
+//! destination on 127.0.0.1 stands in for istiod's `0.0.0.0_PORT` listener
+//! and its route configuration (the app calls the listener's port instead
+//! of the Service's address, as iptables would redirect it); the routes are
+//! the destination's ([`super::route`]), to one cluster per subset.
+
+use std::collections::BTreeMap;
+
+use meshgen::model::{Egress as EgressMode, istio};
+
+use super::proxy::{Proxy, Side, cluster};
+use super::route::{self, cluster_name, everything, no_timeout, routes};
+use super::tls;
+use super::types::{
+    Address, Cluster, DirectResponse, FilterChain, Listener, NamedConfig, Route, RouteAction,
+    RouteConfiguration, VirtualHost,
+};
+use crate::identity;
+use crate::plan::{ExternalPlan, ExternalUpstream};
+
+/// Calls to a service of the chain.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// Where the caller calls it.
+    pub listener_port: u16,
+    /// The destination service.
+    pub service: String,
+    /// Its pods by subset: their sidecars' inbound ports under mutual TLS,
+    /// else their hops' ports.
+    pub subsets: BTreeMap<String, Vec<u16>>,
+    /// ISTIO_MUTUAL to the pods' sidecars (the proxy then has credentials),
+    /// or plain text to the pods themselves.
+    pub mutual_tls: bool,
+}
+
+/// Calls to a host outside the mesh, on one port.
+#[derive(Debug, Clone)]
+pub struct Egress {
+    pub listener_port: u16,
+    pub external: ExternalPlan,
+}
+
+impl Outbound {
+    /// The destination's routes.
+    pub fn virtual_host(&self, proxy: &Proxy) -> VirtualHost {
+        let m = proxy.model;
+        let port = m.wire.service_port;
+        let host = istio::host(&self.service, &m.namespace);
+        let s = m
+            .service(&self.service)
+            .expect("outbound destinations are services of the model");
+        VirtualHost {
+            name: format!("{host}:{port}"),
+            domains: vec!["*".into()],
+            routes: routes(m, &s.name, &s.route, proxy.mode),
+            include_request_attempt_count: true,
+        }
+    }
+
+    /// The listener of a caller's side.
+    pub fn listener(&self, proxy: &Proxy) -> Listener {
+        listener(
+            proxy,
+            &format!("outbound_{}", self.service),
+            self.listener_port,
+            vec![self.virtual_host(proxy)],
+            Side::Outbound,
+            "OUTBOUND",
+        )
+    }
+
+    /// One cluster per subset, `outbound|PORT|SUBSET|HOST`.
+    pub fn clusters(&self, proxy: &Proxy) -> Vec<Cluster> {
+        let m = proxy.model;
+        let port = m.wire.service_port;
+        let host = istio::host(&self.service, &m.namespace);
+        let server = identity::service(m, &self.service).spiffe_uri();
+        self.subsets
+            .iter()
+            .map(|(subset, ports)| {
+                // BuildDNSSrvSubsetKey: the SNI auto mTLS sends.
+                let tls = self.mutual_tls.then(|| {
+                    let sni = format!("outbound_.{port}_.{subset}_.{host}");
+                    tls::istio_mutual(std::slice::from_ref(&server), sni, proxy.h2())
+                });
+                cluster(
+                    cluster_name(port, subset, &host),
+                    ports.iter().map(|p| Address::local(*p)).collect(),
+                    proxy.h2(),
+                    tls,
+                )
+            })
+            .collect()
+    }
+}
+
+impl Egress {
+    fn allowed(&self, proxy: &Proxy) -> bool {
+        self.external.service_entry || proxy.model.mesh.egress == EgressMode::AllowAny
+    }
+
+    /// A ServiceEntry gives `outbound|PORT||HOST`, routed with the default
+    /// outbound route (default retry policy); ALLOW_ANY without one goes
+    /// through the PassthroughCluster (no retries).
+    fn cluster_name(&self) -> String {
+        let e = &self.external;
+        match e.service_entry {
+            true => cluster_name(e.port, "", &e.host),
+            false => format!("PassthroughCluster|{}|{}", e.host, e.port),
+        }
+    }
+
+    /// The listener: to the host, or under REGISTRY_ONLY without a
+    /// ServiceEntry `buildCatchAllVirtualHost`'s 502.
+    pub fn listener(&self, proxy: &Proxy) -> Listener {
+        let e = &self.external;
+        let vhost = match self.allowed(proxy) {
+            true => VirtualHost {
+                name: format!("{}:{}", e.host, e.port),
+                domains: vec!["*".into()],
+                routes: vec![Route {
+                    name: "default".into(),
+                    matcher: everything(),
+                    route: Some(RouteAction {
+                        cluster: Some(self.cluster_name()),
+                        timeout: "0s",
+                        max_stream_duration: no_timeout(),
+                        retry_policy: e.service_entry.then(super::retry::default_policy),
+                        host_rewrite_literal: Some(e.host.clone()),
+                        ..RouteAction::default()
+                    }),
+                    direct_response: None,
+                    decorator: None,
+                    typed_per_filter_config: BTreeMap::new(),
+                }],
+                include_request_attempt_count: true,
+            },
+            false => VirtualHost {
+                name: "block_all".into(),
+                domains: vec!["*".into()],
+                routes: vec![Route {
+                    name: "block_all".into(),
+                    matcher: everything(),
+                    route: None,
+                    direct_response: Some(DirectResponse { status: 502 }),
+                    decorator: None,
+                    typed_per_filter_config: BTreeMap::new(),
+                }],
+                include_request_attempt_count: true,
+            },
+        };
+        let name = format!("outbound_{}_{}", e.port, e.host);
+        listener(
+            proxy,
+            &name,
+            self.listener_port,
+            vec![vhost],
+            Side::Outbound,
+            "OUTBOUND",
+        )
+    }
+
+    /// Its cluster (none when blocked): plain HTTP to the stub, the
+    /// `--resolve` address or the host by DNS.
+    pub fn cluster(&self, proxy: &Proxy) -> Option<Cluster> {
+        if !self.allowed(proxy) {
+            return None;
+        }
+        let e = &self.external;
+        let endpoint = match e.upstream {
+            ExternalUpstream::Stub(p) => Address::local(p),
+            ExternalUpstream::Dns => Address::at(&e.host, e.port),
+            ExternalUpstream::Address(addr) => Address::at(&addr.to_string(), e.port),
+        };
+        Some(cluster(self.cluster_name(), vec![endpoint], false, None))
+    }
+}
+
+/// One HTTP listener: a connection manager with the fault filter (the
+/// routes' faults) and the router.
+pub fn listener(
+    proxy: &Proxy,
+    name: &str,
+    port: u16,
+    virtual_hosts: Vec<VirtualHost>,
+    side: Side,
+    direction: &'static str,
+) -> Listener {
+    let fault = NamedConfig {
+        name: route::FAULT_FILTER,
+        typed_config: super::types::Any::Fault(Default::default()),
+    };
+    let hcm = proxy.connection_manager(
+        name.to_owned(),
+        RouteConfiguration {
+            name: name.to_owned(),
+            virtual_hosts,
+            validate_clusters: false,
+        },
+        vec![fault],
+        side,
+    );
+    Listener {
+        name: name.to_owned(),
+        address: Address::local(port),
+        traffic_direction: direction,
+        listener_filters: Vec::new(),
+        filter_chains: vec![FilterChain {
+            name: name.to_owned(),
+            filter_chain_match: None,
+            filters: vec![hcm],
+            transport_socket: None,
+        }],
+    }
+}

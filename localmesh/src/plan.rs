@@ -1,0 +1,314 @@
+//! Where everything of a local mesh listens, decided once before anything
+//! starts: one pod per replica of every workload (its hop, and in sidecar
+//! mode its sidecar's inbound side and one outbound listener per
+//! destination), the ingress gateway, the waypoint in ambient mode, and one
+//! plan per external host:port.
+//!
+//! Everything listens on 127.0.0.1. Envoy admins take any free port and
+//! report it ([`crate::process`]), so none is planned here.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, TcpListener};
+
+use meshgen::model::{DataPlane, Model, Service, Upstream, Workload};
+
+/// Hands out distinct free ports: every port is held open until
+/// [`Ports::release`], so two ports of one mesh are never the same (another
+/// program may still take one between release and use; that shows as a
+/// bind error naming the proxy at start).
+#[derive(Default)]
+pub struct Ports {
+    held: Vec<TcpListener>,
+}
+
+impl Ports {
+    pub fn take(&mut self) -> Result<u16, String> {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
+        let port = l.local_addr().map_err(|e| e.to_string())?.port();
+        self.held.push(l);
+        Ok(port)
+    }
+
+    pub fn release(self) {}
+}
+
+/// A port asked for by number: free now on 127.0.0.1, or why not.
+pub fn fixed(port: u16) -> Result<u16, String> {
+    TcpListener::bind(("127.0.0.1", port))
+        .map(|_| port)
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))
+}
+
+/// How Istio's data plane is laid out, from the profile's `data_plane`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// A sidecar per pod: the caller's sidecar, then the callee's.
+    Sidecars,
+    /// No sidecars: the namespace waypoint applies the routes (ztunnel is
+    /// not played yet; docs/local.md).
+    Ambient,
+}
+
+impl Topology {
+    pub fn of(m: &Model) -> Topology {
+        match m.mesh.data_plane {
+            DataPlane::Ambient => Topology::Ambient,
+            _ => Topology::Sidecars,
+        }
+    }
+}
+
+/// The whole layout.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub topology: Topology,
+    /// The ingress gateway's listener (what users call).
+    pub ingress: u16,
+    pub pods: Vec<Pod>,
+    /// In ambient mode, the waypoint's listener per destination service.
+    pub waypoint: BTreeMap<String, u16>,
+    /// One per external host:port the chain calls.
+    pub externals: Vec<ExternalPlan>,
+    /// OTLP/gRPC collector, when the profile traces and an endpoint is given.
+    pub collector: Option<Collector>,
+}
+
+/// One replica of one workload.
+#[derive(Debug, Clone)]
+pub struct Pod {
+    pub service: String,
+    pub version: String,
+    /// `<workload>-<replica>`, as a StatefulSet names its pods: names its
+    /// hop, its sidecar and their logs.
+    pub name: String,
+    pub hop: u16,
+    /// The hop's Prometheus port.
+    pub metrics: u16,
+    /// Its sidecar's inbound side (sidecar mode only, else 0).
+    pub inbound: u16,
+    /// Where the hop calls each destination, by [`Destination`]: its own
+    /// sidecar's outbound listeners, or in ambient mode the waypoint's (and
+    /// for externals, the egress listeners).
+    pub outbound: BTreeMap<Destination, u16>,
+}
+
+/// Something a pod calls.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Destination {
+    Service(String),
+    External { host: String, port: u16 },
+}
+
+impl Destination {
+    pub fn of(u: &Upstream) -> Destination {
+        match u {
+            Upstream::Service { name } => Destination::Service(name.clone()),
+            Upstream::External { host, port, .. } => Destination::External {
+                host: host.clone(),
+                port: *port,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExternalPlan {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    /// Whether the host is in the registry (a ServiceEntry, as `render`
+    /// writes one for every external URL); `up --without-service-entry HOST`
+    /// clears it.
+    pub service_entry: bool,
+    pub upstream: ExternalUpstream,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalUpstream {
+    /// The local stub on this port (`--stub-external`).
+    Stub(u16),
+    /// The real host, resolved by DNS (plain HTTP only: TLS externals need the stub).
+    Dns,
+    /// The real host's port at this address (`--resolve`).
+    Address(IpAddr),
+}
+
+#[derive(Debug, Clone)]
+pub struct Collector {
+    pub host: String,
+    pub port: u16,
+}
+
+/// What the plan needs besides the Model.
+#[derive(Default)]
+pub struct Input<'a> {
+    /// The stub's port when externals are stubbed.
+    pub stub: Option<u16>,
+    /// Hosts treated as having no ServiceEntry.
+    pub without_service_entry: &'a [String],
+    /// External host:ports answered at a given address.
+    pub resolve: &'a [(String, u16, IpAddr)],
+    pub collector: Option<(String, u16)>,
+    /// The gateway's port, when asked for (`up --port`).
+    pub ingress: Option<u16>,
+}
+
+impl Plan {
+    pub fn new(model: &Model, input: &Input, ports: &mut Ports) -> Result<Plan, String> {
+        let topology = Topology::of(model);
+        let externals = externals(model, input);
+        let waypoint = match topology {
+            Topology::Ambient => model
+                .services
+                .iter()
+                .map(|s| Ok((s.name.clone(), ports.take()?)))
+                .collect::<Result<_, String>>()?,
+            Topology::Sidecars => BTreeMap::new(),
+        };
+        // Egress listeners are shared by every caller in ambient mode (the
+        // waypoint plays them), one per calling pod with sidecars.
+        let shared_egress: BTreeMap<Destination, u16> = match topology {
+            Topology::Ambient => externals
+                .iter()
+                .map(|e| Ok((e.destination(), ports.take()?)))
+                .collect::<Result<_, String>>()?,
+            Topology::Sidecars => BTreeMap::new(),
+        };
+        let mut pods = Vec::new();
+        for s in &model.services {
+            for w in &s.versions {
+                for replica in 0..w.replicas {
+                    let mut outbound = BTreeMap::new();
+                    for u in &s.upstreams {
+                        let d = Destination::of(u);
+                        let port = match (&d, topology) {
+                            (Destination::Service(name), Topology::Ambient) => waypoint[name],
+                            (Destination::External { .. }, Topology::Ambient) => shared_egress[&d],
+                            (_, Topology::Sidecars) => ports.take()?,
+                        };
+                        outbound.insert(d, port);
+                    }
+                    pods.push(Pod {
+                        service: s.name.clone(),
+                        version: w.version.clone(),
+                        name: pod_name(w, replica),
+                        hop: ports.take()?,
+                        metrics: ports.take()?,
+                        inbound: match topology {
+                            Topology::Sidecars => ports.take()?,
+                            Topology::Ambient => 0,
+                        },
+                        outbound,
+                    });
+                }
+            }
+        }
+        let ingress = match input.ingress {
+            Some(p) => fixed(p)?,
+            None => ports.take()?,
+        };
+        Ok(Plan {
+            topology,
+            ingress,
+            pods,
+            waypoint,
+            externals,
+            collector: input
+                .collector
+                .clone()
+                .map(|(host, port)| Collector { host, port }),
+        })
+    }
+
+    /// The pods of a service, or of one of its subsets.
+    pub fn pods_of<'a>(
+        &'a self,
+        service: &'a str,
+        subset: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Pod> + 'a {
+        self.pods
+            .iter()
+            .filter(move |p| p.service == service && subset.is_none_or(|s| p.version == s))
+    }
+
+    /// The pod a client without a mesh reaches for `service` (the bare
+    /// baseline): the first pod of its default subset.
+    pub fn direct_pod<'a>(&'a self, model: &'a Model, service: &'a str) -> Option<&'a Pod> {
+        let default = model
+            .service(service)
+            .and_then(|s| s.route.split.first())
+            .map(|w| w.subset.as_str());
+        self.pods_of(service, default)
+            .next()
+            .or_else(|| self.pods_of(service, None).next())
+    }
+
+    pub fn external(&self, host: &str, port: u16) -> Option<&ExternalPlan> {
+        self.externals
+            .iter()
+            .find(|e| e.host == host && e.port == port)
+    }
+}
+
+impl ExternalPlan {
+    pub fn destination(&self) -> Destination {
+        Destination::External {
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
+}
+
+fn pod_name(w: &Workload, replica: u32) -> String {
+    format!("{}-{replica}", w.name)
+}
+
+/// One plan per external host:port, in the order the chain calls them.
+fn externals(model: &Model, input: &Input) -> Vec<ExternalPlan> {
+    let mut out: Vec<ExternalPlan> = Vec::new();
+    let calls = model.services.iter().flat_map(|s: &Service| &s.upstreams);
+    for u in calls {
+        let Upstream::External {
+            host, port, tls, ..
+        } = u
+        else {
+            continue;
+        };
+        if out.iter().any(|e| &e.host == host && e.port == *port) {
+            continue;
+        }
+        let pinned = input
+            .resolve
+            .iter()
+            .find(|(h, p, _)| h == host && p == port)
+            .map(|(_, _, addr)| *addr);
+        out.push(ExternalPlan {
+            host: host.clone(),
+            port: *port,
+            tls: *tls,
+            service_entry: !input.without_service_entry.iter().any(|h| h == host),
+            upstream: match (input.stub, pinned) {
+                (Some(p), _) => ExternalUpstream::Stub(p),
+                (None, Some(addr)) => ExternalUpstream::Address(addr),
+                (None, None) => ExternalUpstream::Dns,
+            },
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_distinct() {
+        let mut p = Ports::default();
+        let a: Vec<u16> = (0..20).map(|_| p.take().unwrap()).collect();
+        let mut b = a.clone();
+        b.sort_unstable();
+        b.dedup();
+        assert_eq!(a.len(), b.len());
+    }
+}
