@@ -308,3 +308,64 @@ fn compare_drives_a_deployed_mesh_through_its_ingress() {
     );
     assert!(child.wait().unwrap().success());
 }
+
+/// `compare --cost`: per protocol the mesh with mutual TLS, without, and
+/// bare, at `fail` 0 and a fixed rate; every proxy's CPU and peak memory
+/// measured (the gateway and four sidecars), the sidecar passes of a
+/// request counted, and the table beside Istio's published figures.
+#[test]
+fn compare_cost_measures_every_proxy_with_and_without_mtls() {
+    let _turn = one_program_at_a_time();
+    let run = |format: &[&str]| {
+        let out = meshgen()
+            .arg("compare")
+            .arg(profile_path("demo.toml"))
+            .arg(profile_path("demo-grpc.toml"))
+            .args(["--stub-external", "--cost", "--requests", "100", "--envoy"])
+            .arg(envoy())
+            .arg("--bin-dir")
+            .arg(bin_dir())
+            .args(format)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .output()
+            .expect("meshgen compare runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run(&["--json"])).expect("--json");
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    for protocol in ["http", "grpc"] {
+        let of = |mtls: Option<bool>| {
+            rows.iter()
+                .find(|r| r["protocol"] == protocol && r["mtls"].as_bool() == mtls)
+                .unwrap_or_else(|| panic!("no {protocol} row with mtls {mtls:?}: {rows:?}"))
+        };
+        for mtls in [Some(true), Some(false)] {
+            let r = of(mtls);
+            assert_eq!(r["retries"], "on");
+            assert_eq!(r["fail"], 0.0);
+            assert_eq!(r["success_ratio"], 1.0, "{r}");
+            assert_eq!(r["sidecar_passes"], 6, "{r}");
+            let proxies = r["proxies"].as_array().expect("proxy costs");
+            assert_eq!(proxies.len(), 5, "{r}");
+            for p in proxies {
+                assert!(p["cpu_s_per_1000"].as_f64().unwrap() >= 0.0, "{p}");
+                // An Envoy holds tens of MiB once ready.
+                assert!(p["peak_rss_mib"].as_f64().unwrap() > 10.0, "{p}");
+            }
+            // The gateway and the frontend's sidecar carry every request.
+            for busy in ["ingress gateway", "sidecar frontend-prod-0"] {
+                let p = proxies.iter().find(|p| p["proxy"] == busy).unwrap();
+                assert!(p["cpu_s_per_1000"].as_f64().unwrap() > 0.0, "{p}");
+            }
+        }
+        let bare = of(None);
+        assert_eq!(bare["retries"], "bare");
+        assert!(bare.get("proxies").is_none(), "{bare}");
+    }
+    let table = run(&[]);
+    assert!(table.contains("what each proxy costs"), "{table}");
+    assert!(table.contains("sidecar 0.20 s, 60 MB"), "{table}");
+    assert!(table.contains("latency the mesh adds"), "{table}");
+}

@@ -118,6 +118,8 @@ fn every_profile_s_proxies_validate() {
             for &retry_mode in modes {
                 let options = ProxyOptions {
                     retry_mode,
+                    // PERMISSIVE also with plain text between the proxies.
+                    peer_mtls: mtls,
                     collector: plan.collector.clone().or(Some(Collector {
                         host: "collector.example".into(),
                         port: 4317,

@@ -28,6 +28,10 @@ pub struct Settings {
     pub modes: Vec<RetryMode>,
     /// Also run the chain without Envoy (a `retries: "bare"` row): the baseline.
     pub bare: bool,
+    /// Instead of the retry modes: what the mesh costs, at `fail` 0 and an
+    /// open-loop rate: the mesh with mutual TLS, without, and bare; each
+    /// proxy's CPU and peak memory.
+    pub cost: bool,
     /// Latency runs at the lowest `fail` of the bare chain and of the
     /// profile's own retries (the report's latency plot): their spread shows
     /// what one run cannot. 1: the row's own run only.
@@ -111,6 +115,17 @@ pub struct Row {
     /// chain lost a hop counted apart), and `no answer`.
     #[serde(default)]
     pub answers: BTreeMap<String, usize>,
+    /// Whether the proxies called each other with mutual TLS (`None`: no
+    /// mesh, or a deployed one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtls: Option<bool>,
+    /// What each proxy cost during the run (`compare --cost`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxies: Vec<super::cost::ProxyCost>,
+    /// Sidecar passes per request (`compare --cost` with sidecars): each
+    /// service's inbound side, and its outbound side once per upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar_passes: Option<u32>,
     /// What the mode stands for in the profile's terms: the rendered
     /// `retries` block, or the policy that applies without one.
     #[serde(skip)]
@@ -202,6 +217,7 @@ impl<'a> Profile<'a> {
 
     /// Loads the ingress at `url` with `fail` and makes its row; `retries`
     /// reads Envoy's retry count, when it can be read.
+    #[allow(clippy::too_many_arguments)]
     async fn point<F: Future<Output = Result<Option<u64>, String>>>(
         &self,
         url: &str,
@@ -210,8 +226,10 @@ impl<'a> Profile<'a> {
         settings: &Settings,
         bars: &MultiProgress,
         retries: impl Fn() -> F,
+        proxies: &[(String, u32)],
     ) -> Result<Row, String> {
         let before = retries().await?;
+        let cpu_before = super::cost::cpu_now(proxies);
         let spec = Spec {
             requests: settings.per_point(),
             concurrency: settings.concurrency,
@@ -249,6 +267,10 @@ impl<'a> Profile<'a> {
         bar.finish_and_clear();
         bars.remove(&bar);
         let after = retries().await?;
+        let costs = match settings.cost {
+            true => super::cost::over_run(proxies, &cpu_before, outcome.samples.len()),
+            false => Vec::new(),
+        };
         let lowest = settings.fails.iter().copied().fold(f64::INFINITY, f64::min);
         let mut latency_runs = Vec::new();
         if settings.latency_runs > 1 && fail == lowest && LATENCY_MODES.contains(&mode) {
@@ -294,6 +316,9 @@ impl<'a> Profile<'a> {
             versions,
             latency_runs,
             answers: outcome.answers(self.protocol),
+            mtls: None,
+            proxies: costs,
+            sidecar_passes: None,
             policy: self.policy(mode),
         })
     }
@@ -340,6 +365,9 @@ pub async fn profile(
 ) -> Result<(), String> {
     let p = Profile::of(label, &model);
     let hint = super::external_hint(&model, opts);
+    if settings.cost {
+        return cost(&p, model, opts, settings, bars, rows, hint).await;
+    }
     let modes = settings.modes.clone();
     let mut mesh = Mesh::start(
         model,
@@ -377,10 +405,68 @@ pub async fn profile(
         let mode = mode.map_or("bare", RetryMode::as_str);
         for &fail in &settings.fails {
             let retries = || async { mesh.retries().await.map(Some) };
-            rows.push(p.point(&url, mode, fail, settings, bars, retries).await?);
+            let mut row = p
+                .point(&url, mode, fail, settings, bars, retries, &[])
+                .await?;
+            row.mtls = (!mesh.bare).then(|| mesh.peer_mtls());
+            rows.push(row);
         }
     }
     mesh.stop();
+    Ok(())
+}
+
+/// `compare --cost`: the profile's mesh with mutual TLS between the
+/// proxies, then without (ambient: once, the waypoint talks plain text),
+/// then bare, each at `fail` 0 at the same rate, each proxy's CPU and peak
+/// memory read over the run.
+async fn cost(
+    p: &Profile<'_>,
+    model: Model,
+    opts: &Options,
+    settings: &Settings,
+    bars: &MultiProgress,
+    rows: &mut Vec<Row>,
+    hint: Option<String>,
+) -> Result<(), String> {
+    let sidecars = localmesh::plan::Topology::of(&model) == localmesh::plan::Topology::Sidecars;
+    let mut runs = vec![(false, false)];
+    if sidecars {
+        runs.push((false, true));
+    }
+    runs.push((true, false));
+    for (bare, plaintext_peers) in runs {
+        let mesh = Mesh::start(
+            model.clone(),
+            &Options {
+                retry_mode: Some(RetryMode::On),
+                bare,
+                plaintext_peers,
+                ..opts.clone()
+            },
+        )
+        .await?;
+        let url = format!("{}/", mesh.ingress_url());
+        warm_up(p.protocol, &url).await.map_err(|e| match &hint {
+            Some(h) => format!("{}: {e}\n  hint: {h}", p.label),
+            None => format!("{}: {e}", p.label),
+        })?;
+        let proxies: Vec<(String, u32)> = mesh
+            .proxies()
+            .map(|(name, _, pid)| (name.to_owned(), pid))
+            .collect();
+        let mode = if bare { "bare" } else { "on" };
+        let retries = || async { mesh.retries().await.map(Some) };
+        let mut row = p
+            .point(&url, mode, 0.0, settings, bars, retries, &proxies)
+            .await?;
+        row.mtls = (!bare).then(|| mesh.peer_mtls());
+        if sidecars && !bare {
+            let passes = model.services.iter().map(|s| 1 + s.upstreams.len() as u32);
+            row.sidecar_passes = Some(passes.sum());
+        }
+        rows.push(row);
+    }
     Ok(())
 }
 
@@ -412,7 +498,7 @@ pub async fn deployed(
             }
         };
         rows.push(
-            p.point(url, DEPLOYED, fail, settings, bars, retries)
+            p.point(url, DEPLOYED, fail, settings, bars, retries, &[])
                 .await?,
         );
     }

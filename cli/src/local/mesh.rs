@@ -33,6 +33,8 @@ pub struct Mesh {
     pub mode: RetryMode,
     /// Without Envoy (see [`Options::bare`]).
     pub bare: bool,
+    /// Sidecars talk plain text to each other (see [`Options::plaintext_peers`]).
+    pub plaintext_peers: bool,
     /// How long the start took, hops and proxies ready.
     pub started_in: Duration,
     dir: Logs,
@@ -83,8 +85,12 @@ impl Logs {
 impl Mesh {
     /// Starts everything and waits until it is ready. Await it directly from the
     /// main future (not from a spawned task): see [`Proc::spawn`].
-    pub async fn start(model: Model, opts: &Options) -> Result<Mesh, String> {
+    pub async fn start(mut model: Model, opts: &Options) -> Result<Mesh, String> {
         let begun = Instant::now();
+        if opts.plaintext_peers {
+            // No mutual TLS: nothing to authorize callers by either.
+            model.mesh.mtls = false;
+        }
         check(&model, opts)?;
         let envoy_bin = find_envoy(opts.envoy.as_deref())?;
         let hop_bin = find_binary(model.wire.protocol.binary(), opts.bin_dir.as_deref())?;
@@ -135,6 +141,7 @@ impl Mesh {
         let mut mesh = Mesh {
             mode: opts.retry_mode.unwrap_or(RetryMode::On),
             bare: opts.bare,
+            plaintext_peers: opts.plaintext_peers,
             started_in: Duration::ZERO,
             dir,
             envoy_bin,
@@ -268,6 +275,7 @@ impl Mesh {
         ProxyOptions {
             retry_mode: self.mode,
             collector: self.collector.clone(),
+            peer_mtls: !self.plaintext_peers,
         }
     }
 
@@ -357,6 +365,12 @@ impl Mesh {
     /// a service, or the ingress proxy), with sidecars.
     pub fn credentials(&self, name: &str) -> Option<&Credentials> {
         self.credentials.get(name)
+    }
+
+    /// Whether the proxies call each other with mutual TLS: sidecars, unless
+    /// told otherwise (the ambient waypoint talks plain text: no ztunnel).
+    pub fn peer_mtls(&self) -> bool {
+        !self.bare && !self.plaintext_peers && self.plan.topology == Topology::Sidecars
     }
 
     /// The folder of the logs (`<pod>.log`, each proxy's log and bootstrap).

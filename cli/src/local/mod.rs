@@ -8,6 +8,7 @@
 
 mod admin;
 pub mod compare;
+pub mod cost;
 pub mod load;
 mod mesh;
 pub mod options;

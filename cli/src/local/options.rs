@@ -34,6 +34,10 @@ pub struct Options {
     pub keep_logs: bool,
     /// `up`: print what Envoy got, route by route, in Istio's terms.
     pub print_routes: bool,
+    /// The proxies talk plain text to each other (a DestinationRule
+    /// `tls.mode: DISABLE`), the namespace PERMISSIVE without policies:
+    /// `compare --cost`'s "mTLS off".
+    pub plaintext_peers: bool,
 }
 
 /// `--resolve HOST:PORT:ADDR`.

@@ -104,6 +104,7 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
     let success = success_plot(rows)?;
     let latency = latency_plot(rows)?;
     let cost = cost_plot(rows)?;
+    let proxies = proxies_plot(rows)?;
     let mut page = String::new();
     let esc = |s: &str| {
         s.replace('&', "&amp;")
@@ -151,8 +152,8 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
         "<figure id=\"latency\">\n{latency}\n<figcaption>Latency percentiles at the lowest \
          fail of the sweep ({calm}), the chain alone (<em>bare</em>: hops calling each other) \
          and through the local mesh with the profile's retries (<em>mesh, retries on</em>: \
-         one Envoy playing the gateway and every sidecar); the gap is what Envoy adds along \
-         the chain. {spread}{tail}</figcaption>\n</figure>\n",
+         the ingress gateway and a sidecar per pod, or the waypoint); the gap is what the \
+         proxies add along the chain. {spread}{tail}</figcaption>\n</figure>\n",
         calm = rows.iter().map(|r| r.fail).fold(f64::INFINITY, f64::min),
         spread = if info.latency_runs > 1 {
             format!(
@@ -176,6 +177,19 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
          A retried call waits for every try it makes, so the tail grows with fail where the \
          retries work (<em>on</em>) and not where nothing is retried.</figcaption>\n</figure>\n"
     );
+    if let Some(svg) = proxies {
+        let _ = write!(
+            page,
+            "<figure id=\"proxies\">\n{svg}\n<figcaption>What each proxy costs \
+             (<code>compare --cost</code>): CPU seconds per 1,000 requests (the same number as \
+             vCPU per 1,000 requests per second) of the gateway, of every sidecar together \
+             and per sidecar pass, and of the waypoint, with mutual TLS between the proxies \
+             and without; dashed: {}'s published figure per sidecar. The latency the mesh adds \
+             is in the table below (mesh minus bare).</figcaption>\n</figure>\n<pre>{}</pre>\n",
+            esc(super::cost::ISTIO_SOURCE),
+            esc(&super::table::cost_tables(rows))
+        );
+    }
     page.push_str("<h2>Every run</h2>\n<table>\n<tr>");
     for h in head() {
         let _ = write!(page, "<th>{h}</th>");
@@ -414,6 +428,107 @@ fn cost_plot(rows: &[Row]) -> Result<String, String> {
         root.present().map_err(e)?;
     }
     Ok(svg)
+}
+
+/// `compare --cost`'s bars: per measured row (profile, mTLS on or off), the
+/// CPU per 1,000 requests of the gateway, all sidecars, a sidecar pass and
+/// the waypoint; Istio's published sidecar figure as a dashed line. `None`
+/// without cost rows.
+fn proxies_plot(rows: &[Row]) -> Result<Option<String>, String> {
+    let measured: Vec<&Row> = rows.iter().filter(|r| !r.proxies.is_empty()).collect();
+    if measured.is_empty() {
+        return Ok(None);
+    }
+    type Bar = (&'static str, fn(&Row) -> Option<f64>);
+    let bars: [Bar; 4] = [
+        ("gateway", |r| role_cpu(r, "gateway")),
+        ("sidecars, all", |r| role_cpu(r, "sidecar")),
+        ("sidecar, per pass", super::table::per_pass),
+        ("waypoint", |r| role_cpu(r, "waypoint")),
+    ];
+    let istio_sidecar = super::cost::ISTIO[0].cpu_s_per_1000;
+    let y_max = measured
+        .iter()
+        .flat_map(|r| bars.iter().filter_map(|(_, f)| f(r)))
+        .fold(istio_sidecar, f64::max)
+        * 1.2;
+    let n = measured.len() as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 420)).into_drawing_area();
+        let e = |e: DrawingAreaErrorKind<_>| format!("plot: {e}");
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("proxy CPU per 1,000 requests", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.5..n - 0.5, 0.0..y_max)
+            .map_err(e)?;
+        let labels: Vec<String> = measured
+            .iter()
+            .map(|r| {
+                let mtls = match r.mtls {
+                    Some(true) => "mTLS",
+                    _ => "plain",
+                };
+                format!("{} {}", r.profile, mtls)
+            })
+            .collect();
+        chart
+            .configure_mesh()
+            .x_labels(measured.len())
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                match (i - x).abs() < 0.01 && i >= 0.0 {
+                    true => labels.get(i as usize).cloned().unwrap_or_default(),
+                    false => String::new(),
+                }
+            })
+            .y_desc("CPU seconds per 1,000 requests")
+            .draw()
+            .map_err(e)?;
+        let width = 0.8 / bars.len() as f64;
+        for (k, (name, value)) in bars.iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            let rects: Vec<Rectangle<(f64, f64)>> = measured
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let v = value(r)?;
+                    let x0 = i as f64 - 0.4 + k as f64 * width;
+                    Some(Rectangle::new(
+                        [(x0, 0.0), (x0 + width * 0.9, v)],
+                        color.filled(),
+                    ))
+                })
+                .collect();
+            chart
+                .draw_series(rects)
+                .map_err(e)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        let istio = vec![(-0.5, istio_sidecar), (n - 0.5, istio_sidecar)];
+        chart
+            .draw_series(DashedLineSeries::new(istio, 6, 4, BLACK.stroke_width(1)))
+            .map_err(e)?
+            .label("Istio 1.24, per sidecar")
+            .legend(|(x, y)| DashedPathElement::new(vec![(x, y), (x + 18, y)], 6, 4, BLACK));
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        root.present().map_err(e)?;
+    }
+    Ok(Some(svg))
+}
+
+/// The CPU per 1,000 requests of a row's proxies of `role`, together;
+/// `None` when it has none.
+fn role_cpu(r: &Row, role: &str) -> Option<f64> {
+    let mut of_role = r.proxies.iter().filter(|p| p.role == role).peekable();
+    of_role.peek()?;
+    Some(of_role.map(|p| p.cpu_s_per_1000).sum())
 }
 
 /// A retry mode's line: solid for the profile's retries, dashed otherwise.

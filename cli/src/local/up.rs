@@ -331,7 +331,7 @@ fn print_rows(rows: &[Row], format: Format) {
             serde_json::to_string_pretty(rows).expect("rows serialize")
         ),
         Format::Csv => print!("{}", table::csv(rows)),
-        Format::Table => print!("{}", table::table(rows)),
+        Format::Table => print!("{}{}", table::table(rows), table::cost_tables(rows)),
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

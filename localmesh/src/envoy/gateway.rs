@@ -52,7 +52,7 @@ impl<'a> Gateway<'a> {
                 listener_port: plan.ingress,
                 service: service.clone(),
                 subsets,
-                mutual_tls: sidecars,
+                mutual_tls: sidecars && options.peer_mtls,
             },
             credentials,
             options,

@@ -45,6 +45,11 @@ pub struct ProxyOptions {
     pub retry_mode: RetryMode,
     /// Where spans go, when the profile traces.
     pub collector: Option<Collector>,
+    /// Sidecars call each other with Istio mutual TLS (auto mTLS, Istio's
+    /// default); `false` plays a DestinationRule `tls.mode: DISABLE` for
+    /// every host: plain text between the proxies (`compare --cost` measures
+    /// both).
+    pub peer_mtls: bool,
 }
 
 impl Default for ProxyOptions {
@@ -52,6 +57,7 @@ impl Default for ProxyOptions {
         ProxyOptions {
             retry_mode: RetryMode::On,
             collector: None,
+            peer_mtls: true,
         }
     }
 }

@@ -103,7 +103,7 @@ impl<'a> Sidecar<'a> {
                         listener_port,
                         service: name.clone(),
                         subsets,
-                        mutual_tls: true,
+                        mutual_tls: options.peer_mtls,
                     });
                 }
                 crate::plan::Destination::External { host, port } => {
