@@ -544,7 +544,7 @@ fn check_table(line: &str, doc: &[String], printed: &[String]) {
 fn check_compare_demos(line: &str, stdout: &[String], stderr: &[String]) {
     let t = table(stdout);
     assert_eq!(
-        t.above, "routes istio, data plane sidecar, fail 0.30",
+        t.above, "routes istio, data plane sidecar, mtls on, fail 0.30",
         "`{line}`"
     );
     let mut seen = BTreeSet::new();
