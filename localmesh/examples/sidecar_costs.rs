@@ -13,44 +13,27 @@ use hop::testkit::{
     workspace_binary,
 };
 use localmesh::ca::{Authority, Credentials};
-use localmesh::envoy::{Outbound, ProxyOptions, Sidecar};
+use localmesh::envoy::{Outbound, Sidecar};
 use localmesh::identity;
 use localmesh::process::{self, Envoy};
+use localmesh::usage;
 use meshgen::model::Model;
-use meshgen::profile::{Layers, load};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const REQUESTS: usize = 2000;
 
 fn model(name: &str, sets: &[&str]) -> Model {
-    let profile = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../profiles")
-        .join(name);
-    let loaded = load(&Layers {
-        profile,
-        files: Vec::new(),
-        sets: sets.iter().map(|s| s.to_string()).collect(),
-    })
-    .expect("profile loads");
-    meshgen::validate::resolve(&loaded).expect("profile resolves")
+    common::model(name, sets)
 }
 
-/// User + system CPU seconds of a process so far.
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
-    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    usage::cpu_seconds(pid).expect("/proc stat")
 }
 
 fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+    usage::rss_mib(pid).unwrap_or(0.0)
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> String {
@@ -102,17 +85,7 @@ fn sidecar<'a>(
     app: u16,
     outbound: Vec<Outbound>,
 ) -> Sidecar<'a> {
-    Sidecar {
-        model: m,
-        service: m.service(service).unwrap(),
-        pod: pod.into(),
-        credentials: c,
-        inbound_port: inbound,
-        app_port: app,
-        outbound,
-        egress: Vec::new(),
-        options: Box::leak(Box::new(ProxyOptions::default())),
-    }
+    common::sidecar_pod(common::sidecar(m, service, c, inbound, app, outbound), pod)
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -12,6 +12,7 @@
 //!   outbound ISTIO_MUTUAL upstream TLS, and the bootstrap.
 //! - [`process`]: Envoy started for a bootstrap, ready when its admin says so,
 //!   killed with its parent.
+//! - [`usage`]: what a process uses (CPU seconds, resident memory) from `/proc`.
 //!
 //! No async runtime: the caller drives it from its own. docs/local.md says
 //! what is played and what is left.
@@ -22,5 +23,6 @@ mod error;
 pub mod identity;
 pub mod plan;
 pub mod process;
+pub mod usage;
 
 pub use error::Error;

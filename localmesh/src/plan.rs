@@ -244,6 +244,14 @@ impl Plan {
             .or_else(|| self.pods_of(service, None).next())
     }
 
+    /// Sidecar passes of a request through the whole chain: each service's
+    /// inbound side, and its outbound side once per upstream; `None` without
+    /// sidecars. Istio's per-sidecar figures count one pass.
+    pub fn sidecar_passes(&self, model: &Model) -> Option<u32> {
+        let passes = model.services.iter().map(|s| 1 + s.upstreams.len() as u32);
+        (self.topology == Topology::Sidecars).then(|| passes.sum())
+    }
+
     pub fn external(&self, host: &str, port: u16) -> Option<&ExternalPlan> {
         self.externals
             .iter()

@@ -461,10 +461,7 @@ async fn cost(
             .point(&url, mode, 0.0, settings, bars, retries, &proxies)
             .await?;
         row.mtls = (!bare).then(|| mesh.peer_mtls());
-        if sidecars && !bare {
-            let passes = model.services.iter().map(|s| 1 + s.upstreams.len() as u32);
-            row.sidecar_passes = Some(passes.sum());
-        }
+        row.sidecar_passes = mesh.plan.sidecar_passes(&mesh.model).filter(|_| !bare);
         rows.push(row);
     }
     Ok(())

@@ -100,22 +100,11 @@ pub fn table(rows: &[Row]) -> String {
         rows.iter()
             .map(|r| shown.iter().map(|(_, cell)| cell(r)).collect()),
     );
-    let widths: Vec<usize> = (0..shown.len())
-        .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
-        .collect();
     let mut out = String::new();
     if !shared.is_empty() {
         out.push_str(&format!("{}\n", shared.join(", ")));
     }
-    for l in lines {
-        let cells: Vec<String> = l
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    out.push_str(&aligned(&lines));
     out.push_str(&versions_once(rows));
     out
 }
@@ -278,7 +267,8 @@ pub fn cost_tables(rows: &[Row]) -> String {
     )
 }
 
-fn aligned(lines: &[Vec<String>]) -> String {
+/// Lines of cells as columns padded to their widest cell, two spaces apart.
+pub fn aligned(lines: &[Vec<String>]) -> String {
     let columns = lines.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))

@@ -7,11 +7,9 @@
 
 use serde_json::Value;
 
-const COLUMNS: usize = 7;
-
 /// The routes of every listener of every `(proxy, bootstrap)`, as an aligned table.
 pub fn routes(proxies: &[(String, Value)]) -> String {
-    let mut lines = vec![[
+    let mut lines = vec![vec![
         "PROXY".to_owned(),
         "LISTENER".to_owned(),
         "PORT".into(),
@@ -39,7 +37,7 @@ pub fn routes(proxies: &[(String, Value)]) -> String {
             .unwrap_or_default();
         for vh in &vhosts {
             for r in vh["routes"].as_array().into_iter().flatten() {
-                lines.push([
+                lines.push(vec![
                     proxy.clone(),
                     name.clone(),
                     port.clone(),
@@ -51,20 +49,7 @@ pub fn routes(proxies: &[(String, Value)]) -> String {
             }
         }
     }
-    let widths: Vec<usize> = (0..COLUMNS)
-        .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
-        .collect();
-    lines
-        .iter()
-        .map(|l| {
-            let cells: Vec<String> = l
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            format!("{}\n", cells.join("  ").trim_end())
-        })
-        .collect()
+    super::table::aligned(&lines)
 }
 
 /// `x-dev-user=super-secret`, or `/*` for a prefix match on everything.

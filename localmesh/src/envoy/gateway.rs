@@ -70,8 +70,7 @@ impl<'a> Gateway<'a> {
         Proxy {
             model: self.model,
             name: self.proxy_name(),
-            mode: self.options.retry_mode,
-            collector: self.options.collector.as_ref(),
+            options: self.options,
         }
     }
 

@@ -53,7 +53,7 @@ impl Outbound {
         VirtualHost {
             name: format!("{host}:{port}"),
             domains: vec!["*".into()],
-            routes: routes(m, &s.name, &s.route, proxy.mode),
+            routes: routes(m, &s.name, &s.route, proxy.mode()),
             include_request_attempt_count: true,
         }
     }
@@ -175,6 +175,26 @@ impl Egress {
         };
         Some(cluster(self.cluster_name(), vec![endpoint], false, None))
     }
+}
+
+/// A caller's whole outbound side: a listener and its clusters per
+/// destination, then per external host.
+pub fn side(
+    proxy: &Proxy,
+    outbound: &[Outbound],
+    egress: &[Egress],
+) -> (Vec<Listener>, Vec<Cluster>) {
+    let mut listeners = Vec::new();
+    let mut clusters = Vec::new();
+    for o in outbound {
+        listeners.push(o.listener(proxy));
+        clusters.extend(o.clusters(proxy));
+    }
+    for e in egress {
+        listeners.push(e.listener(proxy));
+        clusters.extend(e.cluster(proxy));
+    }
+    (listeners, clusters)
 }
 
 /// One HTTP listener: a connection manager with the fault filter (the

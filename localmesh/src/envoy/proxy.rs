@@ -15,7 +15,7 @@ use super::types::{
     RouteConfiguration, RuntimeLayer, StaticResources, StdoutAccessLog, SubstitutionFormatString,
     Tracing, UuidRequestIdConfig, h2_upstream,
 };
-use super::{RetryMode, route};
+use super::{ProxyOptions, RetryMode, route};
 use crate::plan::Collector;
 
 /// One proxy's shared settings.
@@ -24,8 +24,7 @@ pub struct Proxy<'a> {
     pub model: &'a Model,
     /// `workload.namespace`, as Istio names a proxy's spans.
     pub name: String,
-    pub mode: RetryMode,
-    pub collector: Option<&'a Collector>,
+    pub options: &'a ProxyOptions,
 }
 
 /// Which side of the mesh a connection manager serves.
@@ -57,6 +56,10 @@ pub fn collector_cluster_name() -> String {
 }
 
 impl Proxy<'_> {
+    pub fn mode(&self) -> RetryMode {
+        self.options.retry_mode
+    }
+
     pub fn h2(&self) -> bool {
         self.model.wire.protocol == Protocol::Grpc
     }
@@ -64,7 +67,7 @@ impl Proxy<'_> {
     /// The profile traces and `up` was given a collector.
     fn traces(&self) -> Option<(&Collector, f64)> {
         let t = self.model.mesh.tracing.as_ref()?;
-        Some((self.collector?, t.sampling_percent))
+        Some((self.options.collector.as_ref()?, t.sampling_percent))
     }
 
     /// An HTTP connection manager as istiod writes one: codec AUTO (HTTP/1.1

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use meshgen::model::{Model, Service, istio};
 
-use super::outbound::{Egress, Outbound};
+use super::outbound::{self, Egress, Outbound};
 use super::proxy::{Proxy, Side, cluster};
 use super::rbac;
 use super::route::{everything, no_timeout};
@@ -140,8 +140,7 @@ impl<'a> Sidecar<'a> {
         Proxy {
             model: self.model,
             name: format!("{}.{}", self.service.name, self.model.namespace),
-            mode: self.options.retry_mode,
-            collector: self.options.collector.as_ref(),
+            options: self.options,
         }
     }
 
@@ -260,16 +259,10 @@ impl<'a> Sidecar<'a> {
     pub fn bootstrap(&self) -> Bootstrap {
         let proxy = self.proxy();
         let ns = &self.model.namespace;
-        let mut listeners = vec![self.inbound_listener()];
-        let mut clusters = vec![self.inbound_cluster()];
-        for o in &self.outbound {
-            listeners.push(o.listener(&proxy));
-            clusters.extend(o.clusters(&proxy));
-        }
-        for e in &self.egress {
-            listeners.push(e.listener(&proxy));
-            clusters.extend(e.cluster(&proxy));
-        }
+        let (outbound_listeners, outbound_clusters) =
+            outbound::side(&proxy, &self.outbound, &self.egress);
+        let listeners = [vec![self.inbound_listener()], outbound_listeners].concat();
+        let clusters = [vec![self.inbound_cluster()], outbound_clusters].concat();
         proxy.bootstrap(
             format!("sidecar~127.0.0.1~{}.{ns}~{ns}.svc.cluster.local", self.pod),
             listeners,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use meshgen::model::{Model, istio};
 
-use super::outbound::{Egress, Outbound};
+use super::outbound::{self, Egress, Outbound};
 use super::proxy::Proxy;
 use super::types::Bootstrap;
 use super::{ProxyOptions, write_bootstrap};
@@ -76,19 +76,9 @@ impl<'a> Waypoint<'a> {
         let proxy = Proxy {
             model: self.model,
             name: self.proxy_name(),
-            mode: self.options.retry_mode,
-            collector: self.options.collector.as_ref(),
+            options: self.options,
         };
-        let mut listeners = Vec::new();
-        let mut clusters = Vec::new();
-        for o in &self.outbound {
-            listeners.push(o.listener(&proxy));
-            clusters.extend(o.clusters(&proxy));
-        }
-        for e in &self.egress {
-            listeners.push(e.listener(&proxy));
-            clusters.extend(e.cluster(&proxy));
-        }
+        let (listeners, clusters) = outbound::side(&proxy, &self.outbound, &self.egress);
         let ns = &self.model.namespace;
         proxy.bootstrap(
             format!(
