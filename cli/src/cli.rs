@@ -299,6 +299,8 @@ impl LocalArgs {
 /// `compare --cost`'s open-loop rate unless --rate says otherwise: what a
 /// debug build of five Envoys and four hops holds on two cores.
 const COST_RATE: f64 = 100.0;
+/// Below this many requests a run, 10 ms CPU ticks make a proxy's cost coarse.
+const COST_REQUESTS: usize = 1000;
 
 fn fail_points(sweep: Vec<f64>, fail: Option<f64>, report: bool) -> Vec<f64> {
     match (sweep.is_empty(), fail, report) {
@@ -556,6 +558,13 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 },
                 cost,
             };
+            if cost && settings.per_point() < COST_REQUESTS {
+                eprintln!(
+                    "note: --cost: CPU time is counted in 10 ms ticks; over {} requests a \
+                     proxy's figure is coarse ({COST_REQUESTS} or more are better)",
+                    settings.per_point()
+                );
+            }
             let deployed = if ingress.is_empty() {
                 None
             } else {

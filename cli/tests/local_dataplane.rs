@@ -11,9 +11,9 @@ mod local_support;
 use std::process::Command;
 
 use hop::probe::http_get_within;
-use local_support::{demo, drive, model, one_mesh_at_a_time, options, start};
+use local_support::{demo, drive, model, one_mesh_at_a_time, options, start, start_mode};
 use meshgen::model::Protocol;
-use meshgen_cli::local::Mesh;
+use meshgen_cli::local::{Mesh, RetryMode};
 
 /// `chain_requests_total` of a pod's hop, from its Prometheus port.
 async fn served(port: u16) -> u64 {
@@ -103,34 +103,22 @@ fn call_as(mesh: &Mesh, who: &str, service: &str) -> Result<(), String> {
     }
 }
 
-/// A plain-text call at `port`: whether anything answered it (a STRICT
-/// inbound side closes the connection: grpcurl then retries until its
-/// deadline, kept short).
+/// A plain-text client at `port` (an HTTP/1.1 request, or the HTTP/2
+/// preface gRPC starts with): whether any byte came back. A STRICT inbound
+/// side finds no filter chain for it and closes the connection.
 fn plain_text_answered(protocol: Protocol, port: u16) -> bool {
-    let out = match protocol {
-        Protocol::Http => Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-                "10",
-            ])
-            .arg(format!("http://127.0.0.1:{port}/"))
-            .output(),
-        Protocol::Grpc => Command::new(hop::testkit::tool("grpcurl"))
-            .args(["-plaintext", "-max-time", "2"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("chain.v1.Hop/Call")
-            .output(),
-    }
-    .expect("curl / grpcurl runs");
-    match protocol {
-        Protocol::Http => String::from_utf8_lossy(&out.stdout) != "000",
-        Protocol::Grpc => out.status.success(),
-    }
+    use std::io::{Read as _, Write as _};
+    let hello: &[u8] = match protocol {
+        Protocol::Http => b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n",
+        // The preface and an empty SETTINGS frame.
+        Protocol::Grpc => b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00",
+    };
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(hello).expect("send");
+    let mut first = [0u8; 1];
+    matches!(conn.read(&mut first), Ok(1))
 }
 
 async fn strict(protocol: Protocol) {
@@ -142,7 +130,9 @@ async fn strict(protocol: Protocol) {
     // Through the gateway, every edge allowed.
     let out = drive(&mesh, 20, &[]).await;
     assert_eq!(out.successes(), 20, "{:?}", out.samples[0].error);
-    // STRICT: no pod's inbound side answers plain text.
+    // The gateway takes plain text from clients (the check can see an answer)...
+    assert!(plain_text_answered(protocol, mesh.ingress_port()));
+    // ...and STRICT: no pod's inbound side answers plain text.
     for pod in &mesh.plan.pods {
         assert!(
             !plain_text_answered(protocol, pod.inbound),
@@ -171,4 +161,64 @@ async fn http_strict_mtls_and_authorization() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_strict_mtls_and_authorization() {
     strict(Protocol::Grpc).await;
+}
+
+/// Clients that lie and clients that stall: Envoy's own control headers
+/// (`x-envoy-retry-on`, `x-envoy-max-retries`, a 1 ms
+/// `x-envoy-upstream-rq-timeout-ms`) sent by a client are not obeyed by the
+/// gateway, which takes the client as external (Istio's gateways do, by
+/// `use_remote_address`), so a mesh without retries makes none; and a
+/// hundred silent connections held open at the gateway and at every
+/// sidecar's inbound side keep no request from being answered.
+async fn hostile_clients(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
+    let m = model(demo(protocol), None, &[]);
+    let mesh = start_mode(m, RetryMode::Off).await;
+    let steer = [
+        ("fail", "0.3"),
+        (
+            "x-envoy-retry-on",
+            "5xx,reset,connect-failure,retriable-status-codes",
+        ),
+        ("x-envoy-retry-grpc-on", "internal,unavailable"),
+        ("x-envoy-retriable-status-codes", "500"),
+        ("x-envoy-max-retries", "5"),
+        ("x-envoy-upstream-rq-timeout-ms", "1"),
+    ];
+    let before = mesh.retries().await.expect("stats");
+    let out = drive(&mesh, 200, &steer).await;
+    assert_eq!(
+        mesh.retries().await.expect("stats") - before,
+        0,
+        "a client made the mesh retry"
+    );
+    // 0.7^3 = 0.343 without retries; 200 requests: far inside 0.2..0.5. A
+    // 1 ms timeout obeyed would have failed them all.
+    let ratio = out.successes() as f64 / 200.0;
+    assert!(
+        (0.2..0.5).contains(&ratio),
+        "success {ratio} under headers {steer:?}"
+    );
+
+    let mut silent = Vec::new();
+    let ports =
+        std::iter::once(mesh.ingress_port()).chain(mesh.plan.pods.iter().map(|p| p.inbound));
+    for port in ports {
+        for _ in 0..100 {
+            silent.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+        }
+    }
+    let out = drive(&mesh, 20, &[]).await;
+    assert_eq!(out.successes(), 20, "{:?}", out.samples[0].error);
+    drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_clients_cannot_steer_or_starve_the_mesh() {
+    hostile_clients(Protocol::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_clients_cannot_steer_or_starve_the_mesh() {
+    hostile_clients(Protocol::Grpc).await;
 }

@@ -321,7 +321,7 @@ fn compare_cost_measures_every_proxy_with_and_without_mtls() {
             .arg("compare")
             .arg(profile_path("demo.toml"))
             .arg(profile_path("demo-grpc.toml"))
-            .args(["--stub-external", "--cost", "--requests", "100", "--envoy"])
+            .args(["--stub-external", "--cost", "--requests", "200", "--envoy"])
             .arg(envoy())
             .arg("--bin-dir")
             .arg(bin_dir())
@@ -331,6 +331,10 @@ fn compare_cost_measures_every_proxy_with_and_without_mtls() {
             .expect("meshgen compare runs");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("note: --cost: CPU time is counted in 10 ms ticks"),
+            "{stderr}"
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let rows: Vec<serde_json::Value> = serde_json::from_str(&run(&["--json"])).expect("--json");

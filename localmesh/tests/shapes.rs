@@ -228,3 +228,105 @@ fn routes_follow_the_virtual_service() {
         );
     }
 }
+
+/// Every shipped profile, each service with three replicas: no two things
+/// of a plan listen on one port, no two pods share a name (their logs and
+/// bootstraps are named after them), and within each proxy no two
+/// listeners or clusters share a name (Envoy would refuse the bootstrap).
+#[test]
+fn plans_are_free_of_collisions() {
+    use localmesh::envoy::{Gateway, ProxyOptions, Sidecar, Waypoint};
+    use localmesh::plan::{Input, Plan, Ports, Topology};
+    use std::collections::BTreeSet;
+    let profiles = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".toml"));
+    for profile in profiles {
+        let plain = common::model(&profile, &[]);
+        let sets: Vec<String> = plain
+            .services
+            .iter()
+            .map(|s| format!("service.{}.replicas=3", s.name))
+            .collect();
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let m = common::model(&profile, &sets);
+        let plan = Plan::new(
+            &m,
+            &Input {
+                stub: Some(1),
+                ..Input::default()
+            },
+            &mut Ports::default(),
+        )
+        .unwrap();
+        // Each port once by its owner; ambient pods share the waypoint's
+        // listeners and the egress ones.
+        let mut ports: Vec<u16> = vec![plan.ingress];
+        ports.extend(plan.waypoint.values());
+        let mut shared: BTreeSet<u16> = BTreeSet::new();
+        for p in &plan.pods {
+            ports.extend([p.hop, p.metrics]);
+            match plan.topology {
+                Topology::Sidecars => {
+                    ports.push(p.inbound);
+                    ports.extend(p.outbound.values());
+                }
+                Topology::Ambient => shared.extend(
+                    p.outbound
+                        .values()
+                        .filter(|port| !plan.waypoint.values().any(|w| w == *port)),
+                ),
+            }
+        }
+        ports.extend(shared);
+        let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "{profile}: a port used twice");
+        let names: BTreeSet<&str> = plan.pods.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names.len(),
+            plan.pods.len(),
+            "{profile}: two pods, one name"
+        );
+        assert_eq!(
+            plan.pods.len(),
+            3 * m.services.iter().map(|s| s.versions.len()).sum::<usize>()
+        );
+
+        let ca = Authority::new().unwrap();
+        let gateway_id = ca.issue(&identity::ingress(&m)).unwrap();
+        let options = ProxyOptions::default();
+        let mut bootstraps = vec![Gateway::of(&m, &plan, Some(&gateway_id), &options).bootstrap()];
+        if plan.waypoint.is_empty() {
+            let issued: Vec<_> = m
+                .services
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        ca.issue(&identity::service(&m, &s.name)).unwrap(),
+                    )
+                })
+                .collect();
+            for pod in &plan.pods {
+                let c = &issued.iter().find(|(n, _)| *n == pod.service).unwrap().1;
+                bootstraps.push(Sidecar::of(&m, &plan, pod, c, &options).bootstrap());
+            }
+        } else {
+            bootstraps.push(Waypoint::of(&m, &plan, &options).bootstrap());
+        }
+        for b in bootstraps {
+            let b = serde_json::to_value(b).unwrap();
+            for kind in ["listeners", "clusters"] {
+                let all: Vec<&str> = b["static_resources"][kind]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x["name"].as_str().unwrap())
+                    .collect();
+                let unique: BTreeSet<&str> = all.iter().copied().collect();
+                assert_eq!(unique.len(), all.len(), "{profile}: {kind} {all:?}");
+            }
+        }
+    }
+}

@@ -44,6 +44,8 @@ pub struct Mesh {
     credentials: BTreeMap<String, Credentials>,
     /// Holds the private directory of the keys; removed with the mesh.
     _ca: Option<Authority>,
+    /// When the credentials were issued (wall clock: they expire by it).
+    issued_at: Option<std::time::SystemTime>,
     proxies: Vec<Envoy>,
     hops: Vec<Proc>,
     _stub: Option<ExternalStub>,
@@ -146,6 +148,7 @@ impl Mesh {
             dir,
             envoy_bin,
             collector: plan.collector.clone(),
+            issued_at: ca.as_ref().map(|_| std::time::SystemTime::now()),
             credentials,
             _ca: ca,
             proxies: Vec::new(),
@@ -405,8 +408,12 @@ impl Mesh {
             .collect()
     }
 
-    /// A process that exited while the mesh runs, with its log tail.
+    /// A process that exited while the mesh runs, with its log tail; or
+    /// certificates about to expire.
     pub fn died(&mut self) -> Option<String> {
+        if let Some(why) = self.issued_at.and_then(certificates_expire) {
+            return Some(why);
+        }
         for p in &mut self.proxies {
             if let Err(e) = p.check() {
                 return Some(e.to_string());
@@ -434,8 +441,37 @@ impl Mesh {
     }
 }
 
+/// Why a mesh whose certificates were issued at `issued` cannot go on:
+/// istio-agent renews them at half their life; here they are not renewed,
+/// so within a minute of their end the mesh stops with this reason
+/// instead of failing every handshake.
+fn certificates_expire(issued: std::time::SystemTime) -> Option<String> {
+    let ttl = Duration::try_from(localmesh::ca::WORKLOAD_CERT_TTL).ok()?;
+    let age = issued.elapsed().unwrap_or_default();
+    (age + Duration::from_secs(60) >= ttl).then(|| {
+        format!(
+            "the workload certificates expire {} h after the start and are not renewed \
+             locally: start the mesh again",
+            ttl.as_secs() / 3600
+        )
+    })
+}
+
 impl Drop for Mesh {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn the_mesh_stops_before_its_certificates_expire() {
+        let now = SystemTime::now();
+        assert!(super::certificates_expire(now).is_none());
+        let almost = now - Duration::from_secs(24 * 3600 - 30);
+        assert!(super::certificates_expire(almost).unwrap().contains("24 h"));
     }
 }
