@@ -111,8 +111,8 @@ enum Command {
         /// default policy (`default`).
         #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::local::RetryMode::On)]
         retries: crate::local::RetryMode,
-        /// The ingress port on 127.0.0.1 (default: a free one).
-        #[arg(long, value_name = "PORT")]
+        /// The ingress port on 127.0.0.1, 1 to 65535 (default: a free one).
+        #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
         port: Option<u16>,
         /// Keep the logs (Envoy's, with its access log, and each hop's) after exit,
         /// in the temporary folder `up` names.
@@ -366,8 +366,10 @@ fn with_scheme(url: String) -> String {
 const LATENCY_RUNS: usize = 3;
 
 /// A local-run failure, shown like the other errors (exit 2).
+/// An error of `up` or `compare`: its first line the message, the others
+/// (a program's log tail) shown under it.
 fn local_error(message: String) -> Error {
-    Error::Input(vec![meshgen::error::Diagnostic::new(message)])
+    Error::Input(vec![meshgen::error::Diagnostic::with_detail(&message)])
 }
 
 /// A path given as a profile that cannot be one, said with what to give
@@ -538,7 +540,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                 && !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)
             {
                 return Err(local_error(format!(
-                    "--rate {r}: expected requests per second, more than 0"
+                    "--rate {r}: expected requests per second, more than 0 and at most 1000000"
                 )));
             }
             let settings = crate::local::compare::Settings {

@@ -222,3 +222,45 @@ async fn http_clients_cannot_steer_or_starve_the_mesh() {
 async fn grpc_clients_cannot_steer_or_starve_the_mesh() {
     hostile_clients(Protocol::Grpc).await;
 }
+
+/// The local addresses of the TCP sockets listening on `port`, from
+/// /proc/net/tcp and tcp6 (hex `ADDR:PORT`, state 0A).
+fn listening_on(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let Some((addr, p)) = f.get(1).and_then(|a| a.split_once(':')) else {
+                continue;
+            };
+            if f.get(3) == Some(&"0A") && u16::from_str_radix(p, 16) == Ok(port) {
+                out.push(addr.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Nothing of a local mesh listens beyond the machine: every hop's port,
+/// its metrics port, every sidecar's inbound side and the gateway are on
+/// 127.0.0.1 only (`0100007F` in /proc's byte order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_listens_on_loopback_only() {
+    let _turn = one_mesh_at_a_time().await;
+    let mesh = start(model("demo.toml", None, &[]), &options()).await;
+    let mut ports = vec![mesh.ingress_port()];
+    for p in &mesh.plan.pods {
+        ports.extend([p.hop, p.metrics, p.inbound]);
+        ports.extend(p.outbound.values());
+    }
+    for port in ports {
+        // One socket per Envoy worker (reuse_port), each on 127.0.0.1.
+        let addresses = listening_on(port);
+        assert!(!addresses.is_empty(), "nothing listens on {port}");
+        assert!(
+            addresses.iter().all(|a| a == "0100007F"),
+            "port {port}: {addresses:?}"
+        );
+    }
+}

@@ -373,3 +373,104 @@ fn compare_cost_measures_every_proxy_with_and_without_mtls() {
     assert!(table.contains("sidecar 0.20 s, 60 MB"), "{table}");
     assert!(table.contains("latency the mesh adds"), "{table}");
 }
+
+/// An Envoy that cannot come up, played by a script given as `--envoy`:
+/// one that never gets ready is given up on at a signal (exit 0 at once,
+/// nothing left, not after the 30 s readiness limit); one that exits says
+/// so with its log's last lines indented under the error, escaped, and the
+/// logs kept for the reader. `--port 0` is refused, and a link planted as a
+/// proxy's log in `--log-dir` is not followed.
+#[test]
+fn a_proxy_that_cannot_start_is_named_and_a_signal_stops_the_wait() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let _turn = one_program_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let script = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let up = |envoy: &std::path::Path, extra: &[&str]| {
+        meshgen()
+            .arg("up")
+            .arg(profile_path("demo.toml"))
+            .args(["--stub-external", "--bin-dir"])
+            .arg(bin_dir())
+            .arg("--envoy")
+            .arg(envoy)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start meshgen up")
+    };
+
+    // Never ready: SIGTERM while it waits.
+    let hangs = script("hangs", "exec sleep 300");
+    let mut child = up(&hangs, &[]);
+    let pid = child.id();
+    let end = Instant::now() + Duration::from_secs(60);
+    // Wait until the fake Envoys run (the hops are up by then).
+    while !descendants(pid).iter().any(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with("sleep"))
+    }) {
+        assert!(Instant::now() < end, "no Envoy started within 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = descendants(pid);
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) }, 0);
+    let asked = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // Well before the 30 s readiness limit, even on a busy machine.
+    assert!(
+        asked.elapsed() < Duration::from_secs(25),
+        "the signal waited for the limit"
+    );
+    let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // Exits at start: named, its log under the error, the logs kept.
+    let fails = script("fails", "echo 'boom \x1b[31mred\x1b[0m'; exit 3");
+    let out = up(&fails, &[]).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: Envoy for "), "{stderr}");
+    assert!(stderr.contains("exited (exit status: 3)"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l == "  boom \\u{1b}[31mred\\u{1b}[0m"),
+        "the log line, indented and escaped: {stderr}"
+    );
+    let kept = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("  logs kept in "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        std::path::Path::new(kept)
+            .join("ingress-gateway.log")
+            .is_file()
+    );
+    std::fs::remove_dir_all(kept).unwrap();
+
+    // --port 0 is no port to print.
+    let out = up(&fails, &["--port", "0"]).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
+
+    // A link planted as the gateway's log is not written through.
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, logs.join("ingress-gateway.log")).unwrap();
+    let out = up(&fails, &["--log-dir", logs.to_str().unwrap()])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ingress-gateway.log"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+}

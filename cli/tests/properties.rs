@@ -500,6 +500,7 @@ fn placement(m: &Model, service: &Service) -> Placement {
         Target::parse(&url).expect("validated upstreams parse")
     };
     Placement {
+        address: contract::HopConfig::EVERY_ADDRESS,
         port: 8080,
         metrics_port: 9464,
         upstreams: service.upstreams.iter().map(target).collect(),

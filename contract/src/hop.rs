@@ -3,6 +3,7 @@
 //! environment is the only input: a request can never choose where a hop calls.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use http::HeaderName;
 
@@ -13,6 +14,9 @@ use crate::{Duration, Limits, METRICS_PORT, Protocol, Target, headers};
 pub mod env {
     pub const PORT: &str = "PORT";
     pub const METRICS_PORT: &str = "METRICS_PORT";
+    /// The address both ports listen on: every address of the pod
+    /// (`0.0.0.0`, the default), or `127.0.0.1` on one machine.
+    pub const LISTEN_ADDRESS: &str = "LISTEN_ADDRESS";
     pub const SERVICE_NAME: &str = "SERVICE_NAME";
     pub const SERVICE_VERSION: &str = "SERVICE_VERSION";
     /// Comma-separated [`crate::Target`]s, called in order.
@@ -56,6 +60,8 @@ const NAMESPACE_ATTRIBUTE: &str = "service.namespace";
 pub struct HopConfig {
     pub port: u16,
     pub metrics_port: u16,
+    /// Where both ports listen (see [`env::LISTEN_ADDRESS`]).
+    pub address: IpAddr,
     pub service: String,
     pub version: String,
     /// Shown in spans (`service.namespace`).
@@ -87,12 +93,15 @@ impl HopConfig {
     pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
     /// The longest `UPSTREAM_TIMEOUT` a hop accepts.
     pub const MAX_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3600);
+    /// A pod's hop listens on every address of the pod.
+    pub const EVERY_ADDRESS: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
     /// A terminal hop with every default, for `protocol`.
     pub fn new(protocol: Protocol, service: &str, version: &str) -> HopConfig {
         HopConfig {
             port: protocol.default_port(),
             metrics_port: METRICS_PORT,
+            address: HopConfig::EVERY_ADDRESS,
             service: service.to_owned(),
             version: version.to_owned(),
             namespace: None,
@@ -127,6 +136,9 @@ impl HopConfig {
             out.push((env::UPSTREAM_TIMEOUT, self.upstream_timeout.to_string()));
         }
         out.push((env::METRICS_PORT, self.metrics_port.to_string()));
+        if self.address != HopConfig::EVERY_ADDRESS {
+            out.push((env::LISTEN_ADDRESS, self.address.to_string()));
+        }
         out.push((env::WORK, self.work.to_string()));
         if self.external_stub {
             out.push((env::EXTERNAL_STUB, true.to_string()));
@@ -294,6 +306,12 @@ impl HopConfig {
         Ok(HopConfig {
             port: port(env::PORT, protocol.default_port())?,
             metrics_port: port(env::METRICS_PORT, METRICS_PORT)?,
+            address: match get(env::LISTEN_ADDRESS) {
+                None => HopConfig::EVERY_ADDRESS,
+                Some(raw) => raw.parse().map_err(|_| {
+                    ConfigError::new(env::LISTEN_ADDRESS, &raw, "is not an IP address")
+                })?,
+            },
             service: get(env::SERVICE_NAME).unwrap_or_else(|| "hop".into()),
             version: get(env::SERVICE_VERSION).unwrap_or_else(|| "v1".into()),
             namespace,
@@ -412,6 +430,8 @@ mod tests {
     fn errors_name_the_variable() {
         for (vars, var) in [
             (&[("PORT", "abc")][..], "PORT"),
+            (&[("LISTEN_ADDRESS", "localhost")][..], "LISTEN_ADDRESS"),
+            (&[("LISTEN_ADDRESS", "127.0.0.1:80")][..], "LISTEN_ADDRESS"),
             (&[("PORT", "0")][..], "PORT"),
             (&[("METRICS_PORT", "70000")][..], "METRICS_PORT"),
             (&[("UPSTREAM", "ftp://x/")][..], "UPSTREAM"),
@@ -504,6 +524,7 @@ mod tests {
             header_ms in 1u64..3_600_000,
             request_ms in 1u64..86_400_000,
             external_stub in any::<bool>(),
+            loopback in any::<bool>(),
         ) -> (Protocol, HopConfig) {
             let external_upstreams = upstreams
                 .iter()
@@ -525,6 +546,7 @@ mod tests {
             (protocol, HopConfig {
                 port,
                 metrics_port,
+                address: if loopback { "127.0.0.1".parse().unwrap() } else { HopConfig::EVERY_ADDRESS },
                 service,
                 version,
                 namespace,
@@ -549,9 +571,10 @@ mod tests {
     }
 
     /// Every variable a hop reads.
-    const VARS: [&str; 16] = [
+    const VARS: [&str; 17] = [
         env::PORT,
         env::METRICS_PORT,
+        env::LISTEN_ADDRESS,
         env::SERVICE_NAME,
         env::SERVICE_VERSION,
         env::UPSTREAM,

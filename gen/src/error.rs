@@ -54,6 +54,10 @@ pub struct Diagnostic {
     /// Dotted profile key (`service[1].upstream`) or template name.
     pub key: Option<String>,
     pub message: String,
+    /// Lines shown under the message, indented (a program's log tail): each
+    /// escaped on its own, so none can pass for a line of meshgen's. Boxed:
+    /// diagnostics travel in `Result`s, which stay small.
+    pub detail: Option<Box<Vec<String>>>,
 }
 
 impl Diagnostic {
@@ -63,7 +67,18 @@ impl Diagnostic {
             file: None,
             key: None,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// A message whose first line is the message and whose other lines are
+    /// its [`Diagnostic::detail`].
+    pub fn with_detail(text: &str) -> Self {
+        let mut lines = text.split('\n');
+        let mut d = Diagnostic::new(lines.next().unwrap_or_default());
+        let detail: Vec<String> = lines.map(str::to_owned).collect();
+        d.detail = (!detail.is_empty()).then(|| Box::new(detail));
+        d
     }
 
     pub fn in_file(mut self, file: impl Into<String>) -> Self {
@@ -93,7 +108,11 @@ impl fmt::Display for Diagnostic {
         if let Some(key) = &self.key {
             write!(f, "{}: ", printable(key))?;
         }
-        f.write_str(&printable(&self.message))
+        f.write_str(&printable(&self.message))?;
+        for line in self.detail.iter().flat_map(|d| d.iter()) {
+            write!(f, "\n  {}", printable(line))?;
+        }
+        Ok(())
     }
 }
 
@@ -156,7 +175,20 @@ impl fmt::Display for Error {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_MESSAGE_CHARS, printable, shortened};
+    use super::{Diagnostic, MAX_MESSAGE_CHARS, printable, shortened};
+
+    #[test]
+    fn detail_lines_are_indented_and_escaped_one_by_one() {
+        let d = Diagnostic::with_detail("Envoy exited\nboom \x1b[31m\r\nerror: forged");
+        assert_eq!(
+            d.to_string(),
+            "error: Envoy exited\n  boom \\u{1b}[31m\\r\n  error: forged"
+        );
+        assert_eq!(
+            Diagnostic::with_detail("one line").to_string(),
+            "error: one line"
+        );
+    }
 
     #[test]
     fn long_messages_keep_their_ends() {

@@ -77,7 +77,8 @@ impl fmt::Display for Error {
                 log_tail,
             } => write!(
                 f,
-                "Envoy for {proxy} not ready after {waited:?} (admin /ready); the end of its log ({}):\n{log_tail}",
+                "Envoy for {proxy} not ready after {} s (admin /ready); the end of its log ({}):\n{log_tail}",
+                waited.as_secs_f64().round(),
                 log.display()
             ),
         }

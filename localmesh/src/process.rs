@@ -27,6 +27,56 @@ pub struct Envoy {
     stopped: bool,
 }
 
+/// A process's log: appended (a restart keeps the earlier run's), private
+/// (access logs carry requests' details), never through a link planted in
+/// a `--log-dir`.
+pub fn open_log(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    File::options()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// An Envoy started and not yet ready.
+pub struct Starting {
+    envoy: Envoy,
+    admin_file: PathBuf,
+}
+
+impl Starting {
+    /// Whether its admin answers `/ready` now; `Err` naming it once it exited.
+    pub fn ready(&mut self) -> Result<bool, Error> {
+        let envoy = &mut self.envoy;
+        envoy.check()?;
+        if envoy.admin_port == 0 {
+            envoy.admin_port = std::fs::read_to_string(&self.admin_file)
+                .ok()
+                .and_then(|a| a.trim().rsplit_once(':')?.1.parse().ok())
+                .unwrap_or(0);
+        }
+        Ok(envoy.admin_port != 0 && envoy.admin_get("/ready").is_some_and(|(s, _)| s == 200))
+    }
+
+    /// The error of an Envoy that was not ready after `waited` (it is
+    /// stopped when this is dropped).
+    pub fn not_ready(&self, waited: Duration) -> Error {
+        Error::EnvoyNotReady {
+            proxy: self.envoy.proxy.clone(),
+            waited,
+            log: self.envoy.log.clone(),
+            log_tail: self.envoy.log_tail(),
+        }
+    }
+
+    /// The ready Envoy (after [`Starting::ready`] said so).
+    pub fn envoy(self) -> Envoy {
+        self.envoy
+    }
+}
+
 /// `envoy` on PATH, unless `given`.
 pub fn find(given: Option<&Path>) -> Result<PathBuf, Error> {
     if let Some(path) = given {
@@ -62,55 +112,36 @@ impl Envoy {
         workdir: &Path,
         limit: Duration,
     ) -> Result<Envoy, Error> {
-        let (mut envoy, admin_file) = Envoy::spawn(program, proxy, bootstrap, workdir)?;
-        envoy.wait_ready(&admin_file, limit)?;
-        Ok(envoy)
-    }
-
-    /// Starts one Envoy per `(proxy, bootstrap)` at once, then waits for all
-    /// to be ready (`limit` in all): the first that fails is the error, and
-    /// the others are stopped.
-    pub fn start_all(
-        program: &Path,
-        proxies: &[(String, std::path::PathBuf)],
-        workdir: &Path,
-        limit: Duration,
-    ) -> Result<Vec<Envoy>, Error> {
-        let mut started = Vec::new();
-        for (proxy, bootstrap) in proxies {
-            started.push(Envoy::spawn(program, proxy, bootstrap, workdir)?);
-        }
+        let mut starting = Envoy::spawn(program, proxy, bootstrap, workdir)?;
         let end = Instant::now() + limit;
-        let mut ready = Vec::new();
-        for (mut envoy, admin_file) in started {
-            let left = end.saturating_duration_since(Instant::now());
-            envoy.wait_ready(&admin_file, left.max(Duration::from_millis(100)))?;
-            ready.push(envoy);
+        while !starting.ready()? {
+            if Instant::now() >= end {
+                return Err(starting.not_ready(limit));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(ready)
+        Ok(starting.envoy)
     }
 
-    fn spawn(
+    /// Starts `program` for `bootstrap` without waiting: the caller polls
+    /// [`Starting::ready`] (from its own runtime, so that a signal can stop
+    /// the wait). Call it from a thread that lives as long as Envoy should.
+    pub fn spawn(
         program: &Path,
         proxy: &str,
         bootstrap: &Path,
         workdir: &Path,
-    ) -> Result<(Envoy, PathBuf), Error> {
+    ) -> Result<Starting, Error> {
         let file_name = proxy.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
         let log = workdir.join(format!("{file_name}.log"));
         let admin_file = workdir.join(format!("{file_name}.admin"));
         // A restart (another retry mode) must not read the last run's port.
         let _ = std::fs::remove_file(&admin_file);
-        // Appended: a restart keeps the earlier run's log.
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|source| Error::Io {
-                what: "cannot create Envoy's log",
-                path: log.clone(),
-                source,
-            })?;
+        let out = open_log(&log).map_err(|source| Error::Io {
+            what: "cannot create Envoy's log",
+            path: log.clone(),
+            source,
+        })?;
         let err = out.try_clone().map_err(|source| Error::Io {
             what: "cannot share Envoy's log",
             path: log.clone(),
@@ -142,32 +173,7 @@ impl Envoy {
             log,
             stopped: false,
         };
-        Ok((envoy, admin_file))
-    }
-
-    fn wait_ready(&mut self, admin_file: &Path, limit: Duration) -> Result<(), Error> {
-        let end = Instant::now() + limit;
-        loop {
-            self.check()?;
-            if self.admin_port == 0 {
-                self.admin_port = std::fs::read_to_string(admin_file)
-                    .ok()
-                    .and_then(|a| a.trim().rsplit_once(':')?.1.parse().ok())
-                    .unwrap_or(0);
-            }
-            if self.admin_port != 0 && self.admin_get("/ready").is_some_and(|(s, _)| s == 200) {
-                return Ok(());
-            }
-            if Instant::now() >= end {
-                return Err(Error::EnvoyNotReady {
-                    proxy: self.proxy.clone(),
-                    waited: limit,
-                    log: self.log.clone(),
-                    log_tail: self.log_tail(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        Ok(Starting { envoy, admin_file })
     }
 
     /// The proxy's name (`sidecar backend-prod-0`, `ingress gateway`...).

@@ -462,9 +462,26 @@ async fn cost(
             .await?;
         row.mtls = (!bare).then(|| mesh.peer_mtls());
         row.sidecar_passes = mesh.plan.sidecar_passes(&mesh.model).filter(|_| !bare);
+        if let Some(why) = overloaded(&row, settings.rate) {
+            eprintln!("warning: {} {mode}: {why}", p.label);
+        }
         rows.push(row);
     }
     Ok(())
+}
+
+/// Why a `--cost` row measured an overloaded machine rather than the mesh:
+/// at `fail` 0 every request should succeed, at the rate asked.
+fn overloaded(r: &Row, rate: Option<f64>) -> Option<String> {
+    let rate = rate?;
+    let short = r.requests >= 20 && r.requests_per_second < 0.9 * rate;
+    (short || r.success_ratio < 1.0).then(|| {
+        format!(
+            "{:.0} requests/s of the {rate} asked, success {:.3}: this machine did not hold the \
+             rate, so the costs and latencies are those of an overloaded mesh (a lower --rate)",
+            r.requests_per_second, r.success_ratio
+        )
+    })
 }
 
 /// The row label of a deployed mesh's runs: its routes retry as deployed.

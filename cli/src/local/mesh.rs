@@ -157,10 +157,16 @@ impl Mesh {
             plan,
             model,
         };
-        mesh.start_hops(&hop_bin)?;
-        mesh.wait_hops().await?;
-        if !mesh.bare {
-            mesh.start_proxies()?;
+        let started = async {
+            mesh.start_hops(&hop_bin)?;
+            mesh.wait_hops().await?;
+            if !mesh.bare {
+                mesh.start_proxies().await?;
+            }
+            Ok::<(), String>(())
+        };
+        if let Err(e) = started.await {
+            return Err(mesh.failed(e));
         }
         mesh.started_in = begun.elapsed();
         Ok(mesh)
@@ -189,6 +195,8 @@ impl Mesh {
                 s,
                 w,
                 Placement {
+                    // Nothing of a local mesh listens beyond this machine.
+                    address: std::net::Ipv4Addr::LOCALHOST.into(),
                     port: pod.hop,
                     metrics_port: pod.metrics,
                     upstreams,
@@ -309,25 +317,54 @@ impl Mesh {
     }
 
     /// Writes every bootstrap into the logs' folder and starts the proxies,
-    /// all at once.
-    fn start_proxies(&mut self) -> Result<(), String> {
-        let mut files = Vec::new();
+    /// all at once, then waits for each to be ready without blocking the
+    /// runtime: a signal meanwhile drops this future, and with it every
+    /// Envoy started.
+    async fn start_proxies(&mut self) -> Result<(), String> {
+        let mut starting = Vec::new();
         for (name, bootstrap) in self.bootstraps() {
             let file_name = name.replace(' ', "-");
             let path = localmesh::envoy::write_bootstrap(&bootstrap, self.dir.path(), &file_name)
                 .map_err(|e| e.to_string())?;
-            files.push((name, path));
+            starting.push(
+                Envoy::spawn(&self.envoy_bin, &name, &path, self.dir.path())
+                    .map_err(|e| e.to_string())?,
+            );
         }
-        self.proxies = Envoy::start_all(&self.envoy_bin, &files, self.dir.path(), READY_LIMIT)
-            .map_err(|e| e.to_string())?;
+        let end = Instant::now() + READY_LIMIT;
+        let mut ready = vec![false; starting.len()];
+        while ready.contains(&false) {
+            for (s, done) in starting.iter_mut().zip(&mut ready) {
+                if !*done {
+                    *done = s.ready().map_err(|e| e.to_string())?;
+                }
+            }
+            if let Some(late) = starting.iter().zip(&ready).find(|(_, done)| !**done) {
+                if Instant::now() >= end {
+                    return Err(late.0.not_ready(READY_LIMIT).to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        self.proxies = starting.into_iter().map(|s| s.envoy()).collect();
         Ok(())
+    }
+
+    /// `e`, with the logs kept for the reader: a start that failed is what
+    /// they are for.
+    fn failed(&mut self, e: String) -> String {
+        self.dir = match std::mem::replace(&mut self.dir, Logs::Kept(PathBuf::new())) {
+            Logs::Temporary(temp) => Logs::Kept(temp.keep()),
+            kept => kept,
+        };
+        format!("{e}\nlogs kept in {}", self.dir.path().display())
     }
 
     /// Restarts the proxies with another retry mode (the hops keep running).
     pub async fn set_retry_mode(&mut self, mode: RetryMode) -> Result<(), String> {
         self.stop_proxies();
         self.mode = mode;
-        self.start_proxies()
+        self.start_proxies().await
     }
 
     fn stop_proxies(&mut self) {

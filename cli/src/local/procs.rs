@@ -2,7 +2,6 @@
 //! its parent (PR_SET_PDEATHSIG) even if meshgen itself is SIGKILLed, and
 //! stopped (SIGTERM to the group, then SIGKILL) when dropped.
 
-use std::fs::File;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -20,7 +19,8 @@ impl Proc {
     /// that lives as long as the process should (PDEATHSIG fires when the
     /// spawning *thread* exits): the main thread, i.e. the `block_on` future.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Result<Proc, String> {
-        let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let out =
+            localmesh::process::open_log(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(out))

@@ -57,7 +57,7 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
                 _ = int.recv() => break ExitCode::SUCCESS,
                 _ = tick.tick() => {
                     if let Some(why) = mesh.died() {
-                        eprintln!("error: {why}");
+                        eprintln!("{}", meshgen::error::Diagnostic::with_detail(&why));
                         break ExitCode::from(1);
                     }
                 }

@@ -8,6 +8,9 @@ use super::{External, Model, Service, Upstream, Workload};
 
 /// Where one hop runs, as its target placed it.
 pub struct Placement {
+    /// Where the hop's ports listen: every address of a pod, or 127.0.0.1
+    /// on one machine.
+    pub address: std::net::IpAddr,
     pub port: u16,
     pub metrics_port: u16,
     /// The hop's upstreams as the target reaches them, in the service's order.
@@ -33,6 +36,7 @@ impl Model {
         HopConfig {
             port: at.port,
             metrics_port: at.metrics_port,
+            address: at.address,
             service: service.name.clone(),
             version: workload.version.clone(),
             namespace: Some(self.namespace.clone()),
@@ -62,6 +66,7 @@ impl Model {
         HopConfig {
             port: at.port,
             metrics_port: at.metrics_port,
+            address: at.address,
             service: external.host.clone(),
             version: STUB_VERSION.to_owned(),
             namespace: Some(self.namespace.clone()),

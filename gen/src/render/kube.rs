@@ -150,6 +150,7 @@ impl<'m> Workloads<'_, 'm> {
 
     fn placement(&self, upstreams: Vec<Target>) -> Placement {
         Placement {
+            address: HopConfig::EVERY_ADDRESS,
             port: self.wire.container_port,
             metrics_port: self.wire.metrics_port,
             upstreams,
@@ -272,6 +273,7 @@ impl<'m> Workloads<'_, 'm> {
         let config = m.stub_config(
             e,
             Placement {
+                address: HopConfig::EVERY_ADDRESS,
                 port: wire.container_port,
                 metrics_port: wire.metrics_port,
                 upstreams: Vec::new(),

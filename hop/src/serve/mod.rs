@@ -46,12 +46,12 @@ pub async fn bind(protocol: Protocol) -> Result<Bound, i32> {
         eprintln!("cannot start: {e}");
         2
     })?);
-    let metrics_addr = SocketAddr::from(([0, 0, 0, 0], hop.config.metrics_port));
+    let metrics_addr = SocketAddr::new(hop.config.address, hop.config.metrics_port);
     if let Err(e) = hop.metrics.clone().serve(metrics_addr).await {
         eprintln!("METRICS_PORT {}: {e}", hop.config.metrics_port);
         return Err(1);
     }
-    let addr = SocketAddr::from(([0, 0, 0, 0], hop.config.port));
+    let addr = SocketAddr::new(hop.config.address, hop.config.port);
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         eprintln!("PORT {}: {e}", hop.config.port);
         1

@@ -61,8 +61,8 @@ impl HopProcess {
     }
 
     /// Starts `binary` with only the given environment (plus PORT and
-    /// METRICS_PORT on free ports, unless given) and waits until it answers
-    /// its health check.
+    /// METRICS_PORT on free ports, unless given, on 127.0.0.1) and waits
+    /// until it answers its health check.
     pub async fn start(binary: &Path, protocol: Protocol, env: &[(&str, &str)]) -> HopProcess {
         let given = |key: &str| {
             let value = env.iter().rev().find(|(k, _)| *k == key)?.1;
@@ -74,6 +74,7 @@ impl HopProcess {
             .env_clear()
             .env("PORT", port.to_string())
             .env("METRICS_PORT", metrics_port.to_string())
+            .env("LISTEN_ADDRESS", "127.0.0.1")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
