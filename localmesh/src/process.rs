@@ -1,9 +1,9 @@
-//! Envoy as a child process: started for a bootstrap, ready when its admin's
-//! `/ready` answers, and never outliving us. Each Envoy runs in its own
-//! process group and gets SIGKILL when the thread that started it ends
-//! (`PR_SET_PDEATHSIG`), so a crashed or killed meshgen leaves none behind;
-//! dropping an [`Envoy`] sends SIGTERM to its group, then SIGKILL.
-//! (The same pattern as cli/src/local/procs.rs.)
+//! The mesh's child processes, never outliving us: each in a process group
+//! of its own ([`Group`]), killed by the kernel when the thread that started
+//! it ends (`PR_SET_PDEATHSIG`), so a crashed or killed meshgen leaves none
+//! behind, and stopped (SIGTERM to the group, then SIGKILL) when dropped.
+//! The hops are groups; an [`Envoy`] is a group started for a bootstrap,
+//! ready when its admin's `/ready` answers.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -18,15 +18,6 @@ use crate::Error;
 /// A sidecar's worker threads (Istio's default `concurrency: 2`).
 pub const CONCURRENCY: u32 = 2;
 
-/// A running Envoy.
-pub struct Envoy {
-    proxy: String,
-    child: Child,
-    admin_port: u16,
-    log: PathBuf,
-    stopped: bool,
-}
-
 /// A process's log: appended (a restart keeps the earlier run's), private
 /// (access logs carry requests' details), never through a link planted in
 /// a `--log-dir`.
@@ -38,6 +29,115 @@ pub fn open_log(path: &Path) -> std::io::Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+}
+
+/// A child in a process group of its own, its stdout and stderr appended to
+/// a log, killed by the kernel when the thread that spawned it ends, and
+/// stopped (SIGTERM to the group, then SIGKILL) when dropped.
+pub struct Group {
+    name: String,
+    child: Child,
+    log: PathBuf,
+    stopped: bool,
+}
+
+/// Why a [`Group`] did not start.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// Its log could not be opened.
+    Log(std::io::Error),
+    /// The program could not be run.
+    Program(std::io::Error),
+}
+
+impl Group {
+    /// Spawns `cmd` (named `name` in messages) with stdout and stderr to
+    /// `log`. Call it from a thread that lives as long as the process should
+    /// (`PR_SET_PDEATHSIG` fires when the spawning *thread* ends): in `up`,
+    /// the main thread's `block_on` future.
+    pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Result<Group, SpawnError> {
+        let out = open_log(log).map_err(SpawnError::Log)?;
+        let err = out.try_clone().map_err(SpawnError::Log)?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0);
+        dies_with_this_thread(&mut cmd);
+        let child = cmd.spawn().map_err(SpawnError::Program)?;
+        Ok(Group {
+            name: name.to_owned(),
+            child,
+            log: log.to_owned(),
+            stopped: false,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its log (stdout and stderr).
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// `Some(status)` once it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The end of its log, for error messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    /// SIGTERM to its process group without waiting: many stop at once,
+    /// then [`Group::stop`] reaps each.
+    pub fn terminate(&mut self) {
+        if !self.stopped && self.exited().is_none() {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM) };
+        }
+    }
+
+    /// SIGTERM to its process group, up to `grace` to exit, then SIGKILL to
+    /// whatever is left in the group; reaps it.
+    pub fn stop(&mut self, grace: Duration) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let pgid = self.child.id() as libc::pid_t;
+        if self.exited().is_none() {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-pgid, libc::SIGTERM) };
+            let end = Instant::now() + grace;
+            while self.exited().is_none() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        // SAFETY: as above; ESRCH when the group is gone is fine.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+/// A running Envoy.
+pub struct Envoy {
+    group: Group,
+    admin_port: u16,
 }
 
 /// An Envoy started and not yet ready.
@@ -63,11 +163,12 @@ impl Starting {
     /// The error of an Envoy that was not ready after `waited` (it is
     /// stopped when this is dropped).
     pub fn not_ready(&self, waited: Duration) -> Error {
+        let group = &self.envoy.group;
         Error::EnvoyNotReady {
-            proxy: self.envoy.proxy.clone(),
+            proxy: group.name.clone(),
             waited,
-            log: self.envoy.log.clone(),
-            log_tail: self.envoy.log_tail(),
+            log: group.log.clone(),
+            log_tail: group.log_tail(),
         }
     }
 
@@ -137,16 +238,6 @@ impl Envoy {
         let admin_file = workdir.join(format!("{file_name}.admin"));
         // A restart (another retry mode) must not read the last run's port.
         let _ = std::fs::remove_file(&admin_file);
-        let out = open_log(&log).map_err(|source| Error::Io {
-            what: "cannot create Envoy's log",
-            path: log.clone(),
-            source,
-        })?;
-        let err = out.try_clone().map_err(|source| Error::Io {
-            what: "cannot share Envoy's log",
-            path: log.clone(),
-            source,
-        })?;
         let mut cmd = Command::new(program);
         cmd.arg("-c")
             .arg(bootstrap)
@@ -155,30 +246,31 @@ impl Envoy {
             // Many Envoys on one machine: no shared memory for hot restarts.
             .arg("--disable-hot-restart")
             .args(["--concurrency", &CONCURRENCY.to_string()])
-            .args(["--log-level", "warn"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .process_group(0);
-        dies_with_this_thread(&mut cmd);
-        let child = cmd.spawn().map_err(|source| Error::EnvoyNotStarted {
-            proxy: proxy.to_owned(),
-            program: program.to_owned(),
-            source,
+            .args(["--log-level", "warn"]);
+        let group = Group::spawn(proxy, cmd, &log).map_err(|e| match e {
+            SpawnError::Log(source) => Error::Io {
+                what: "cannot create Envoy's log",
+                path: log.clone(),
+                source,
+            },
+            SpawnError::Program(source) => Error::EnvoyNotStarted {
+                proxy: proxy.to_owned(),
+                program: program.to_owned(),
+                source,
+            },
         })?;
-        let envoy = Envoy {
-            proxy: proxy.to_owned(),
-            child,
-            admin_port: 0,
-            log,
-            stopped: false,
-        };
-        Ok(Starting { envoy, admin_file })
+        Ok(Starting {
+            envoy: Envoy {
+                group,
+                admin_port: 0,
+            },
+            admin_file,
+        })
     }
 
     /// The proxy's name (`sidecar backend-prod-0`, `ingress gateway`...).
     pub fn proxy(&self) -> &str {
-        &self.proxy
+        self.group.name()
     }
 
     /// The port of its admin, on 127.0.0.1.
@@ -187,28 +279,24 @@ impl Envoy {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.group.pid()
     }
 
     /// Its log (stdout and stderr).
     pub fn log(&self) -> &Path {
-        &self.log
+        self.group.log()
     }
 
     /// `Err` naming it once it has exited.
     pub fn check(&mut self) -> Result<(), Error> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Err(self.exited(status)),
-            _ => Ok(()),
-        }
-    }
-
-    fn exited(&self, status: ExitStatus) -> Error {
-        Error::EnvoyExited {
-            proxy: self.proxy.clone(),
-            status,
-            log: self.log.clone(),
-            log_tail: self.log_tail(),
+        match self.group.exited() {
+            Some(status) => Err(Error::EnvoyExited {
+                proxy: self.group.name.clone(),
+                status,
+                log: self.group.log.clone(),
+                log_tail: self.group.log_tail(),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -242,39 +330,17 @@ impl Envoy {
 
     /// The end of its log, for error messages.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
+        self.group.log_tail()
     }
 
-    /// SIGTERM to its process group without waiting: many proxies stop at
-    /// once, then [`Envoy::stop`] reaps each.
+    /// SIGTERM without waiting (see [`Group::terminate`]).
     pub fn terminate(&mut self) {
-        if !self.stopped && matches!(self.child.try_wait(), Ok(None)) {
-            // SAFETY: signalling our own child's process group.
-            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM) };
-        }
+        self.group.terminate();
     }
 
-    /// SIGTERM to its process group, up to `grace` to exit, then SIGKILL;
-    /// reaps it.
+    /// SIGTERM, up to `grace` to exit, then SIGKILL (see [`Group::stop`]).
     pub fn stop(&mut self, grace: Duration) {
-        if self.stopped {
-            return;
-        }
-        self.stopped = true;
-        let pgid = self.child.id() as libc::pid_t;
-        if matches!(self.child.try_wait(), Ok(None)) {
-            // SAFETY: signalling our own child's process group.
-            unsafe { libc::kill(-pgid, libc::SIGTERM) };
-            let end = Instant::now() + grace;
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        // SAFETY: as above; ESRCH when the group is gone is fine.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
+        self.group.stop(grace);
     }
 }
 
@@ -289,12 +355,6 @@ fn dechunk(mut rest: &str) -> Option<String> {
         }
         body.push_str(after.get(..size)?);
         rest = after.get(size..)?.strip_prefix("\r\n")?;
-    }
-}
-
-impl Drop for Envoy {
-    fn drop(&mut self) {
-        self.stop(Duration::from_secs(5));
     }
 }
 

@@ -14,9 +14,8 @@ use localmesh::ca::{Authority, Credentials};
 use localmesh::envoy::{Gateway, ProxyOptions, Sidecar, Waypoint, types::Bootstrap};
 use localmesh::identity;
 use localmesh::plan::{Destination, ExternalUpstream, Input, Plan, Ports, Topology};
-use localmesh::process::Envoy;
+use localmesh::process::{Envoy, Group, SpawnError};
 
-use super::procs::Proc;
 use super::stub::ExternalStub;
 use super::{
     Options, PROBE, RetryMode, check, envoy_retries, find_binary, find_envoy, ports,
@@ -47,7 +46,7 @@ pub struct Mesh {
     /// When the credentials were issued (wall clock: they expire by it).
     issued_at: Option<std::time::SystemTime>,
     proxies: Vec<Envoy>,
-    hops: Vec<Proc>,
+    hops: Vec<Group>,
     _stub: Option<ExternalStub>,
 }
 
@@ -86,7 +85,7 @@ impl Logs {
 
 impl Mesh {
     /// Starts everything and waits until it is ready. Await it directly from the
-    /// main future (not from a spawned task): see [`Proc::spawn`].
+    /// main future (not from a spawned task): see [`Group::spawn`].
     pub async fn start(mut model: Model, opts: &Options) -> Result<Mesh, String> {
         let begun = Instant::now();
         if opts.plaintext_peers {
@@ -206,7 +205,13 @@ impl Mesh {
             let mut cmd = Command::new(hop_bin);
             cmd.env_clear().envs(config.to_env());
             let log = self.dir.path().join(format!("{}.log", pod.name));
-            self.hops.push(Proc::spawn(&pod.name, cmd, &log)?);
+            let hop = Group::spawn(&pod.name, cmd, &log).map_err(|e| match e {
+                SpawnError::Log(e) => format!("{}: {e}", log.display()),
+                SpawnError::Program(e) => {
+                    format!("cannot start hop {} ({}): {e}", pod.name, hop_bin.display())
+                }
+            })?;
+            self.hops.push(hop);
         }
         Ok(())
     }
@@ -230,13 +235,17 @@ impl Mesh {
                 let hop = &mut self.hops[i];
                 if let Some(status) = hop.exited() {
                     return Err(format!(
-                        "{} exited at start ({status}):\n{}",
-                        hop.name,
+                        "hop {} exited at start ({status}):\n{}",
+                        hop.name(),
                         hop.log_tail()
                     ));
                 }
                 if Instant::now() > end {
-                    return Err(format!("{} not healthy within {READY_LIMIT:?}", hop.name));
+                    return Err(format!(
+                        "hop {} not healthy within {} s",
+                        hop.name(),
+                        READY_LIMIT.as_secs()
+                    ));
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -441,7 +450,7 @@ impl Mesh {
         self.proxies
             .iter()
             .map(Envoy::pid)
-            .chain(self.hops.iter().map(Proc::pid))
+            .chain(self.hops.iter().map(Group::pid))
             .collect()
     }
 
@@ -458,7 +467,11 @@ impl Mesh {
         }
         for p in &mut self.hops {
             if let Some(status) = p.exited() {
-                return Some(format!("{} exited ({status}):\n{}", p.name, p.log_tail()));
+                return Some(format!(
+                    "hop {} exited ({status}):\n{}",
+                    p.name(),
+                    p.log_tail()
+                ));
             }
         }
         None
@@ -469,7 +482,7 @@ impl Mesh {
     pub fn stop(&mut self) {
         const GRACE: Duration = Duration::from_secs(5);
         self.stop_proxies();
-        for h in &self.hops {
+        for h in &mut self.hops {
             h.terminate();
         }
         for mut h in self.hops.drain(..) {

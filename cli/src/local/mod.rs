@@ -13,7 +13,6 @@ pub mod load;
 mod mesh;
 pub mod options;
 pub mod ports;
-pub mod procs;
 pub mod provenance;
 pub mod report;
 pub mod stub;

@@ -25,7 +25,7 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
         eprintln!("note: {n}");
     }
     let rt = runtime()?;
-    // Everything runs in the block_on future, on this thread (see procs::Proc::spawn).
+    // Everything runs in the block_on future, on this thread (see localmesh::process::Group::spawn).
     rt.block_on(async {
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
