@@ -12,6 +12,7 @@ use std::process::Command;
 
 use hop::probe::http_get_within;
 use local_support::{demo, drive, model, one_mesh_at_a_time, options, start, start_mode};
+use localmesh::ca::Credentials;
 use meshgen::model::Protocol;
 use meshgen_cli::local::{Mesh, RetryMode};
 
@@ -63,39 +64,59 @@ async fn grpc_replicas_are_pods_that_all_get_traffic() {
 fn call_as(mesh: &Mesh, who: &str, service: &str) -> Result<(), String> {
     let c = mesh.credentials(who).expect("a mesh identity");
     let port = mesh.plan.pods_of(service, None).next().unwrap().inbound;
-    let out = match mesh.protocol() {
+    call(mesh.protocol(), port, Some(c))
+}
+
+/// One call of the real curl or grpcurl at `port`, under mutual TLS with
+/// `credentials` or in plain text: `Ok(())`, or what it got (HTTP code, gRPC
+/// code name, an error).
+fn call(protocol: Protocol, port: u16, credentials: Option<&Credentials>) -> Result<(), String> {
+    let mut cmd = match protocol {
+        Protocol::Http => Command::new("curl"),
+        Protocol::Grpc => Command::new(hop::testkit::tool("grpcurl")),
+    };
+    match protocol {
+        Protocol::Http => cmd.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ]),
+        Protocol::Grpc => cmd.args(["-max-time", "10"]),
+    };
+    match (protocol, credentials) {
         // The server's certificate has a SPIFFE URI and no DNS name: its
         // identity is not what is checked here (-k), the client's is.
-        Protocol::Http => Command::new("curl")
-            .args([
-                "-sk",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-                "10",
-            ])
-            .arg("--cert")
-            .arg(&c.cert_chain)
-            .arg("--key")
-            .arg(&c.key)
-            .arg(format!("https://127.0.0.1:{port}/"))
-            .output(),
-        Protocol::Grpc => Command::new(hop::testkit::tool("grpcurl"))
-            .args(["-insecure", "-max-time", "10"])
-            .arg("-cert")
-            .arg(&c.cert_chain)
-            .arg("-key")
-            .arg(&c.key)
+        (Protocol::Http, Some(c)) => {
+            cmd.arg("-k")
+                .arg("--cert")
+                .arg(&c.cert_chain)
+                .arg("--key")
+                .arg(&c.key);
+            cmd.arg(format!("https://127.0.0.1:{port}/"))
+        }
+        (Protocol::Http, None) => cmd.arg(format!("http://127.0.0.1:{port}/")),
+        (Protocol::Grpc, Some(c)) => {
+            cmd.arg("-insecure")
+                .arg("-cert")
+                .arg(&c.cert_chain)
+                .arg("-key")
+                .arg(&c.key);
+            cmd.arg(format!("127.0.0.1:{port}"))
+                .arg("chain.v1.Hop/Call")
+        }
+        (Protocol::Grpc, None) => cmd
+            .arg("-plaintext")
             .arg(format!("127.0.0.1:{port}"))
-            .arg("chain.v1.Hop/Call")
-            .output(),
-    }
-    .expect("curl / grpcurl runs");
+            .arg("chain.v1.Hop/Call"),
+    };
+    let out = cmd.output().expect("curl / grpcurl runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    match mesh.protocol() {
+    match protocol {
         Protocol::Http if stdout == "200" => Ok(()),
         Protocol::Http => Err(stdout),
         Protocol::Grpc if out.status.success() => Ok(()),
@@ -104,8 +125,10 @@ fn call_as(mesh: &Mesh, who: &str, service: &str) -> Result<(), String> {
 }
 
 /// A plain-text client at `port` (an HTTP/1.1 request, or the HTTP/2
-/// preface gRPC starts with): whether any byte came back. A STRICT inbound
-/// side finds no filter chain for it and closes the connection.
+/// preface gRPC starts with): whether it got an answer in plain text (an
+/// HTTP/1.1 status line, or an HTTP/2 frame). A STRICT inbound side finds no
+/// filter chain for it and closes the connection; an HBONE port's TLS may
+/// first send an alert record, which is no answer.
 fn plain_text_answered(protocol: Protocol, port: u16) -> bool {
     use std::io::{Read as _, Write as _};
     let hello: &[u8] = match protocol {
@@ -117,8 +140,13 @@ fn plain_text_answered(protocol: Protocol, port: u16) -> bool {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
     conn.write_all(hello).expect("send");
-    let mut first = [0u8; 1];
-    matches!(conn.read(&mut first), Ok(1))
+    let mut first = Vec::new();
+    let _ = conn.take(9).read_to_end(&mut first);
+    match protocol {
+        Protocol::Http => first.starts_with(b"HTTP/"),
+        // A frame header: 3 bytes of length, then the type (SETTINGS first).
+        Protocol::Grpc => first.len() == 9 && first[3] == 0x04,
+    }
 }
 
 async fn strict(protocol: Protocol) {
@@ -161,6 +189,135 @@ async fn http_strict_mtls_and_authorization() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_strict_mtls_and_authorization() {
     strict(Protocol::Grpc).await;
+}
+
+/// An Envoy that tunnels each connection at its port to `authority`
+/// through the HBONE port `hbone`, holding `who`'s certificate: a pod
+/// that got hold of another's identity, or a rogue ztunnel. Built from the
+/// mesh's own HBONE pieces, so it speaks exactly as ztunnel does.
+fn tunnel_as(
+    mesh: &Mesh,
+    who: &str,
+    hbone: u16,
+    peer: &str,
+    authority: String,
+    dir: &std::path::Path,
+) -> (localmesh::process::Envoy, u16) {
+    use localmesh::envoy::{ProxyOptions, hbone, proxy::Proxy, tls};
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let name = format!("rogue-{who}-{port}");
+    let bootstrap = Proxy {
+        model: &mesh.model,
+        name: name.clone(),
+        options: &ProxyOptions::default(),
+    }
+    .bootstrap(
+        name.clone(),
+        vec![hbone::originate(&name, Some(port), &name, authority)],
+        vec![hbone::tunnels(&name, hbone, tls::DEFAULT_SECRET, peer)],
+        tls::secrets(mesh.credentials(who).expect("a mesh identity")),
+    );
+    let path = localmesh::envoy::write_bootstrap(&bootstrap, dir, &name).unwrap();
+    let envoy = localmesh::process::Envoy::start(
+        &local_support::envoy(),
+        &name,
+        &path,
+        dir,
+        std::time::Duration::from_secs(30),
+    )
+    .expect("the rogue Envoy starts");
+    (envoy, port)
+}
+
+/// Ambient mode with `mtls = true`: three Envoys (the gateway, ztunnel, the
+/// waypoint); the chain works through HBONE; no HBONE port answers plain
+/// text; the waypoint enforces each Service's L7 policy on the principal
+/// that opened the tunnel (a tunnel under frontend's identity to backend
+/// gets 403 / PERMISSION_DENIED, under middleware's it gets through); and
+/// ztunnel lets only the waypoint reach a pod (a tunnel straight to the
+/// backend pod under middleware's identity is refused at L4, under the
+/// waypoint's it gets through).
+async fn ambient(protocol: Protocol) {
+    let _turn = one_mesh_at_a_time().await;
+    let profile = match protocol {
+        Protocol::Http => "demo-ambient.toml",
+        Protocol::Grpc => "demo-grpc-ambient.toml",
+    };
+    let m = model(profile, None, &[]);
+    assert!(m.mesh.mtls);
+    let mesh = start(m, &options()).await;
+    let names: Vec<&str> = mesh.proxies().map(|(n, _, _)| n).collect();
+    assert_eq!(names, ["ingress gateway", "ztunnel", "waypoint"]);
+    let out = drive(&mesh, 20, &[]).await;
+    assert_eq!(out.successes(), 20, "{:?}", out.samples[0].error);
+
+    let waypoint_port = mesh.plan.waypoint.expect("ambient has a waypoint");
+    for port in mesh
+        .plan
+        .pods
+        .iter()
+        .map(|p| p.inbound)
+        .chain([waypoint_port])
+    {
+        assert!(
+            !plain_text_answered(protocol, port),
+            "HBONE port {port} answered plain text"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let m = &mesh.model;
+    let waypoint = localmesh::identity::waypoint(m);
+    let backend = m.service("backend").unwrap();
+    let to_backend = localmesh::envoy::hbone::authority(
+        m,
+        &localmesh::plan::Destination::Service(backend.name.clone()),
+    );
+    // L7, at the waypoint: backend's policy allows middleware only. The
+    // chain's own traffic left the waypoint's connections to backend's
+    // routes open under middleware's principal: frontend's tunnel must
+    // not be handed one of them.
+    let via_waypoint = |who: &str| {
+        let peer = waypoint.spiffe_uri();
+        let (_envoy, port) = tunnel_as(
+            &mesh,
+            who,
+            waypoint_port,
+            &peer,
+            to_backend.clone(),
+            dir.path(),
+        );
+        call(protocol, port, None)
+    };
+    let denied = via_waypoint("frontend").unwrap_err();
+    assert_eq!(via_waypoint("middleware"), Ok(()));
+    match protocol {
+        Protocol::Http => assert_eq!(denied, "403"),
+        Protocol::Grpc => assert!(denied.contains("PermissionDenied"), "{denied}"),
+    }
+    // L4, at ztunnel: only the waypoint reaches the backend pod.
+    let pod = mesh.plan.pods_of("backend", None).next().unwrap();
+    let straight_to_pod = |who: &str| {
+        let peer = localmesh::identity::service(m, "backend").spiffe_uri();
+        let authority = format!("127.0.0.1:{}", pod.hop);
+        let (_envoy, port) = tunnel_as(&mesh, who, pod.inbound, &peer, authority, dir.path());
+        call(protocol, port, None)
+    };
+    assert_eq!(straight_to_pod(&waypoint.name), Ok(()));
+    assert!(straight_to_pod("middleware").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_ambient_hbone_and_both_layers_of_authorization() {
+    ambient(Protocol::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_ambient_hbone_and_both_layers_of_authorization() {
+    ambient(Protocol::Grpc).await;
 }
 
 /// Clients that lie and clients that stall: Envoy's own control headers

@@ -13,6 +13,7 @@ use hop::testkit::{
     workspace_binary,
 };
 use localmesh::ca::{Authority, Credentials};
+use localmesh::envoy::types::Address;
 use localmesh::envoy::{Outbound, Sidecar};
 use localmesh::identity;
 use localmesh::process::{self, Envoy};
@@ -238,10 +239,11 @@ async fn main() {
             free_port(),
             free_port(),
             vec![Outbound {
-                listener_port: out,
+                listener_port: Some(out),
                 service: "backend".into(),
-                subsets: [("prod".to_owned(), vec![strict_in])].into(),
+                subsets: [("prod".to_owned(), vec![Address::local(strict_in)])].into(),
                 mutual_tls: true,
+                authorization: None,
             }],
         );
         let (client, _) = start(&envoy, &c, ca.dir());

@@ -5,7 +5,7 @@
 //! (gen/src/render/kube.rs: `account: &s.name`, and `principals`, which maps
 //! a caller to its principal exactly as [`caller`] does).
 
-use meshgen::model::{Caller, Model, istio};
+use meshgen::model::{Caller, DataPlane, Model, istio};
 
 /// One workload identity.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,6 +43,14 @@ pub fn ingress(m: &Model) -> Identity {
     }
 }
 
+/// The identity of the namespace's waypoint (ambient mode).
+pub fn waypoint(m: &Model) -> Identity {
+    Identity {
+        name: istio::WAYPOINT.to_owned(),
+        principal: istio::waypoint_principal(&m.namespace),
+    }
+}
+
 /// Who a caller is.
 pub fn caller(m: &Model, c: &Caller) -> Identity {
     match c {
@@ -52,7 +60,8 @@ pub fn caller(m: &Model, c: &Caller) -> Identity {
 }
 
 /// Every identity of the mesh: the ingress proxy, each service, each external
-/// stub that runs in the cluster (`stub_external`).
+/// stub that runs in the cluster (`stub_external`), the waypoint in ambient
+/// mode.
 pub fn mesh(m: &Model) -> Vec<Identity> {
     let services = m.services.iter().map(|s| service(m, &s.name));
     let stubs = m
@@ -60,8 +69,10 @@ pub fn mesh(m: &Model) -> Vec<Identity> {
         .iter()
         .filter(|e| e.stub)
         .map(|e| service(m, &e.name));
+    let waypoint = (m.mesh.data_plane == DataPlane::Ambient).then(|| waypoint(m));
     std::iter::once(ingress(m))
         .chain(services)
         .chain(stubs)
+        .chain(waypoint)
         .collect()
 }

@@ -1,8 +1,8 @@
 //! Where everything of a local mesh listens, decided once before anything
-//! starts: one pod per replica of every workload (its hop, and in sidecar
-//! mode its sidecar's inbound side and one outbound listener per
-//! destination), the ingress gateway, the waypoint in ambient mode, and one
-//! plan per external host:port.
+//! starts: one pod per replica of every workload (its hop, its inbound side
+//! and one outbound listener per destination, held by its sidecar or in
+//! ambient mode by ztunnel), the ingress gateway, the waypoint in ambient
+//! mode, and one plan per external host:port.
 //!
 //! Everything listens on 127.0.0.1. Envoy admins take any free port and
 //! report it ([`crate::process`]), so none is planned here.
@@ -45,8 +45,9 @@ pub fn fixed(port: u16) -> Result<u16, String> {
 pub enum Topology {
     /// A sidecar per pod: the caller's sidecar, then the callee's.
     Sidecars,
-    /// No sidecars: the namespace waypoint applies the routes (ztunnel is
-    /// not played yet; docs/local.md).
+    /// No sidecars: ztunnel carries every pod's calls in HBONE tunnels to
+    /// the namespace waypoint, which applies the routes and policies and
+    /// tunnels them on to the destination pods' ztunnel.
     Ambient,
 }
 
@@ -66,8 +67,8 @@ pub struct Plan {
     /// The ingress gateway's listener (what users call).
     pub ingress: u16,
     pub pods: Vec<Pod>,
-    /// In ambient mode, the waypoint's listener per destination service.
-    pub waypoint: BTreeMap<String, u16>,
+    /// In ambient mode, the waypoint's HBONE port (Istio's 15008).
+    pub waypoint: Option<u16>,
     /// One per external host:port the chain calls.
     pub externals: Vec<ExternalPlan>,
     /// OTLP/gRPC collector, when the profile traces and an endpoint is given.
@@ -85,11 +86,12 @@ pub struct Pod {
     pub hop: u16,
     /// The hop's Prometheus port.
     pub metrics: u16,
-    /// Its sidecar's inbound side (sidecar mode only, else 0).
+    /// Its inbound side: its sidecar's, or in ambient mode ztunnel's HBONE
+    /// port for the pod (Istio's 15008 on the pod's address).
     pub inbound: u16,
     /// Where the hop calls each destination, by [`Destination`]: its own
-    /// sidecar's outbound listeners, or in ambient mode the waypoint's (and
-    /// for externals, the egress listeners).
+    /// sidecar's outbound listeners, or in ambient mode ztunnel's for the
+    /// pod (what ztunnel captures from the pod's network namespace).
     pub outbound: BTreeMap<Destination, u16>,
 }
 
@@ -159,21 +161,8 @@ impl Plan {
         let topology = Topology::of(model);
         let externals = externals(model, input);
         let waypoint = match topology {
-            Topology::Ambient => model
-                .services
-                .iter()
-                .map(|s| Ok((s.name.clone(), ports.take()?)))
-                .collect::<Result<_, String>>()?,
-            Topology::Sidecars => BTreeMap::new(),
-        };
-        // Egress listeners are shared by every caller in ambient mode (the
-        // waypoint plays them), one per calling pod with sidecars.
-        let shared_egress: BTreeMap<Destination, u16> = match topology {
-            Topology::Ambient => externals
-                .iter()
-                .map(|e| Ok((e.destination(), ports.take()?)))
-                .collect::<Result<_, String>>()?,
-            Topology::Sidecars => BTreeMap::new(),
+            Topology::Ambient => Some(ports.take()?),
+            Topology::Sidecars => None,
         };
         let mut pods = Vec::new();
         for s in &model.services {
@@ -181,13 +170,7 @@ impl Plan {
                 for replica in 0..w.replicas {
                     let mut outbound = BTreeMap::new();
                     for u in &s.upstreams {
-                        let d = Destination::of(u);
-                        let port = match (&d, topology) {
-                            (Destination::Service(name), Topology::Ambient) => waypoint[name],
-                            (Destination::External { .. }, Topology::Ambient) => shared_egress[&d],
-                            (_, Topology::Sidecars) => ports.take()?,
-                        };
-                        outbound.insert(d, port);
+                        outbound.insert(Destination::of(u), ports.take()?);
                     }
                     pods.push(Pod {
                         service: s.name.clone(),
@@ -195,10 +178,7 @@ impl Plan {
                         name: pod_name(w, replica),
                         hop: ports.take()?,
                         metrics: ports.take()?,
-                        inbound: match topology {
-                            Topology::Sidecars => ports.take()?,
-                            Topology::Ambient => 0,
-                        },
+                        inbound: ports.take()?,
                         outbound,
                     });
                 }
@@ -230,6 +210,22 @@ impl Plan {
         self.pods
             .iter()
             .filter(move |p| p.service == service && subset.is_none_or(|s| p.version == s))
+    }
+
+    /// A service's pods by subset (version), each as `endpoint` makes it.
+    pub fn subsets<T>(
+        &self,
+        service: &str,
+        endpoint: impl Fn(&Pod) -> T,
+    ) -> BTreeMap<String, Vec<T>> {
+        let mut subsets: BTreeMap<String, Vec<T>> = BTreeMap::new();
+        for p in self.pods_of(service, None) {
+            subsets
+                .entry(p.version.clone())
+                .or_default()
+                .push(endpoint(p));
+        }
+        subsets
     }
 
     /// The pod a client without a mesh reaches for `service` (the bare

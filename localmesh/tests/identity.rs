@@ -126,51 +126,94 @@ fn a_second_authority_is_another_root() {
     assert!(cert.verify_signature(Some(root_a.public_key())).is_err());
 }
 
-/// The RBAC filter of each service names exactly the principals of the
-/// AuthorizationPolicy `meshgen render` writes for it; without mTLS, neither
-/// exists.
+/// The principals of an RBAC filter's one ALLOW policy, as SPIFFE IDs.
+fn principals(rules: &rbac::Rules) -> Vec<String> {
+    let mut ours: Vec<String> = rules
+        .policies
+        .values()
+        .flat_map(|p| p.principals.iter())
+        .flat_map(|p| match p {
+            Principal::AndIds { ids } => ids.clone(),
+            _ => Vec::new(),
+        })
+        .flat_map(|p| match p {
+            Principal::OrIds { ids } => ids,
+            _ => Vec::new(),
+        })
+        .map(|p| match p {
+            Principal::Authenticated { principal_name } => principal_name.exact,
+            Principal::FilterState { string_match, .. } => string_match.exact,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    ours.sort();
+    ours
+}
+
+/// The RBAC filters name exactly the principals of the AuthorizationPolicies
+/// `meshgen render` writes: with sidecars, each service's own (its inbound
+/// side, by the connection's certificate); in ambient mode, each Service's
+/// L7 policy (the waypoint, by the principal recorded from the tunnel) and
+/// ztunnel's L4 policy (the waypoint only). Without mTLS, none exists.
 #[test]
 fn rbac_principals_are_the_rendered_policies() {
-    for profile in ["demo.toml", "demo-grpc.toml", "demo-gateway-api.toml"] {
+    let profiles = [
+        "demo.toml",
+        "demo-grpc.toml",
+        "demo-gateway-api.toml",
+        "demo-ambient.toml",
+        "demo-grpc-ambient.toml",
+    ];
+    for profile in profiles {
         let m = common::model(profile, &[]);
+        let ambient = m.mesh.data_plane == meshgen::model::DataPlane::Ambient;
         let files = meshgen::render::render(&m, None).expect("renders");
         let security = files
             .iter()
             .find(|f| f.path == "10-security.yaml")
             .expect("10-security.yaml");
-        for s in &m.services {
-            let policy = rbac::policy(&m, s).expect("mtls: a policy");
-            let mut ours: Vec<String> = policy
-                .rules
-                .policies
-                .values()
-                .flat_map(|p| p.principals.iter())
-                .flat_map(|p| match p {
-                    Principal::AndIds { ids } => ids.clone(),
-                    _ => Vec::new(),
-                })
-                .flat_map(|p| match p {
-                    Principal::OrIds { ids } => ids,
-                    _ => Vec::new(),
-                })
-                .map(|p| match p {
-                    Principal::Authenticated { principal_name } => principal_name.exact,
-                    other => panic!("{other:?}"),
-                })
+        let rendered = |name: &str| {
+            let mut r: Vec<String> = rendered_principals(&security.content, name)
+                .iter()
+                .map(|p| format!("spiffe://{p}"))
                 .collect();
-            ours.sort();
-            let mut rendered = rendered_principals(&security.content, &s.name);
-            rendered.sort();
-            let rendered: Vec<String> = rendered.iter().map(|p| format!("spiffe://{p}")).collect();
-            assert_eq!(ours, rendered, "{profile}: {}", s.name);
-            assert!(!ours.is_empty());
+            r.sort();
+            r
+        };
+        for s in &m.services {
+            // Ambient: one L7 policy per Service that selects the pods.
+            let attached: Vec<(rbac::Peer, String)> = match ambient {
+                true => meshgen::model::identity::services_selecting(&m, s)
+                    .into_iter()
+                    .map(|target| {
+                        let name = meshgen::model::identity::waypoint_policy(target);
+                        (rbac::Peer::Tunnel { target }, name)
+                    })
+                    .collect(),
+                false => vec![(rbac::Peer::Connection, s.name.clone())],
+            };
+            assert!(attached.len() > usize::from(ambient));
+            for (peer, name) in attached {
+                let policy = rbac::policy(&m, s, peer).expect("mtls: a policy");
+                let ours = principals(&policy.rules);
+                assert_eq!(ours, rendered(&name), "{profile}: {name}");
+                assert!(!ours.is_empty());
+            }
+            let l4 = rbac::l4_policy(&m, s);
+            match ambient {
+                true => assert_eq!(principals(&l4.unwrap()), rendered(&s.name)),
+                false => assert!(l4.is_none(), "{profile}: an L4 policy with sidecars"),
+            }
         }
         let open = common::model(profile, &["istio.mtls=false"]);
-        assert!(
-            open.services
-                .iter()
-                .all(|s| rbac::policy(&open, s).is_none())
-        );
+        for peer in [rbac::Peer::Connection, rbac::Peer::Tunnel { target: "x" }] {
+            assert!(
+                open.services
+                    .iter()
+                    .all(|s| rbac::policy(&open, s, peer).is_none()
+                        && rbac::l4_policy(&open, s).is_none())
+            );
+        }
     }
 }
 
@@ -182,16 +225,21 @@ fn rendered_principals(yaml: &str, name: &str) -> Vec<String> {
             d.contains("kind: AuthorizationPolicy") && d.contains(&format!("\n  name: {name}\n"))
         })
         .unwrap_or_else(|| panic!("no AuthorizationPolicy {name}"));
-    let mut in_principals = false;
+    // The items of each `principals:` list: lines deeper than it.
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut list: Option<usize> = None;
     let mut out = Vec::new();
     for line in doc.lines() {
         let trimmed = line.trim();
+        match list {
+            Some(at) if indent(line) >= at && trimmed.starts_with("- ") => {
+                out.push(trimmed[2..].to_owned());
+                continue;
+            }
+            _ => list = None,
+        }
         if trimmed == "principals:" {
-            in_principals = true;
-        } else if in_principals && trimmed.starts_with("- ") {
-            out.push(trimmed[2..].to_owned());
-        } else {
-            in_principals = false;
+            list = Some(indent(line));
         }
     }
     out

@@ -5,6 +5,7 @@
 mod common;
 
 use localmesh::ca::Authority;
+use localmesh::envoy::types::Address;
 use localmesh::envoy::{Outbound, rbac};
 use localmesh::identity;
 use serde_json::{Value, json};
@@ -17,7 +18,8 @@ fn demo() -> meshgen::model::Model {
 fn rbac_is_istiods_allow_policy() {
     let m = demo();
     let backend = m.service("backend").unwrap();
-    let policy = serde_json::to_value(rbac::policy(&m, backend).unwrap()).unwrap();
+    let policy =
+        serde_json::to_value(rbac::policy(&m, backend, rbac::Peer::Connection).unwrap()).unwrap();
     assert_eq!(
         policy,
         json!({
@@ -32,8 +34,12 @@ fn rbac_is_istiods_allow_policy() {
         })
     );
     // The entry service is called by the ingress gateway.
-    let frontend =
-        serde_json::to_string(&rbac::policy(&m, m.service("frontend").unwrap())).unwrap();
+    let frontend = serde_json::to_string(&rbac::policy(
+        &m,
+        m.service("frontend").unwrap(),
+        rbac::Peer::Connection,
+    ))
+    .unwrap();
     assert!(
         frontend.contains(
             "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
@@ -43,7 +49,8 @@ fn rbac_is_istiods_allow_policy() {
     // Nobody calls it: allow-nil-rule-out.yaml, a policy matching nothing.
     let mut lonely = backend.clone();
     lonely.callers.clear();
-    let policy = serde_json::to_value(rbac::policy(&m, &lonely).unwrap()).unwrap();
+    let policy =
+        serde_json::to_value(rbac::policy(&m, &lonely, rbac::Peer::Connection).unwrap()).unwrap();
     assert_eq!(
         policy["rules"]["policies"]["ns[istio101]-policy[backend]-rule[0]"],
         json!({"permissions": [{"not_rule": {"any": true}}],
@@ -129,10 +136,15 @@ fn the_outbound_cluster_is_istio_mutual() {
         let ca = Authority::new().unwrap();
         let c = ca.issue(&identity::service(&m, "middleware")).unwrap();
         let o = Outbound {
-            listener_port: 15001,
+            listener_port: Some(15001),
             service: "backend".into(),
-            subsets: [("prod".to_owned(), vec![15006, 15007])].into(),
+            subsets: [(
+                "prod".to_owned(),
+                vec![Address::local(15006), Address::local(15007)],
+            )]
+            .into(),
             mutual_tls: true,
+            authorization: None,
         };
         let sidecar = common::sidecar(&m, "middleware", &c, 15006, 8080, vec![o]);
         let bootstrap = serde_json::to_value(sidecar.bootstrap()).unwrap();
@@ -235,8 +247,8 @@ fn routes_follow_the_virtual_service() {
 /// listeners or clusters share a name (Envoy would refuse the bootstrap).
 #[test]
 fn plans_are_free_of_collisions() {
-    use localmesh::envoy::{Gateway, ProxyOptions, Sidecar, Waypoint};
-    use localmesh::plan::{Input, Plan, Ports, Topology};
+    use localmesh::envoy::ProxyOptions;
+    use localmesh::plan::{Input, Plan, Ports};
     use std::collections::BTreeSet;
     let profiles = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles"))
         .unwrap()
@@ -260,26 +272,13 @@ fn plans_are_free_of_collisions() {
             &mut Ports::default(),
         )
         .unwrap();
-        // Each port once by its owner; ambient pods share the waypoint's
-        // listeners and the egress ones.
+        // Each port once by its owner.
         let mut ports: Vec<u16> = vec![plan.ingress];
-        ports.extend(plan.waypoint.values());
-        let mut shared: BTreeSet<u16> = BTreeSet::new();
+        ports.extend(plan.waypoint);
         for p in &plan.pods {
-            ports.extend([p.hop, p.metrics]);
-            match plan.topology {
-                Topology::Sidecars => {
-                    ports.push(p.inbound);
-                    ports.extend(p.outbound.values());
-                }
-                Topology::Ambient => shared.extend(
-                    p.outbound
-                        .values()
-                        .filter(|port| !plan.waypoint.values().any(|w| w == *port)),
-                ),
-            }
+            ports.extend([p.hop, p.metrics, p.inbound]);
+            ports.extend(p.outbound.values());
         }
-        ports.extend(shared);
         let distinct: BTreeSet<u16> = ports.iter().copied().collect();
         assert_eq!(distinct.len(), ports.len(), "{profile}: a port used twice");
         let names: BTreeSet<&str> = plan.pods.iter().map(|p| p.name.as_str()).collect();
@@ -294,28 +293,13 @@ fn plans_are_free_of_collisions() {
         );
 
         let ca = Authority::new().unwrap();
-        let gateway_id = ca.issue(&identity::ingress(&m)).unwrap();
+        let credentials = identity::mesh(&m)
+            .iter()
+            .map(|id| (id.name.clone(), ca.issue(id).unwrap()))
+            .collect();
         let options = ProxyOptions::default();
-        let mut bootstraps = vec![Gateway::of(&m, &plan, Some(&gateway_id), &options).bootstrap()];
-        if plan.waypoint.is_empty() {
-            let issued: Vec<_> = m
-                .services
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.clone(),
-                        ca.issue(&identity::service(&m, &s.name)).unwrap(),
-                    )
-                })
-                .collect();
-            for pod in &plan.pods {
-                let c = &issued.iter().find(|(n, _)| *n == pod.service).unwrap().1;
-                bootstraps.push(Sidecar::of(&m, &plan, pod, c, &options).bootstrap());
-            }
-        } else {
-            bootstraps.push(Waypoint::of(&m, &plan, &options).bootstrap());
-        }
-        for b in bootstraps {
+        let bootstraps = localmesh::envoy::bootstraps(&m, &plan, &credentials, &options);
+        for (_, b) in bootstraps {
             let b = serde_json::to_value(b).unwrap();
             for kind in ["listeners", "clusters"] {
                 let all: Vec<&str> = b["static_resources"][kind]

@@ -11,6 +11,7 @@ mod common;
 
 use hop::testkit::{Protocol, Stub, StubMode, TIME_JSON, free_port, grpc_call, http_get, raw_http};
 use localmesh::ca::{Authority, Credentials};
+use localmesh::envoy::types::Address;
 use localmesh::envoy::{MtlsMode, Outbound};
 use localmesh::identity;
 
@@ -57,10 +58,11 @@ async fn plain_text_answered(protocol: Protocol, port: u16) -> bool {
 /// To `service`'s `prod` pods (every service of the demo has them) at `inbound`.
 fn to(service: &str, listener_port: u16, inbound: u16) -> Outbound {
     Outbound {
-        listener_port,
+        listener_port: Some(listener_port),
         service: service.to_owned(),
-        subsets: [("prod".to_owned(), vec![inbound])].into(),
+        subsets: [("prod".to_owned(), vec![Address::local(inbound)])].into(),
         mutual_tls: true,
+        authorization: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Every shipped profile, laid out as `meshgen up` lays it out (a plan), with
 //! mTLS on and off, traced or not, with and without ServiceEntries, and the
 //! demo in every retry mode: each proxy's bootstrap (the gateway, every
-//! pod's sidecar or the waypoint) is accepted by Envoy (`--mode validate`),
+//! pod's sidecar, or ztunnel and the waypoint) is accepted by Envoy (`--mode validate`),
 //! and is the typed value serialized, nothing else.
 
 mod common;
@@ -12,48 +12,12 @@ use std::process::Command;
 
 use localmesh::ca::{Authority, Credentials};
 use localmesh::envoy::types::Bootstrap;
-use localmesh::envoy::{Gateway, ProxyOptions, RetryMode, Sidecar, Waypoint, write_bootstrap};
+use localmesh::envoy::{ProxyOptions, RetryMode, bootstraps, write_bootstrap};
 use localmesh::identity;
-use localmesh::plan::{Collector, Input, Plan, Ports, Topology};
-use meshgen::model::Model;
-
-/// Every proxy of `m`'s plan, by name.
-fn proxies(
-    m: &Model,
-    plan: &Plan,
-    credentials: &BTreeMap<String, Credentials>,
-    options: &ProxyOptions,
-) -> Vec<(String, Bootstrap)> {
-    let gateway_id = &credentials[&identity::ingress(m).name];
-    let mut out = Vec::new();
-    match plan.topology {
-        Topology::Sidecars => {
-            out.push((
-                "gateway".into(),
-                Gateway::of(m, plan, Some(gateway_id), options).bootstrap(),
-            ));
-            for pod in &plan.pods {
-                let c = &credentials[&identity::service(m, &pod.service).name];
-                let sidecar = Sidecar::of(m, plan, pod, c, options);
-                out.push((pod.name.clone(), sidecar.bootstrap()));
-            }
-        }
-        Topology::Ambient => {
-            out.push((
-                "gateway".into(),
-                Gateway::of(m, plan, None, options).bootstrap(),
-            ));
-            out.push((
-                "waypoint".into(),
-                Waypoint::of(m, plan, options).bootstrap(),
-            ));
-        }
-    }
-    out
-}
+use localmesh::plan::{Collector, Input, Plan, Ports};
 
 fn validate(dir: &Path, what: &str, name: &str, bootstrap: &Bootstrap) {
-    let file = write_bootstrap(bootstrap, dir, name).unwrap();
+    let file = write_bootstrap(bootstrap, dir, &name.replace(' ', "-")).unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text, serde_json::to_string_pretty(bootstrap).unwrap());
     let out = Command::new(common::envoy())
@@ -125,7 +89,7 @@ fn every_profile_s_proxies_validate() {
                         port: 4317,
                     })),
                 };
-                for (name, bootstrap) in proxies(&m, &plan, &credentials, &options) {
+                for (name, bootstrap) in bootstraps(&m, &plan, &credentials, &options) {
                     let what = format!("{profile} (mtls={mtls}, retries {})", retry_mode.as_str());
                     validate(dir.path(), &what, &name, &bootstrap);
                     checked += 1;

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 pub struct ProxyCost {
     /// `ingress gateway`, `sidecar backend-prod-0`, `waypoint`.
     pub proxy: String,
-    /// `gateway`, `sidecar` or `waypoint`: what Istio's figures are per.
+    /// `gateway`, `sidecar`, `waypoint` or `ztunnel`: what Istio's figures
+    /// are per.
     pub role: String,
     pub cpu_s_per_1000: f64,
     pub peak_rss_mib: f64,
@@ -59,6 +60,7 @@ pub fn role(proxy: &str) -> &'static str {
     match proxy.split_whitespace().next() {
         Some("sidecar") => "sidecar",
         Some("waypoint") => "waypoint",
+        Some("ztunnel") => "ztunnel",
         _ => "gateway",
     }
 }
@@ -100,5 +102,6 @@ mod tests {
         assert_eq!(super::role("sidecar backend-prod-0"), "sidecar");
         assert_eq!(super::role("ingress gateway"), "gateway");
         assert_eq!(super::role("waypoint"), "waypoint");
+        assert_eq!(super::role("ztunnel"), "ztunnel");
     }
 }

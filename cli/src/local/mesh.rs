@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hop::Target;
 use hop::probe::{grpc_serving, http_get_within};
 use localmesh::ca::{Authority, Credentials};
-use localmesh::envoy::{Gateway, ProxyOptions, Sidecar, Waypoint, types::Bootstrap};
+use localmesh::envoy::{ProxyOptions, types::Bootstrap};
 use localmesh::identity;
 use localmesh::plan::{Destination, ExternalUpstream, Input, Plan, Ports, Topology};
 use localmesh::process::{Envoy, Group, SpawnError};
@@ -39,7 +39,7 @@ pub struct Mesh {
     dir: Logs,
     envoy_bin: PathBuf,
     collector: Option<localmesh::plan::Collector>,
-    /// The identities' credentials, by identity name (sidecar mode).
+    /// The identities' credentials, by identity name.
     credentials: BTreeMap<String, Credentials>,
     /// Holds the private directory of the keys; removed with the mesh.
     _ca: Option<Authority>,
@@ -127,8 +127,8 @@ impl Mesh {
         })?;
         held.release();
         let dir = Logs::new(opts)?;
-        let (ca, credentials) = match (plan.topology, opts.bare) {
-            (Topology::Sidecars, false) => {
+        let (ca, credentials) = match opts.bare {
+            false => {
                 let ca = Authority::new().map_err(|e| e.to_string())?;
                 let mut credentials = BTreeMap::new();
                 for id in identity::mesh(&model) {
@@ -300,29 +300,10 @@ impl Mesh {
     }
 
     /// Every proxy's name and bootstrap for the current retry mode: the
-    /// gateway first, then a sidecar per pod or the waypoint.
+    /// gateway first, then a sidecar per pod, or ztunnel and the waypoint.
     pub fn bootstraps(&self) -> Vec<(String, Bootstrap)> {
         let options = self.proxy_options();
-        let m = &self.model;
-        let gateway_credentials = self.credentials.get(&identity::ingress(m).name);
-        let mut out = vec![(
-            "ingress gateway".to_owned(),
-            Gateway::of(m, &self.plan, gateway_credentials, &options).bootstrap(),
-        )];
-        match self.plan.topology {
-            Topology::Sidecars => {
-                for pod in &self.plan.pods {
-                    let credentials = &self.credentials[&identity::service(m, &pod.service).name];
-                    let sidecar = Sidecar::of(m, &self.plan, pod, credentials, &options);
-                    out.push((sidecar.proxy_name(), sidecar.bootstrap()));
-                }
-            }
-            Topology::Ambient => {
-                let waypoint = Waypoint::of(m, &self.plan, &options);
-                out.push(("waypoint".to_owned(), waypoint.bootstrap()));
-            }
-        }
-        out
+        localmesh::envoy::bootstraps(&self.model, &self.plan, &self.credentials, &options)
     }
 
     /// Writes every bootstrap into the logs' folder and starts the proxies,
@@ -411,15 +392,15 @@ impl Mesh {
     }
 
     /// The credentials of an identity (by [`identity::Identity::name`]:
-    /// a service, or the ingress proxy), with sidecars.
+    /// a service, the ingress proxy, the waypoint), unless bare.
     pub fn credentials(&self, name: &str) -> Option<&Credentials> {
         self.credentials.get(name)
     }
 
-    /// Whether the proxies call each other with mutual TLS: sidecars, unless
-    /// told otherwise (the ambient waypoint talks plain text: no ztunnel).
+    /// Whether the proxies call each other with mutual TLS: always in
+    /// ambient mode (HBONE), with sidecars unless told otherwise.
     pub fn peer_mtls(&self) -> bool {
-        !self.bare && !self.plaintext_peers && self.plan.topology == Topology::Sidecars
+        !self.bare && (!self.plaintext_peers || self.plan.topology == Topology::Ambient)
     }
 
     /// The folder of the logs (`<pod>.log`, each proxy's log and bootstrap).

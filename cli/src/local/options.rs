@@ -157,9 +157,10 @@ pub fn check(model: &Model, opts: &Options) -> Result<Vec<String>, String> {
     }
     if model.mesh.data_plane == DataPlane::Ambient {
         notes.push(
-            "ambient: an Envoy of its own plays the waypoint (every service's routes, \
-             retries and timeouts); ztunnel (HBONE, L4 mTLS) is not played yet, so the pods \
-             and the waypoint talk plain text and the AuthorizationPolicies are not enforced"
+            "ambient: an Envoy plays the node's ztunnel (HBONE tunnels under each pod's \
+             identity, the L4 policy) and another the waypoint (routes, L7 policies); unlike \
+             ztunnel, each pod calls a port of its own instead of being captured, and calls \
+             to hosts outside cross the waypoint too (docs/local.md)"
                 .into(),
         );
     }

@@ -152,7 +152,7 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
         "<figure id=\"latency\">\n{latency}\n<figcaption>Latency percentiles at the lowest \
          fail of the sweep ({calm}), the chain alone (<em>bare</em>: hops calling each other) \
          and through the local mesh with the profile's retries (<em>mesh, retries on</em>: \
-         the ingress gateway and a sidecar per pod, or the waypoint); the gap is what the \
+         the ingress gateway and a sidecar per pod, or ztunnel and the waypoint); the gap is what the \
          proxies add along the chain. {spread}{tail}</figcaption>\n</figure>\n",
         calm = rows.iter().map(|r| r.fail).fold(f64::INFINITY, f64::min),
         spread = if info.latency_runs > 1 {
@@ -183,7 +183,7 @@ pub fn html(rows: &[Row], info: &RunInfo) -> Result<String, String> {
             "<figure id=\"proxies\">\n{svg}\n<figcaption>What each proxy costs \
              (<code>compare --cost</code>): CPU seconds per 1,000 requests (the same number as \
              vCPU per 1,000 requests per second) of the gateway, of every sidecar together \
-             and per sidecar pass, and of the waypoint, with mutual TLS between the proxies \
+             and per sidecar pass, of ztunnel and of the waypoint, with mutual TLS between the proxies \
              and without; dashed: {}'s published figure per sidecar. The latency the mesh adds \
              is in the table below (mesh minus bare).</figcaption>\n</figure>\n<pre>{}</pre>\n",
             esc(super::cost::ISTIO_SOURCE),
@@ -431,8 +431,8 @@ fn cost_plot(rows: &[Row]) -> Result<String, String> {
 }
 
 /// `compare --cost`'s bars: per measured row (profile, mTLS on or off), the
-/// CPU per 1,000 requests of the gateway, all sidecars, a sidecar pass and
-/// the waypoint; Istio's published sidecar figure as a dashed line. `None`
+/// CPU per 1,000 requests of the gateway, all sidecars, a sidecar pass,
+/// ztunnel and the waypoint; Istio's published sidecar figure as a dashed line. `None`
 /// without cost rows.
 fn proxies_plot(rows: &[Row]) -> Result<Option<String>, String> {
     let measured: Vec<&Row> = rows.iter().filter(|r| !r.proxies.is_empty()).collect();
@@ -440,10 +440,11 @@ fn proxies_plot(rows: &[Row]) -> Result<Option<String>, String> {
         return Ok(None);
     }
     type Bar = (&'static str, fn(&Row) -> Option<f64>);
-    let bars: [Bar; 4] = [
+    let bars: [Bar; 5] = [
         ("gateway", |r| role_cpu(r, "gateway")),
         ("sidecars, all", |r| role_cpu(r, "sidecar")),
         ("sidecar, per pass", super::table::per_pass),
+        ("ztunnel", |r| role_cpu(r, "ztunnel")),
         ("waypoint", |r| role_cpu(r, "waypoint")),
     ];
     let istio_sidecar = super::cost::ISTIO[0].cpu_s_per_1000;

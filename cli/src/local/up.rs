@@ -84,7 +84,9 @@ fn say_ready(mesh: &Mesh) {
             proxies.len(),
             match mesh.plan.topology {
                 localmesh::plan::Topology::Sidecars => "the ingress gateway and a sidecar per pod",
-                localmesh::plan::Topology::Ambient => "the ingress gateway and the waypoint",
+                localmesh::plan::Topology::Ambient => {
+                    "the ingress gateway, ztunnel and the waypoint"
+                }
             },
             mesh.mode.as_str(),
         );

@@ -1,8 +1,8 @@
 //! What the local proxies were given, in Istio's terms, as `istioctl
 //! proxy-config routes` shows a proxy's: one line per route of each
 //! listener of each proxy (the gateway, each sidecar's outbound listeners
-//! and inbound side, the waypoint's), with its match, where it sends, its
-//! retries and its faults. Read back from the serialized bootstraps
+//! and inbound side, the waypoint's and ztunnel's tunnels), with its match,
+//! where it sends, its retries and its faults. Read back from the serialized bootstraps
 //! themselves, so it shows what Envoy runs, not what was meant.
 
 use serde_json::Value;
@@ -27,10 +27,16 @@ pub fn routes(proxies: &[(String, Value)]) -> String {
     });
     for (proxy, l) in listeners {
         let name = l["name"].as_str().unwrap_or("?").to_owned();
-        let port = l["address"]["socket_address"]["port_value"].to_string();
+        let port = match &l["address"]["socket_address"]["port_value"] {
+            Value::Null => "internal".to_owned(),
+            p => p.to_string(),
+        };
         // The first filter chain's routes (an inbound side has one per mode,
-        // with the same routes).
-        let hcm = &l["filter_chains"][0]["filters"][0]["typed_config"];
+        // with the same routes); its connection manager is its last filter.
+        let hcm = &l["filter_chains"][0]["filters"]
+            .as_array()
+            .and_then(|f| f.last())
+            .map_or(Value::Null, |f| f["typed_config"].clone());
         let vhosts = hcm["route_config"]["virtual_hosts"]
             .as_array()
             .cloned()
@@ -41,7 +47,7 @@ pub fn routes(proxies: &[(String, Value)]) -> String {
                     proxy.clone(),
                     name.clone(),
                     port.clone(),
-                    matcher(&r["match"]),
+                    matcher(&r["match"], &vh["domains"]),
                     destination(r),
                     retries(&r["route"]["retry_policy"]),
                     fault(&r["typed_per_filter_config"]["envoy.filters.http.fault"]),
@@ -52,8 +58,12 @@ pub fn routes(proxies: &[(String, Value)]) -> String {
     super::table::aligned(&lines)
 }
 
-/// `x-dev-user=super-secret`, or `/*` for a prefix match on everything.
-fn matcher(m: &Value) -> String {
+/// `x-dev-user=super-secret`, `/*` for a prefix match on everything, or
+/// `CONNECT authority` for a tunnel's end.
+fn matcher(m: &Value, domains: &Value) -> String {
+    if m.get("connect_matcher").is_some() {
+        return format!("CONNECT {}", domains[0].as_str().unwrap_or("*"));
+    }
     let headers: Vec<String> = m["headers"]
         .as_array()
         .into_iter()

@@ -13,6 +13,12 @@ pub const INGRESS_GATEWAY: &str = "istio-ingressgateway";
 /// Its ServiceAccount (not named like the workload, unlike Gateway API ones).
 pub const INGRESS_ACCOUNT: &str = "istio-ingressgateway-service-account";
 
+/// The principal of the namespace's waypoint (ambient mode), its account
+/// named like it: the only caller ztunnel lets through to the pods.
+pub fn waypoint_principal(namespace: &str) -> String {
+    principal(namespace, WAYPOINT)
+}
+
 /// The principal the entry service sees calling from the ingress.
 pub fn ingress_principal(m: &Model) -> String {
     match m.mesh.routing_api {

@@ -195,7 +195,7 @@ impl<'m> Workloads<'_, 'm> {
                 Caller::Service { name } => istio::principal(ns, name),
             })
             .collect();
-        (l7, vec![istio::principal(ns, istio::WAYPOINT)])
+        (l7, vec![istio::waypoint_principal(ns)])
     }
 
     fn service(&self, s: &'m Service) -> KService<'m> {

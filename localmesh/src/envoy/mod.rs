@@ -9,7 +9,8 @@
 //!   per subset; egress to hosts outside the mesh;
 //! - [`tls`]: Istio's mutual TLS, both ends, and the secrets they name;
 //! - [`rbac`]: a service's AuthorizationPolicy as istiod translates it;
-//! - [`sidecar`], [`gateway`], [`waypoint`]: the three kinds of proxy;
+//! - [`sidecar`], [`gateway`], [`waypoint`], [`ztunnel`]: the four kinds of
+//!   proxy, and [`hbone`], the tunnel of ambient mode;
 //! - [`proxy`]: what they share (connection manager, tracing, access log,
 //!   bootstrap).
 //!
@@ -17,6 +18,7 @@
 //! pilot/pkg/networking/core and pilot/pkg/security).
 
 pub mod gateway;
+pub mod hbone;
 pub mod outbound;
 pub mod proxy;
 pub mod rbac;
@@ -26,6 +28,7 @@ pub mod sidecar;
 pub mod tls;
 pub mod types;
 pub mod waypoint;
+pub mod ztunnel;
 
 use std::path::{Path, PathBuf};
 
@@ -34,10 +37,16 @@ pub use outbound::{Egress, Outbound};
 pub use retry::RetryMode;
 pub use sidecar::{MtlsMode, Sidecar};
 pub use waypoint::Waypoint;
+pub use ztunnel::Ztunnel;
+
+use std::collections::BTreeMap;
+
+use meshgen::model::Model;
 
 use crate::Error;
-use crate::ca::write_private;
-use crate::plan::Collector;
+use crate::ca::{Credentials, write_private};
+use crate::identity;
+use crate::plan::{Collector, Plan, Topology};
 
 /// What `up` and `compare` may change between two starts of the proxies.
 #[derive(Debug, Clone)]
@@ -60,6 +69,39 @@ impl Default for ProxyOptions {
             peer_mtls: true,
         }
     }
+}
+
+/// Every proxy of `plan`, by name, with its bootstrap: the ingress gateway
+/// first, then a sidecar per pod, or ztunnel and the waypoint. `credentials`
+/// holds every identity's ([`crate::identity::mesh`]), by name.
+pub fn bootstraps(
+    model: &Model,
+    plan: &Plan,
+    credentials: &BTreeMap<String, Credentials>,
+    options: &ProxyOptions,
+) -> Vec<(String, types::Bootstrap)> {
+    let of = |id: identity::Identity| &credentials[&id.name];
+    let gateway = Gateway::of(model, plan, Some(of(identity::ingress(model))), options);
+    let mut out = vec![("ingress gateway".to_owned(), gateway.bootstrap())];
+    match plan.topology {
+        Topology::Sidecars => {
+            for pod in &plan.pods {
+                let c = of(identity::service(model, &pod.service));
+                let sidecar = Sidecar::of(model, plan, pod, c, options);
+                out.push((sidecar.proxy_name(), sidecar.bootstrap()));
+            }
+        }
+        Topology::Ambient => {
+            if let Some(z) = Ztunnel::of(model, plan, credentials, options) {
+                out.push((z.proxy_name(), z.bootstrap()));
+            }
+            let waypoint = Waypoint::of(model, plan, of(identity::waypoint(model)), options);
+            if let Some(w) = waypoint {
+                out.push(("waypoint".to_owned(), w.bootstrap()));
+            }
+        }
+    }
+    out
 }
 
 /// Writes `bootstrap` as `<dir>/<name>.json` (0600, replacing an earlier

@@ -2,14 +2,16 @@
 //! or the waypoint) does with a call to a destination. One listener per
 //! destination on 127.0.0.1 stands in for istiod's `0.0.0.0_PORT` listener
 //! and its route configuration (the app calls the listener's port instead
-//! of the Service's address, as iptables would redirect it); the routes are
-//! the destination's ([`super::route`]), to one cluster per subset.
+//! of the Service's address, as iptables would redirect it); the waypoint's
+//! are internal listeners behind its HBONE port. The routes are the
+//! destination's ([`super::route`]), to one cluster per subset.
 
 use std::collections::BTreeMap;
 
 use meshgen::model::{Egress as EgressMode, istio};
 
 use super::proxy::{Proxy, Side, cluster};
+use super::rbac::Rbac;
 use super::route::{self, cluster_name, everything, no_timeout, routes};
 use super::tls;
 use super::types::{
@@ -22,22 +24,26 @@ use crate::plan::{ExternalPlan, ExternalUpstream};
 /// Calls to a service of the chain.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    /// Where the caller calls it.
-    pub listener_port: u16,
+    /// Where the caller calls it; `None` for an internal listener.
+    pub listener_port: Option<u16>,
     /// The destination service.
     pub service: String,
-    /// Its pods by subset: their sidecars' inbound ports under mutual TLS,
-    /// else their hops' ports.
-    pub subsets: BTreeMap<String, Vec<u16>>,
+    /// Its pods by subset: their sidecars' inbound sides, their hops, or
+    /// the internal listeners that tunnel to them.
+    pub subsets: BTreeMap<String, Vec<Address>>,
     /// ISTIO_MUTUAL to the pods' sidecars (the proxy then has credentials),
-    /// or plain text to the pods themselves.
+    /// or plain text to the endpoints.
     pub mutual_tls: bool,
+    /// The service's authorization, where it is enforced before its routes
+    /// (the waypoint).
+    pub authorization: Option<Rbac>,
 }
 
 /// Calls to a host outside the mesh, on one port.
 #[derive(Debug, Clone)]
 pub struct Egress {
-    pub listener_port: u16,
+    /// `None` for an internal listener.
+    pub listener_port: Option<u16>,
     pub external: ExternalPlan,
 }
 
@@ -58,15 +64,20 @@ impl Outbound {
         }
     }
 
+    pub fn listener_name(&self) -> String {
+        format!("outbound_{}", self.service)
+    }
+
     /// The listener of a caller's side.
     pub fn listener(&self, proxy: &Proxy) -> Listener {
+        let rbac = self.authorization.clone().map(Rbac::filter);
         listener(
             proxy,
-            &format!("outbound_{}", self.service),
+            &self.listener_name(),
             self.listener_port,
             vec![self.virtual_host(proxy)],
+            rbac.into_iter().collect(),
             Side::Outbound,
-            "OUTBOUND",
         )
     }
 
@@ -78,7 +89,7 @@ impl Outbound {
         let server = identity::service(m, &self.service).spiffe_uri();
         self.subsets
             .iter()
-            .map(|(subset, ports)| {
+            .map(|(subset, endpoints)| {
                 // BuildDNSSrvSubsetKey: the SNI auto mTLS sends.
                 let tls = self.mutual_tls.then(|| {
                     let sni = format!("outbound_.{port}_.{subset}_.{host}");
@@ -86,7 +97,7 @@ impl Outbound {
                 });
                 cluster(
                     cluster_name(port, subset, &host),
-                    ports.iter().map(|p| Address::local(*p)).collect(),
+                    endpoints.clone(),
                     proxy.h2(),
                     tls,
                 )
@@ -109,6 +120,10 @@ impl Egress {
             true => cluster_name(e.port, "", &e.host),
             false => format!("PassthroughCluster|{}|{}", e.host, e.port),
         }
+    }
+
+    pub fn listener_name(&self) -> String {
+        format!("outbound_{}_{}", self.external.port, self.external.host)
     }
 
     /// The listener: to the host, or under REGISTRY_ONLY without a
@@ -150,14 +165,13 @@ impl Egress {
                 include_request_attempt_count: true,
             },
         };
-        let name = format!("outbound_{}_{}", e.port, e.host);
         listener(
             proxy,
-            &name,
+            &self.listener_name(),
             self.listener_port,
             vec![vhost],
+            Vec::new(),
             Side::Outbound,
-            "OUTBOUND",
         )
     }
 
@@ -197,20 +211,21 @@ pub fn side(
     (listeners, clusters)
 }
 
-/// One HTTP listener: a connection manager with the fault filter (the
-/// routes' faults) and the router.
+/// One HTTP listener, on `port` or internal: a connection manager with
+/// `filters` (authorization), the fault filter (the routes' faults) and the
+/// router.
 pub fn listener(
     proxy: &Proxy,
     name: &str,
-    port: u16,
+    port: Option<u16>,
     virtual_hosts: Vec<VirtualHost>,
+    mut filters: Vec<NamedConfig>,
     side: Side,
-    direction: &'static str,
 ) -> Listener {
-    let fault = NamedConfig {
+    filters.push(NamedConfig {
         name: route::FAULT_FILTER,
         typed_config: super::types::Any::Fault(Default::default()),
-    };
+    });
     let hcm = proxy.connection_manager(
         name.to_owned(),
         RouteConfiguration {
@@ -218,13 +233,14 @@ pub fn listener(
             virtual_hosts,
             validate_clusters: false,
         },
-        vec![fault],
+        filters,
         side,
     );
     Listener {
         name: name.to_owned(),
-        address: Address::local(port),
-        traffic_direction: direction,
+        address: port.map(Address::local),
+        internal_listener: port.is_none().then_some(super::types::Empty {}),
+        traffic_direction: "OUTBOUND",
         listener_filters: Vec::new(),
         filter_chains: vec![FilterChain {
             name: name.to_owned(),

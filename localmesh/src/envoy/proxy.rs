@@ -141,6 +141,7 @@ impl Proxy<'_> {
             }),
             tracing,
             access_log,
+            upgrade_configs: Vec::new(),
         };
         NamedConfig {
             name: "envoy.filters.network.http_connection_manager",
@@ -172,7 +173,15 @@ impl Proxy<'_> {
                 }],
             });
         }
+        let internal = listeners.iter().any(|l| l.internal_listener.is_some());
         Bootstrap {
+            bootstrap_extensions: match internal {
+                true => vec![NamedConfig {
+                    name: "envoy.bootstrap.internal_listener",
+                    typed_config: Any::InternalListener(Default::default()),
+                }],
+                false => Vec::new(),
+            },
             node: Node {
                 id: node_id,
                 cluster: self.name.clone(),
@@ -200,12 +209,7 @@ pub fn cluster(
     h2: bool,
     transport_socket: Option<NamedConfig>,
 ) -> Cluster {
-    let dns = endpoints.iter().any(|a| {
-        a.socket_address
-            .address
-            .parse::<std::net::IpAddr>()
-            .is_err()
-    });
+    let dns = endpoints.iter().any(Address::needs_dns);
     Cluster {
         load_assignment: ClusterLoadAssignment::at(&name, endpoints),
         name,

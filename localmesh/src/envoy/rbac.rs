@@ -14,10 +14,10 @@
 
 use std::collections::BTreeMap;
 
-use meshgen::model::{Model, Service};
+use meshgen::model::{DataPlane, Model, Service};
 use serde::Serialize;
 
-use super::types::StringMatcher;
+use super::types::{Any, NamedConfig, StringMatcher};
 use crate::identity;
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,27 +51,95 @@ pub enum Permission {
 #[serde(rename_all = "snake_case")]
 pub enum Principal {
     Any(bool),
-    AndIds { ids: Vec<Principal> },
-    OrIds { ids: Vec<Principal> },
+    AndIds {
+        ids: Vec<Principal>,
+    },
+    OrIds {
+        ids: Vec<Principal>,
+    },
     NotId(Box<Principal>),
-    Authenticated { principal_name: StringMatcher },
+    Authenticated {
+        principal_name: StringMatcher,
+    },
+    /// The principal a tunnel's terminator recorded ([`PEER_PRINCIPAL`]).
+    FilterState {
+        key: &'static str,
+        string_match: StringMatcher,
+    },
 }
 
-/// The RBAC filter of `service`'s inbound side: `None` when the profile
-/// renders no AuthorizationPolicy (`mtls = false`).
-pub fn policy(m: &Model, service: &Service) -> Option<Rbac> {
-    if !m.mesh.mtls {
-        return None;
+/// Where a waypoint keeps the principal of the peer that opened the HBONE
+/// tunnel, for the listener inside to match (istiod's
+/// `authz.Option.UseFilterState` for waypoints; the key is Istio's).
+pub const PEER_PRINCIPAL: &str = "io.istio.peer_principal";
+
+/// How a proxy knows who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer<'a> {
+    /// From the certificate of the connection it accepted (a sidecar,
+    /// ztunnel).
+    Connection,
+    /// From the tunnel the request came in ([`PEER_PRINCIPAL`]): a waypoint,
+    /// whose routes run on an internal listener behind the tunnel's end,
+    /// for the Service `target` (the service's own, or under the Gateway API
+    /// one of its per-version Services).
+    Tunnel { target: &'a str },
+}
+
+impl Rbac {
+    /// As the HTTP filter of a connection manager.
+    pub fn filter(self) -> NamedConfig {
+        NamedConfig {
+            name: "envoy.filters.http.rbac",
+            typed_config: Any::Rbac(self),
+        }
     }
-    let callers: Vec<Principal> = service
+}
+
+impl Peer<'_> {
+    fn is(self, uri: String) -> Principal {
+        let m = StringMatcher { exact: uri };
+        match self {
+            Peer::Connection => Principal::Authenticated { principal_name: m },
+            Peer::Tunnel { .. } => Principal::FilterState {
+                key: PEER_PRINCIPAL,
+                string_match: m,
+            },
+        }
+    }
+}
+
+/// The RBAC filter of `service`'s inbound side (a sidecar's) or, at the
+/// waypoint, of a Service that selects its pods (the L7 policy
+/// `<target>-waypoint`): `None` when the profile renders no
+/// AuthorizationPolicy (`mtls = false`).
+pub fn policy(m: &Model, service: &Service, peer: Peer<'_>) -> Option<Rbac> {
+    let callers = service
         .callers
         .iter()
-        .map(|c| Principal::Authenticated {
-            principal_name: StringMatcher {
-                exact: identity::caller(m, c).spiffe_uri(),
-            },
-        })
-        .collect();
+        .map(|c| peer.is(identity::caller(m, c).spiffe_uri()));
+    let name = match peer {
+        Peer::Connection => service.name.clone(),
+        Peer::Tunnel { target } => meshgen::model::identity::waypoint_policy(target),
+    };
+    m.mesh.mtls.then(|| Rbac {
+        rules: allow(m, &name, callers.collect()),
+        shadow_rules_stat_prefix: "istio_dry_run_allow_",
+    })
+}
+
+/// ztunnel's L4 policy for a service's pods in ambient mode (the one named
+/// like the service): the waypoint only. Its second rule, Prometheus'
+/// scrapes of the metrics port, has nothing to match locally (the hops'
+/// metrics ports are not behind ztunnel).
+pub fn l4_policy(m: &Model, service: &Service) -> Option<Rules> {
+    let waypoint = Peer::Connection.is(identity::waypoint(m).spiffe_uri());
+    let ambient = m.mesh.data_plane == DataPlane::Ambient;
+    (m.mesh.mtls && ambient).then(|| allow(m, &service.name, vec![waypoint]))
+}
+
+/// One ALLOW policy `name` with one rule: from any of `callers`.
+fn allow(m: &Model, name: &str, callers: Vec<Principal>) -> Rules {
     let rule = match callers.is_empty() {
         // allow-nil-rule-out.yaml: a policy that matches nothing.
         true => Policy {
@@ -87,11 +155,8 @@ pub fn policy(m: &Model, service: &Service) -> Option<Rbac> {
             }],
         },
     };
-    let name = format!("ns[{}]-policy[{}]-rule[0]", m.namespace, service.name);
-    Some(Rbac {
-        rules: Rules {
-            policies: [(name, rule)].into(),
-        },
-        shadow_rules_stat_prefix: "istio_dry_run_allow_",
-    })
+    let name = format!("ns[{}]-policy[{name}]-rule[0]", m.namespace);
+    Rules {
+        policies: [(name, rule)].into(),
+    }
 }

@@ -61,7 +61,8 @@ pub fn no_timeout() -> MaxStreamDuration {
 /// A catch-all match.
 pub fn everything() -> RouteMatch {
     RouteMatch {
-        prefix: "/".into(),
+        prefix: Some("/".into()),
+        connect_matcher: None,
         case_sensitive: true,
         headers: Vec::new(),
     }

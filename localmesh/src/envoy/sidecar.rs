@@ -92,24 +92,18 @@ impl<'a> Sidecar<'a> {
         for (destination, &listener_port) in &pod.outbound {
             match destination {
                 crate::plan::Destination::Service(name) => {
-                    let mut subsets: BTreeMap<String, Vec<u16>> = BTreeMap::new();
-                    for p in plan.pods_of(name, None) {
-                        subsets
-                            .entry(p.version.clone())
-                            .or_default()
-                            .push(p.inbound);
-                    }
                     outbound.push(Outbound {
-                        listener_port,
+                        listener_port: Some(listener_port),
                         service: name.clone(),
-                        subsets,
+                        subsets: plan.subsets(name, |p| Address::local(p.inbound)),
                         mutual_tls: options.peer_mtls,
+                        authorization: None,
                     });
                 }
                 crate::plan::Destination::External { host, port } => {
                     if let Some(e) = plan.external(host, *port) {
                         egress.push(Egress {
-                            listener_port,
+                            listener_port: Some(listener_port),
                             external: e.clone(),
                         });
                     }
@@ -200,7 +194,8 @@ impl<'a> Sidecar<'a> {
         };
         Listener {
             name: "virtualInbound".into(),
-            address: Address::local(self.inbound_port),
+            address: Some(Address::local(self.inbound_port)),
+            internal_listener: None,
             traffic_direction: "INBOUND",
             listener_filters: vec![NamedConfig {
                 name: "envoy.filters.listener.tls_inspector",
@@ -217,11 +212,8 @@ impl<'a> Sidecar<'a> {
         let cluster = format!("inbound|{port}||");
         let host = istio::host(&self.service.name, &self.model.namespace);
         let mut http_filters = Vec::new();
-        if let Some(policy) = rbac::policy(self.model, self.service) {
-            http_filters.push(NamedConfig {
-                name: "envoy.filters.http.rbac",
-                typed_config: Any::Rbac(policy),
-            });
+        if let Some(policy) = rbac::policy(self.model, self.service, rbac::Peer::Connection) {
+            http_filters.push(policy.filter());
         }
         let route = Route {
             name: "default".into(),

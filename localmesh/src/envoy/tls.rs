@@ -47,7 +47,7 @@ pub const ALL_ISTIO_MTLS_ALPNS: [&str; 5] = [
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Secret {
-    pub name: &'static str,
+    pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_certificate: Option<TlsCertificate>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,7 +99,7 @@ pub struct TlsParameters {
 /// bootstrap's static secrets.
 #[derive(Debug, Clone, Serialize)]
 pub struct SdsSecretConfig {
-    pub name: &'static str,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,32 +117,43 @@ pub struct DownstreamTlsContext {
 #[derive(Debug, Clone, Serialize)]
 pub struct UpstreamTlsContext {
     pub common_tls_context: CommonTlsContext,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub sni: String,
 }
 
 /// The secrets a proxy's contexts name: its credentials and the root.
 pub fn secrets(c: &Credentials) -> Vec<Secret> {
-    let file = |p: &std::path::Path| DataSource {
+    vec![certificate(c, DEFAULT_SECRET), root(c)]
+}
+
+/// A workload's key and certificate as the secret `name`.
+pub fn certificate(c: &Credentials, name: &str) -> Secret {
+    Secret {
+        name: name.to_owned(),
+        tls_certificate: Some(TlsCertificate {
+            certificate_chain: file(&c.cert_chain),
+            private_key: file(&c.key),
+        }),
+        validation_context: None,
+    }
+}
+
+/// The root every peer is verified against, as [`ROOT_SECRET`].
+pub fn root(c: &Credentials) -> Secret {
+    Secret {
+        name: ROOT_SECRET.to_owned(),
+        tls_certificate: None,
+        validation_context: Some(CertificateValidationContext {
+            trusted_ca: Some(file(&c.root_cert)),
+            ..Default::default()
+        }),
+    }
+}
+
+fn file(p: &std::path::Path) -> DataSource {
+    DataSource {
         filename: p.display().to_string(),
-    };
-    vec![
-        Secret {
-            name: DEFAULT_SECRET,
-            tls_certificate: Some(TlsCertificate {
-                certificate_chain: file(&c.cert_chain),
-                private_key: file(&c.key),
-            }),
-            validation_context: None,
-        },
-        Secret {
-            name: ROOT_SECRET,
-            tls_certificate: None,
-            validation_context: Some(CertificateValidationContext {
-                trusted_ca: Some(file(&c.root_cert)),
-                ..Default::default()
-            }),
-        },
-    ]
+    }
 }
 
 /// The inbound side of an HTTP port under mutual TLS: `BuildInboundTLS`
@@ -151,6 +162,22 @@ pub fn secrets(c: &Credentials) -> Vec<Secret> {
 /// the RBAC filter's business), ALPN `h2, http/1.1`, TLS 1.2 to 1.3 with
 /// `SupportedCiphers`.
 pub fn inbound() -> NamedConfig {
+    downstream(DEFAULT_SECRET, ALPN_HTTP.to_vec())
+}
+
+/// HBONE's server end (ztunnel's port 15008, a waypoint's): mutual TLS
+/// under the secret `secret`, HTTP/2 only.
+pub fn hbone_server(secret: &str) -> NamedConfig {
+    downstream(secret, vec!["h2"])
+}
+
+/// HBONE's client end: HTTP/2 under mutual TLS with the secret `secret`,
+/// the server verified against the root and its SPIFFE ID.
+pub fn hbone_client(secret: &str, server_uri: &str) -> NamedConfig {
+    upstream(secret, vec!["h2"], &[server_uri.to_owned()], String::new())
+}
+
+fn downstream(secret: &str, alpn_protocols: Vec<&'static str>) -> NamedConfig {
     let context = DownstreamTlsContext {
         common_tls_context: CommonTlsContext {
             tls_params: Some(TlsParameters {
@@ -158,13 +185,15 @@ pub fn inbound() -> NamedConfig {
                 tls_maximum_protocol_version: "TLSv1_3",
                 cipher_suites: SUPPORTED_CIPHERS.to_vec(),
             }),
-            alpn_protocols: ALPN_HTTP.to_vec(),
+            alpn_protocols,
             tls_certificate_sds_secret_configs: vec![SdsSecretConfig {
-                name: DEFAULT_SECRET,
+                name: secret.to_owned(),
             }],
             combined_validation_context: CombinedValidationContext {
                 default_validation_context: CertificateValidationContext::default(),
-                validation_context_sds_secret_config: SdsSecretConfig { name: ROOT_SECRET },
+                validation_context_sds_secret_config: SdsSecretConfig {
+                    name: ROOT_SECRET.to_owned(),
+                },
             },
         },
         require_client_certificate: true,
@@ -190,12 +219,21 @@ pub fn istio_mutual(server_uris: &[String], sni: String, h2: bool) -> NamedConfi
         true => ALPN_IN_MESH_H2.to_vec(),
         false => ALPN_IN_MESH.to_vec(),
     };
+    upstream(DEFAULT_SECRET, alpn, server_uris, sni)
+}
+
+fn upstream(
+    secret: &str,
+    alpn_protocols: Vec<&'static str>,
+    server_uris: &[String],
+    sni: String,
+) -> NamedConfig {
     let context = UpstreamTlsContext {
         common_tls_context: CommonTlsContext {
             tls_params: None,
-            alpn_protocols: alpn,
+            alpn_protocols,
             tls_certificate_sds_secret_configs: vec![SdsSecretConfig {
-                name: DEFAULT_SECRET,
+                name: secret.to_owned(),
             }],
             combined_validation_context: CombinedValidationContext {
                 default_validation_context: CertificateValidationContext {
@@ -208,7 +246,9 @@ pub fn istio_mutual(server_uris: &[String], sni: String, h2: bool) -> NamedConfi
                         })
                         .collect(),
                 },
-                validation_context_sds_secret_config: SdsSecretConfig { name: ROOT_SECRET },
+                validation_context_sds_secret_config: SdsSecretConfig {
+                    name: ROOT_SECRET.to_owned(),
+                },
             },
         },
         sni,

@@ -22,6 +22,26 @@ pub enum Any {
     Rbac(Rbac),
     #[serde(rename = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router")]
     Router(Empty),
+    #[serde(rename = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC")]
+    NetworkRbac(NetworkRbac),
+    #[serde(rename = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy")]
+    TcpProxy(TcpProxy),
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.filters.http.set_filter_state.v3.Config"
+    )]
+    SetFilterState(SetFilterState),
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener"
+    )]
+    InternalListener(Empty),
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.transport_sockets.internal_upstream.v3.InternalUpstreamTransport"
+    )]
+    InternalUpstream(Box<InternalUpstream>),
+    #[serde(
+        rename = "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"
+    )]
+    RawBuffer(Empty),
     #[serde(
         rename = "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
     )]
@@ -52,6 +72,51 @@ pub enum Any {
     PreviousHosts(Empty),
 }
 
+/// The network RBAC filter: who may open a connection (ztunnel's L4
+/// authorization).
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkRbac {
+    pub stat_prefix: String,
+    pub rules: super::rbac::Rules,
+}
+
+/// A TCP proxy, here always tunneling its connections in an HTTP/2 CONNECT
+/// (HBONE's client end).
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpProxy {
+    pub stat_prefix: String,
+    pub cluster: String,
+    pub tunneling_config: TunnelingConfig,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TunnelingConfig {
+    /// The CONNECT request's authority.
+    pub hostname: String,
+}
+
+/// Sets filter state objects from format strings.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetFilterState {
+    pub on_request_headers: Vec<FilterStateValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterStateValue {
+    pub object_key: &'static str,
+    pub factory_key: &'static str,
+    pub format_string: SubstitutionFormatString,
+    /// `ONCE`: handed to the upstream connection (here, an internal
+    /// listener's), not further.
+    pub shared_with_upstream: &'static str,
+}
+
+/// The transport socket of a cluster whose endpoints are internal listeners.
+#[derive(Debug, Clone, Serialize)]
+pub struct InternalUpstream {
+    pub transport_socket: NamedConfig,
+}
+
 /// A message with no field set.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Empty {}
@@ -59,6 +124,9 @@ pub struct Empty {}
 #[derive(Debug, Clone, Serialize)]
 pub struct Bootstrap {
     pub node: Node,
+    /// The internal listener extension, when a listener is internal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bootstrap_extensions: Vec<NamedConfig>,
     pub admin: Admin,
     pub static_resources: StaticResources,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,9 +166,18 @@ pub struct StaticResources {
     pub secrets: Vec<Secret>,
 }
 
+/// Where a listener listens or an endpoint is: a socket, or one of the
+/// proxy's internal listeners (in user space, by name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Address {
-    pub socket_address: SocketAddress,
+#[serde(rename_all = "snake_case")]
+pub enum Address {
+    SocketAddress(SocketAddress),
+    EnvoyInternalAddress(InternalAddress),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InternalAddress {
+    pub server_listener_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -117,11 +194,24 @@ impl Address {
 
     /// `host:port`, a name or an address.
     pub fn at(host: &str, port: u16) -> Address {
-        Address {
-            socket_address: SocketAddress {
-                address: host.to_owned(),
-                port_value: port,
-            },
+        Address::SocketAddress(SocketAddress {
+            address: host.to_owned(),
+            port_value: port,
+        })
+    }
+
+    /// The internal listener named `name`, of the same proxy.
+    pub fn internal(name: &str) -> Address {
+        Address::EnvoyInternalAddress(InternalAddress {
+            server_listener_name: name.to_owned(),
+        })
+    }
+
+    /// A name to resolve by DNS (a host outside the mesh).
+    pub fn needs_dns(&self) -> bool {
+        match self {
+            Address::SocketAddress(a) => a.address.parse::<std::net::IpAddr>().is_err(),
+            Address::EnvoyInternalAddress(_) => false,
         }
     }
 }
@@ -129,7 +219,14 @@ impl Address {
 #[derive(Debug, Clone, Serialize)]
 pub struct Listener {
     pub name: String,
-    pub address: Address,
+    /// `None` for an internal listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    /// Set for an internal listener: reached only from the proxy's own
+    /// clusters ([`Address::internal`]), as istiod's waypoint chains its
+    /// `connect_terminate` listener to `main_internal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_listener: Option<Empty>,
     /// `INBOUND` or `OUTBOUND`.
     pub traffic_direction: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -184,6 +281,8 @@ pub struct HttpConnectionManager {
     pub tracing: Option<Tracing>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub access_log: Vec<NamedConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upgrade_configs: Vec<Upgrade>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -285,7 +384,11 @@ pub struct Route {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteMatch {
-    pub prefix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Matches CONNECT requests (HBONE), instead of a path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_matcher: Option<Empty>,
     pub case_sensitive: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderMatcher>,
@@ -315,6 +418,21 @@ pub struct RouteAction {
     pub retry_policy: Option<RetryPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_rewrite_literal: Option<String>,
+    /// CONNECT terminated here: the tunnel's payload goes to the cluster.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upgrade_configs: Vec<RouteUpgrade>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteUpgrade {
+    pub upgrade_type: &'static str,
+    pub connect_config: Empty,
+}
+
+/// A connection manager's accepted upgrade.
+#[derive(Debug, Clone, Serialize)]
+pub struct Upgrade {
+    pub upgrade_type: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -493,6 +611,8 @@ pub struct ExplicitHttpConfig {
 pub struct Http2ProtocolOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent_streams: Option<u32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_connect: bool,
 }
 
 /// `envoy.type.matcher.v3.StringMatcher`, the exact form.
@@ -511,6 +631,7 @@ pub fn h2_upstream() -> BTreeMap<&'static str, Any> {
         explicit_http_config: ExplicitHttpConfig {
             http2_protocol_options: Http2ProtocolOptions {
                 max_concurrent_streams: Some(1_073_741_824),
+                allow_connect: false,
             },
         },
     };
