@@ -271,33 +271,32 @@ async fn ambient(protocol: Protocol) {
     let dir = tempfile::tempdir().unwrap();
     let m = &mesh.model;
     let waypoint = localmesh::identity::waypoint(m);
-    let backend = m.service("backend").unwrap();
-    let to_backend = localmesh::envoy::hbone::authority(
-        m,
-        &localmesh::plan::Destination::Service(backend.name.clone()),
-    );
+    let to = |service: &str| {
+        let d = localmesh::plan::Destination::Service(service.to_owned());
+        localmesh::envoy::hbone::authority(m, &d)
+    };
     // L7, at the waypoint: backend's policy allows middleware only. The
     // chain's own traffic left the waypoint's connections to backend's
     // routes open under middleware's principal: frontend's tunnel must
     // not be handed one of them.
-    let via_waypoint = |who: &str| {
+    let via_waypoint = |who: &str, service: &str| {
         let peer = waypoint.spiffe_uri();
-        let (_envoy, port) = tunnel_as(
-            &mesh,
-            who,
-            waypoint_port,
-            &peer,
-            to_backend.clone(),
-            dir.path(),
-        );
+        let (_envoy, port) = tunnel_as(&mesh, who, waypoint_port, &peer, to(service), dir.path());
         call(protocol, port, None)
     };
-    let denied = via_waypoint("frontend").unwrap_err();
-    assert_eq!(via_waypoint("middleware"), Ok(()));
-    match protocol {
-        Protocol::Http => assert_eq!(denied, "403"),
-        Protocol::Grpc => assert!(denied.contains("PermissionDenied"), "{denied}"),
-    }
+    let forbidden = |outcome: Result<(), String>| match (protocol, outcome) {
+        (Protocol::Http, Err(status)) => status == "403",
+        (Protocol::Grpc, Err(e)) => e.contains("PermissionDenied"),
+        (_, Ok(())) => false,
+    };
+    assert!(forbidden(via_waypoint("frontend", "backend")));
+    assert_eq!(via_waypoint("middleware", "backend"), Ok(()));
+    // The per-version Services the ingress routes name (`frontend-prod`)
+    // carry the entry service's policy: the gateway only.
+    let gateway = localmesh::identity::ingress(m).name;
+    assert_eq!(via_waypoint(&gateway, "frontend-prod"), Ok(()));
+    assert!(forbidden(via_waypoint("middleware", "frontend-prod")));
+    assert!(forbidden(via_waypoint("middleware", "frontend")));
     // L4, at ztunnel: only the waypoint reaches the backend pod.
     let pod = mesh.plan.pods_of("backend", None).next().unwrap();
     let straight_to_pod = |who: &str| {

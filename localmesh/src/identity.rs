@@ -1,9 +1,8 @@
 //! Who each workload of the mesh is: its name (for files and proxy names) and
 //! its principal. Nothing is decided here: the principals are the Model's
 //! ([`istio::principal`], [`istio::ingress_principal`]), and a service runs as
-//! the ServiceAccount named like it, as the Kubernetes view renders it
-//! (gen/src/render/kube.rs: `account: &s.name`, and `principals`, which maps
-//! a caller to its principal exactly as [`caller`] does).
+//! the ServiceAccount [`istio::account`] names, as the Kubernetes view
+//! renders it.
 
 use meshgen::model::{Caller, DataPlane, Model, istio};
 
@@ -30,7 +29,7 @@ impl Identity {
 pub fn service(m: &Model, name: &str) -> Identity {
     Identity {
         name: name.to_owned(),
-        principal: istio::principal(&m.namespace, name),
+        principal: istio::principal(&m.namespace, istio::account(name)),
     }
 }
 

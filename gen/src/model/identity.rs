@@ -206,6 +206,12 @@ pub fn services_selecting<'m>(m: &Model, s: &'m Service) -> Vec<&'m str> {
     services
 }
 
+/// The AuthorizationPolicy of a service's pods: enforced by its sidecars, or
+/// in ambient mode by ztunnel at L4. Named like the service.
+pub fn pods_policy(service: &str) -> &str {
+    service
+}
+
 /// The L7 AuthorizationPolicy of a Service in ambient mode, enforced by the
 /// waypoint (the one named after the service is ztunnel's, at L4).
 pub fn waypoint_policy(service: &str) -> String {

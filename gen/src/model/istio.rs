@@ -64,6 +64,13 @@ pub fn collector_host() -> String {
     host(COLLECTOR_SERVICE, NAMESPACE)
 }
 
+/// The ServiceAccount a service's pods run as (and an in-cluster stub's):
+/// named like the service. The Deployments, the principals callers are
+/// allowed by, and the local mesh's certificates all read it here.
+pub fn account(service: &str) -> &str {
+    service
+}
+
 /// The SPIFFE identity of a service account.
 pub fn principal(namespace: &str, account: &str) -> String {
     format!("{TRUST_DOMAIN}/ns/{namespace}/sa/{account}")

@@ -192,7 +192,7 @@ impl<'m> Workloads<'_, 'm> {
             .iter()
             .map(|c| match c {
                 Caller::Ingress => self.ingress_principal.clone(),
-                Caller::Service { name } => istio::principal(ns, name),
+                Caller::Service { name } => istio::principal(ns, istio::account(name)),
             })
             .collect();
         (l7, vec![istio::waypoint_principal(ns)])
@@ -234,7 +234,7 @@ impl<'m> Workloads<'_, 'm> {
         KService {
             name: &s.name,
             host: istio::host(&s.name, ns),
-            account: &s.name,
+            account: istio::account(&s.name),
             labels: self.labels(&s.name),
             callers,
             l4_callers,
@@ -283,7 +283,7 @@ impl<'m> Workloads<'_, 'm> {
         KService {
             name: &e.name,
             host: istio::host(&e.name, &m.namespace),
-            account: &e.name,
+            account: istio::account(&e.name),
             labels: self.labels(&e.name),
             callers,
             l4_callers,

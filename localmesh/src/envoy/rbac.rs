@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use meshgen::model::identity::{pods_policy, waypoint_policy};
 use meshgen::model::{DataPlane, Model, Service};
 use serde::Serialize;
 
@@ -119,8 +120,8 @@ pub fn policy(m: &Model, service: &Service, peer: Peer<'_>) -> Option<Rbac> {
         .iter()
         .map(|c| peer.is(identity::caller(m, c).spiffe_uri()));
     let name = match peer {
-        Peer::Connection => service.name.clone(),
-        Peer::Tunnel { target } => meshgen::model::identity::waypoint_policy(target),
+        Peer::Connection => pods_policy(&service.name).to_owned(),
+        Peer::Tunnel { target } => waypoint_policy(target),
     };
     m.mesh.mtls.then(|| Rbac {
         rules: allow(m, &name, callers.collect()),
@@ -135,7 +136,7 @@ pub fn policy(m: &Model, service: &Service, peer: Peer<'_>) -> Option<Rbac> {
 pub fn l4_policy(m: &Model, service: &Service) -> Option<Rules> {
     let waypoint = Peer::Connection.is(identity::waypoint(m).spiffe_uri());
     let ambient = m.mesh.data_plane == DataPlane::Ambient;
-    (m.mesh.mtls && ambient).then(|| allow(m, &service.name, vec![waypoint]))
+    (m.mesh.mtls && ambient).then(|| allow(m, pods_policy(&service.name), vec![waypoint]))
 }
 
 /// One ALLOW policy `name` with one rule: from any of `callers`.

@@ -23,6 +23,7 @@ use serde::Serialize;
 use super::kinds::Selector;
 use super::{Docs, Meta, Object, Spec};
 use crate::model::DataPlane;
+use crate::model::identity::pods_policy;
 use crate::render::kube::{KService, Labels, View};
 use crate::render::yaml;
 
@@ -142,14 +143,14 @@ pub fn security(v: &View, docs: &mut Docs) -> yaml::Result {
                 },
             }]);
             let l4 = AuthorizationPolicy::on_pods(s.name, vec![from(&s.l4_callers), scrapes]);
-            docs.push(&policy(v, s, s.name, l4))?;
+            docs.push(&policy(v, s, pods_policy(s.name), l4))?;
             for (service, name) in &s.waypoint_policies {
                 let l7 = AuthorizationPolicy::on_service(service, callers());
                 docs.push(&policy(v, s, name, l7))?;
             }
         } else {
             let own = AuthorizationPolicy::on_pods(s.name, callers());
-            docs.push(&policy(v, s, s.name, own))?;
+            docs.push(&policy(v, s, pods_policy(s.name), own))?;
         }
     }
     Ok(())
