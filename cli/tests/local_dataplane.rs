@@ -299,14 +299,31 @@ async fn ambient(protocol: Protocol) {
     assert!(forbidden(via_waypoint("middleware", "frontend")));
     // L4, at ztunnel: only the waypoint reaches the backend pod.
     let pod = mesh.plan.pods_of("backend", None).next().unwrap();
-    let straight_to_pod = |who: &str| {
+    let straight_to = |who: &str, authority: String| {
         let peer = localmesh::identity::service(m, "backend").spiffe_uri();
-        let authority = format!("127.0.0.1:{}", pod.hop);
         let (_envoy, port) = tunnel_as(&mesh, who, pod.inbound, &peer, authority, dir.path());
         call(protocol, port, None)
     };
-    assert_eq!(straight_to_pod(&waypoint.name), Ok(()));
-    assert!(straight_to_pod("middleware").is_err());
+    assert_eq!(straight_to(&waypoint.name, pod.authority()), Ok(()));
+    assert!(straight_to("middleware", pod.authority()).is_err());
+    // A pod's HBONE port leads to that pod only: another pod's address,
+    // or anything else on the machine, is refused even to the waypoint.
+    let frontend = mesh.plan.pods_of("frontend", None).next().unwrap();
+    assert!(straight_to(&waypoint.name, frontend.authority()).is_err());
+    assert!(straight_to(&waypoint.name, "127.0.0.1:22".into()).is_err());
+
+    // A peer that connects and never finishes its handshake is dropped.
+    use std::io::Read as _;
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", waypoint_port)).unwrap();
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match silent.read(&mut byte) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("a silent connection to the waypoint was kept: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

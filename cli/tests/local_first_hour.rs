@@ -377,6 +377,47 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The gateway's access log has the probe; its request id is in the
+    // access log of every pass after it: the gateway, then each hop's
+    // caller and callee sidecars (the backend's to the external API).
+    // Envoy writes its access log out every second: wait for the seven.
+    let passes_of_probe = || {
+        let gateway_log =
+            std::fs::read_to_string(logs.join("ingress-gateway.log")).unwrap_or_default();
+        let probe = gateway_log
+            .lines()
+            .find(|l| l.contains("\"GET / HTTP/1.1\" 200") && l.contains("\"access-log-probe\""))?;
+        let request_id = probe
+            .split('"')
+            .nth(9)
+            .expect("the request id field")
+            .to_owned();
+        let mut passes = Vec::new();
+        for entry in std::fs::read_dir(&logs).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.starts_with("sidecar-") || name.starts_with("ingress-"))
+                || !name.ends_with(".log")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let n = text.lines().filter(|l| l.contains(&request_id)).count();
+            passes.extend(std::iter::repeat_n(name, n));
+        }
+        passes.sort();
+        Some((request_id, passes))
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (request_id, passes) = loop {
+        match passes_of_probe() {
+            Some((id, passes)) if passes.len() >= 7 => break (id, passes),
+            _ if std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            found => panic!("the probe's access log lines: {found:?}"),
+        }
+    };
     let stderr = child.stop();
     assert!(
         stderr.contains(&format!("logs: {}", logs.display())),
@@ -397,29 +438,6 @@ fn up_listens_on_the_port_asked_and_keeps_its_logs_with_the_access_log() {
             && canary.contains("3 x 5xx,connect-failure,refused-stream, 2s per try"),
         "{canary}"
     );
-    // The gateway's access log has the probe; its request id is in the
-    // access log of every pass after it: the gateway, then each hop's
-    // caller and callee sidecars (the backend's to the external API).
-    let gateway_log = std::fs::read_to_string(logs.join("ingress-gateway.log")).unwrap();
-    let probe = gateway_log
-        .lines()
-        .find(|l| l.contains("\"GET / HTTP/1.1\" 200") && l.contains("\"access-log-probe\""))
-        .unwrap_or_else(|| panic!("{gateway_log}"));
-    let request_id = probe.split('"').nth(9).expect("the request id field");
-    let mut passes = Vec::new();
-    for entry in std::fs::read_dir(&logs).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !(name.starts_with("sidecar-") || name.starts_with("ingress-"))
-            || !name.ends_with(".log")
-        {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let n = text.lines().filter(|l| l.contains(request_id)).count();
-        passes.extend(std::iter::repeat_n(name, n));
-    }
-    passes.sort();
     assert_eq!(
         passes,
         [

@@ -112,6 +112,71 @@ fn up_serves_then_sigterm_leaves_nothing_behind() {
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }
 
+/// SIGHUP (the terminal closed) stops `up` as SIGTERM does: every child
+/// gone, and the temporary logs and the private keys of every identity with
+/// them. The ambient demo, whose ztunnel holds every identity's key.
+#[test]
+fn up_on_sighup_leaves_no_process_key_or_log() {
+    let _turn = one_program_at_a_time();
+    let mut child = start_up("demo-ambient.toml");
+    let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let stderr = child.stderr.take().unwrap();
+    let (etx, erx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = etx.send(line);
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("meshgen up printed no ingress line within 60s");
+    let logs: String = erx
+        .iter()
+        .find_map(|l| Some(l.strip_prefix("logs: ")?.split(' ').next()?.to_owned()))
+        .expect("up names its logs folder");
+    let logs = std::path::PathBuf::from(logs);
+    // The keys' folder, as the ztunnel's bootstrap names its certificates.
+    let bootstrap = std::fs::read_to_string(logs.join("ztunnel.json")).unwrap();
+    let key = bootstrap
+        .split('"')
+        .find(|s| s.ends_with("key.pem"))
+        .expect("ztunnel holds keys");
+    let keys = std::path::Path::new(key)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    assert!(keys.is_dir(), "{}", keys.display());
+    let started = descendants(pid);
+    assert!(started.len() >= 7, "3 Envoys and 4 hops: {started:?}");
+
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) }, 0);
+    let end = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < end,
+            "meshgen up did not exit within 30s of SIGHUP"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit {status}");
+    let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert!(!logs.exists(), "{} left behind", logs.display());
+    assert!(!keys.exists(), "{} left behind", keys.display());
+}
+
 fn refused(args: &[&str], extra: &[std::ffi::OsString]) -> String {
     let out = meshgen()
         .arg("up")

@@ -95,6 +95,14 @@ pub struct Pod {
     pub outbound: BTreeMap<Destination, u16>,
 }
 
+impl Pod {
+    /// The pod's address and port, as a tunnel to it names them (Istio: the
+    /// pod's IP and the target port).
+    pub fn authority(&self) -> String {
+        format!("127.0.0.1:{}", self.hop)
+    }
+}
+
 /// Something a pod calls.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Destination {

@@ -246,6 +246,10 @@ impl Envoy {
             // Many Envoys on one machine: no shared memory for hot restarts.
             .arg("--disable-hot-restart")
             .args(["--concurrency", &CONCURRENCY.to_string()])
+            // The access log reaches the log file within a second (Envoy's
+            // default is 10 s): a local run is watched live, and a log
+            // read as the mesh stops has its last requests.
+            .args(["--file-flush-interval-msec", "1000"])
             .args(["--log-level", "warn"]);
         let group = Group::spawn(proxy, cmd, &log).map_err(|e| match e {
             SpawnError::Log(source) => Error::Io {

@@ -350,20 +350,17 @@ impl Mesh {
         format!("{e}\nlogs kept in {}", self.dir.path().display())
     }
 
-    /// Restarts the proxies with another retry mode (the hops keep running).
+    /// Replaces the proxies with ones of another retry mode (the hops keep
+    /// running): the new ones start beside the old, which stop once the new
+    /// are ready. Envoy binds its listeners with SO_REUSEPORT, so each port
+    /// stays bound throughout: between a stop and a start another program's
+    /// connection could take one as its local port, and the start would fail.
     pub async fn set_retry_mode(&mut self, mode: RetryMode) -> Result<(), String> {
-        self.stop_proxies();
+        let old = std::mem::take(&mut self.proxies);
         self.mode = mode;
-        self.start_proxies().await
-    }
-
-    fn stop_proxies(&mut self) {
-        for p in &mut self.proxies {
-            p.terminate();
-        }
-        for mut p in self.proxies.drain(..) {
-            p.stop(Duration::from_secs(5));
-        }
+        let started = self.start_proxies().await;
+        stop_all(old);
+        started
     }
 
     pub fn ingress_port(&self) -> u16 {
@@ -462,7 +459,7 @@ impl Mesh {
     /// request reaches a hop, then every hop at once.
     pub fn stop(&mut self) {
         const GRACE: Duration = Duration::from_secs(5);
-        self.stop_proxies();
+        stop_all(std::mem::take(&mut self.proxies));
         for h in &mut self.hops {
             h.terminate();
         }
@@ -491,6 +488,16 @@ fn certificates_expire(issued: std::time::SystemTime) -> Option<String> {
 impl Drop for Mesh {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Stops `proxies`: all are told at once, then each is waited for.
+fn stop_all(mut proxies: Vec<Envoy>) {
+    for p in &mut proxies {
+        p.terminate();
+    }
+    for mut p in proxies {
+        p.stop(Duration::from_secs(5));
     }
 }
 

@@ -15,6 +15,7 @@ pub mod options;
 pub mod ports;
 pub mod provenance;
 pub mod report;
+mod stop;
 pub mod stub;
 pub mod table;
 pub mod up;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
+use super::stop::Stop;
 
 use super::compare::{self, Row, Settings};
 use super::{Mesh, Options, check, external_hint, find_programs, load, provenance, report, table};
@@ -27,13 +27,11 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
     let rt = runtime()?;
     // Everything runs in the block_on future, on this thread (see localmesh::process::Group::spawn).
     rt.block_on(async {
-        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let mut stop = Stop::listen()?;
         let starting = Mesh::start(model, opts);
         let mut mesh = tokio::select! {
             m = starting => m?,
-            _ = term.recv() => return Ok(ExitCode::SUCCESS),
-            _ = int.recv() => return Ok(ExitCode::SUCCESS),
+            _ = stop.recv() => return Ok(ExitCode::SUCCESS),
         };
         if let Err(e) = first_request(&mesh).await {
             eprintln!("warning: none of the first requests through the ingress succeeded: {e}");
@@ -53,8 +51,7 @@ pub fn up(model: Model, opts: &Options) -> Result<ExitCode, String> {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let code = loop {
             tokio::select! {
-                _ = term.recv() => break ExitCode::SUCCESS,
-                _ = int.recv() => break ExitCode::SUCCESS,
+                _ = stop.recv() => break ExitCode::SUCCESS,
                 _ = tick.tick() => {
                     if let Some(why) = mesh.died() {
                         eprintln!("{}", meshgen::error::Diagnostic::with_detail(&why));
@@ -296,11 +293,9 @@ async fn measure(
     deployed: Option<&[Deployed]>,
     rows: &mut Vec<Row>,
 ) -> Ended {
-    let signals =
-        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
-    let (mut term, mut int) = match signals {
+    let mut stop = match Stop::listen() {
         Ok(s) => s,
-        Err(e) => return Ended::Failed(format!("signals: {e}")),
+        Err(e) => return Ended::Failed(e),
     };
     let bars = compare::progress();
     for (i, (label, model)) in profiles.into_iter().enumerate() {
@@ -314,8 +309,7 @@ async fn measure(
         };
         let result = tokio::select! {
             r = run => r,
-            _ = term.recv() => return Ended::Interrupted,
-            _ = int.recv() => return Ended::Interrupted,
+            _ = stop.recv() => return Ended::Interrupted,
         };
         if let Err(e) = result {
             let _ = bars.clear();

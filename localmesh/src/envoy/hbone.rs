@@ -25,6 +25,9 @@ use super::types::{
 };
 use crate::plan::Destination;
 
+/// How long a tunnel may carry nothing before its end closes it.
+pub const TUNNEL_IDLE_TIMEOUT: &str = "300s";
+
 /// The authority of a tunnel to `d`: the Service's name and port (Istio
 /// writes the Service's cluster IP and port; there are no cluster IPs
 /// here), or the external host and port.
@@ -64,6 +67,7 @@ pub fn originate(name: &str, port: Option<u16>, cluster: &str, authority: String
         listener_filters: Vec::new(),
         filter_chains: vec![FilterChain {
             name: name.to_owned(),
+            transport_socket_connect_timeout: None,
             filter_chain_match: None,
             filters: vec![proxy],
             transport_socket: None,
@@ -134,6 +138,11 @@ impl Terminate {
             listener_filters: Vec::new(),
             filter_chains: vec![FilterChain {
                 name: name.to_owned(),
+                // A peer that never finishes its handshake is dropped, as
+                // a sidecar's TLS inspector drops one after 15 s: without
+                // it, silent connections would hold the port's file
+                // descriptors for good.
+                transport_socket_connect_timeout: Some("15s"),
                 filter_chain_match: None,
                 filters: l4.into_iter().chain([self.connection_manager()]).collect(),
                 transport_socket: Some(tls::hbone_server(secret)),
@@ -211,7 +220,10 @@ impl Terminate {
             http_filters,
             use_remote_address: false,
             normalize_path: false,
-            stream_idle_timeout: "0s",
+            // A tunnel that carries nothing for this long is closed: a
+            // caller the policies deny still gets its tunnels (the L7 check
+            // needs a request inside), and must not hold them for good.
+            stream_idle_timeout: TUNNEL_IDLE_TIMEOUT,
             forward_client_cert_details: None,
             set_current_client_cert_details: None,
             http2_protocol_options: Some(Http2ProtocolOptions {

@@ -244,6 +244,7 @@ pub fn listener(
         listener_filters: Vec::new(),
         filter_chains: vec![FilterChain {
             name: name.to_owned(),
+            transport_socket_connect_timeout: None,
             filter_chain_match: None,
             filters: vec![hcm],
             transport_socket: None,

@@ -163,6 +163,7 @@ impl<'a> Sidecar<'a> {
     pub fn inbound_listener(&self) -> Listener {
         let chain = |filter_chain_match, transport_socket| FilterChain {
             name: format!("inbound|{}||", self.port()),
+            transport_socket_connect_timeout: None,
             filter_chain_match: Some(filter_chain_match),
             filters: vec![self.inbound_hcm()],
             transport_socket,

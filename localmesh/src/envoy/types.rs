@@ -245,6 +245,9 @@ pub struct NamedConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct FilterChain {
     pub name: String,
+    /// How long a connection may take to finish its TLS handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport_socket_connect_timeout: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_chain_match: Option<FilterChainMatch>,
     pub filters: Vec<NamedConfig>,

@@ -152,7 +152,7 @@ impl<'a> Waypoint<'a> {
             .iter()
             .map(|p| PodTunnel {
                 pod: p.name.clone(),
-                authority: format!("127.0.0.1:{}", p.hop),
+                authority: p.authority(),
                 port: p.inbound,
                 peer: identity::service(model, &p.service).spiffe_uri(),
             })

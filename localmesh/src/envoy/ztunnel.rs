@@ -105,9 +105,11 @@ impl<'a> Ztunnel<'a> {
                     rules,
                 }),
             });
+            // Only tunnels to the pod itself: another authority is answered
+            // 404, as ztunnel refuses a destination that is not the pod's.
             let terminate = Terminate {
                 stat_prefix: hop.clone(),
-                tunnels: vec![("*".into(), hop.clone())],
+                tunnels: vec![(pod.authority(), hop.clone())],
                 record_peer: false,
             };
             listeners.push(terminate.listener(&hop, pod.inbound, &id.spiffe_uri(), l4));
