@@ -16,6 +16,21 @@ fn meshgen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meshgen"))
 }
 
+/// How `child` exited, within 30 s of the signal `what`.
+fn exit_within(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            Instant::now() < end,
+            "meshgen up did not exit within 30s of {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `meshgen up PROFILE --stub-external` with the test's Envoy and hops, its
 /// output piped.
 fn start_up(profile: &str) -> std::process::Child {
@@ -89,17 +104,7 @@ fn up_serves_then_sigterm_leaves_nothing_behind() {
     // SIGTERM: exit 0, every child gone.
     // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) }, 0);
-    let end = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < end,
-            "meshgen up did not exit within 30s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut child, "SIGTERM");
     let stderr = erx
         .recv_timeout(Duration::from_secs(10))
         .unwrap_or_default();
@@ -159,17 +164,7 @@ fn up_on_sighup_leaves_no_process_key_or_log() {
 
     // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) }, 0);
-    let end = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < end,
-            "meshgen up did not exit within 30s of SIGHUP"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut child, "SIGHUP");
     assert!(status.success(), "exit {status}");
     let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");

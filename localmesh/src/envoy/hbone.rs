@@ -59,20 +59,7 @@ pub fn originate(name: &str, port: Option<u16>, cluster: &str, authority: String
             },
         }),
     };
-    Listener {
-        name: name.to_owned(),
-        address: port.map(Address::local),
-        internal_listener: port.is_none().then_some(Empty {}),
-        traffic_direction: "OUTBOUND",
-        listener_filters: Vec::new(),
-        filter_chains: vec![FilterChain {
-            name: name.to_owned(),
-            transport_socket_connect_timeout: None,
-            filter_chain_match: None,
-            filters: vec![proxy],
-            transport_socket: None,
-        }],
-    }
+    Listener::outbound(name, port, vec![proxy])
 }
 
 /// The cluster that carries tunnels to the HBONE port `port`: HTTP/2 under

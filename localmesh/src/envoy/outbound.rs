@@ -15,7 +15,7 @@ use super::rbac::Rbac;
 use super::route::{self, cluster_name, everything, no_timeout, routes};
 use super::tls;
 use super::types::{
-    Address, Cluster, DirectResponse, FilterChain, Listener, NamedConfig, Route, RouteAction,
+    Address, Cluster, DirectResponse, Listener, NamedConfig, Route, RouteAction,
     RouteConfiguration, VirtualHost,
 };
 use crate::identity;
@@ -236,18 +236,5 @@ pub fn listener(
         filters,
         side,
     );
-    Listener {
-        name: name.to_owned(),
-        address: port.map(Address::local),
-        internal_listener: port.is_none().then_some(super::types::Empty {}),
-        traffic_direction: "OUTBOUND",
-        listener_filters: Vec::new(),
-        filter_chains: vec![FilterChain {
-            name: name.to_owned(),
-            transport_socket_connect_timeout: None,
-            filter_chain_match: None,
-            filters: vec![hcm],
-            transport_socket: None,
-        }],
-    }
+    Listener::outbound(name, port, vec![hcm])
 }

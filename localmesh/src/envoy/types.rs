@@ -234,6 +234,27 @@ pub struct Listener {
     pub filter_chains: Vec<FilterChain>,
 }
 
+impl Listener {
+    /// An outbound listener with one plain filter chain of `filters`, on
+    /// `port` of 127.0.0.1, or internal (`None`).
+    pub fn outbound(name: &str, port: Option<u16>, filters: Vec<NamedConfig>) -> Listener {
+        Listener {
+            name: name.to_owned(),
+            address: port.map(Address::local),
+            internal_listener: port.is_none().then_some(Empty {}),
+            traffic_direction: "OUTBOUND",
+            listener_filters: Vec::new(),
+            filter_chains: vec![FilterChain {
+                name: name.to_owned(),
+                transport_socket_connect_timeout: None,
+                filter_chain_match: None,
+                filters,
+                transport_socket: None,
+            }],
+        }
+    }
+}
+
 /// A listener, network or HTTP filter, or transport socket: a name and its
 /// typed configuration.
 #[derive(Debug, Clone, Serialize)]
