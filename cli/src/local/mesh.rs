@@ -127,17 +127,17 @@ impl Mesh {
         })?;
         held.release();
         let dir = Logs::new(opts)?;
-        let (ca, credentials) = match opts.bare {
-            false => {
-                let ca = Authority::new().map_err(|e| e.to_string())?;
-                let mut credentials = BTreeMap::new();
-                for id in identity::mesh(&model) {
-                    let c = ca.issue(&id).map_err(|e| e.to_string())?;
-                    credentials.insert(id.name.clone(), c);
-                }
-                (Some(ca), credentials)
+        // Without a mesh (bare) nobody has an identity.
+        let (ca, credentials) = if opts.bare {
+            (None, BTreeMap::new())
+        } else {
+            let ca = Authority::new().map_err(|e| e.to_string())?;
+            let mut credentials = BTreeMap::new();
+            for id in identity::mesh(&model) {
+                let c = ca.issue(&id).map_err(|e| e.to_string())?;
+                credentials.insert(id.name.clone(), c);
             }
-            _ => (None, BTreeMap::new()),
+            (Some(ca), credentials)
         };
         let mut mesh = Mesh {
             mode: opts.retry_mode.unwrap_or(RetryMode::On),

@@ -26,7 +26,7 @@ use super::types::{
 use crate::plan::Destination;
 
 /// How long a tunnel may carry nothing before its end closes it.
-pub const TUNNEL_IDLE_TIMEOUT: &str = "300s";
+const TUNNEL_IDLE_TIMEOUT: &str = "300s";
 
 /// The authority of a tunnel to `d`: the Service's name and port (Istio
 /// writes the Service's cluster IP and port; there are no cluster IPs
@@ -98,7 +98,7 @@ pub fn internal(listener: &str) -> Cluster {
 /// What ends tunnels: which authority goes to which cluster.
 pub struct Terminate {
     pub stat_prefix: String,
-    /// `(authority, cluster)`; an authority `*` takes any.
+    /// `(authority, cluster)`: any other authority is answered 404.
     pub tunnels: Vec<(String, String)>,
     /// Record the peer's principal for the listener behind
     /// ([`PEER_PRINCIPAL`]): a waypoint's policies are matched there.
