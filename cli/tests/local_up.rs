@@ -434,6 +434,53 @@ fn compare_cost_measures_every_proxy_with_and_without_mtls() {
     assert!(table.contains("latency the mesh adds"), "{table}");
 }
 
+/// `compare --cost` in ambient mode: once with the mesh (HBONE is always
+/// mutual TLS) and bare; the gateway, ztunnel and the waypoint measured,
+/// ztunnel and the waypoint carrying every request.
+#[test]
+fn compare_cost_measures_ztunnel_and_the_waypoint() {
+    let _turn = one_program_at_a_time();
+    let out = meshgen()
+        .arg("compare")
+        .arg(profile_path("demo-grpc-ambient.toml"))
+        .args([
+            "--stub-external",
+            "--cost",
+            "--requests",
+            "200",
+            "--json",
+            "--envoy",
+        ])
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("meshgen compare runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("--json");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let mesh = rows
+        .iter()
+        .find(|r| r["retries"] == "on")
+        .expect("the mesh's row");
+    assert_eq!(mesh["mtls"], true, "{mesh}");
+    assert_eq!(mesh["success_ratio"], 1.0, "{mesh}");
+    assert!(mesh["sidecar_passes"].is_null(), "{mesh}");
+    let proxies = mesh["proxies"].as_array().expect("proxy costs");
+    let roles: Vec<&str> = proxies
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["gateway", "ztunnel", "waypoint"]);
+    for p in proxies {
+        assert!(p["cpu_s_per_1000"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    let bare = rows.iter().find(|r| r["retries"] == "bare").expect("bare");
+    assert!(bare.get("proxies").is_none(), "{bare}");
+}
+
 /// An Envoy that cannot come up, played by a script given as `--envoy`:
 /// one that never gets ready is given up on at a signal (exit 0, nothing
 /// left, not the readiness limit's error); one that exits says
