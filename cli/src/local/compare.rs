@@ -312,7 +312,11 @@ impl<'a> Profile<'a> {
             p999_ms: outcome.percentile_ms(99.9),
             hops: self.hops,
             attempts: self.attempts,
-            envoy_retries: after.zip(before).map(|(a, b)| a.saturating_sub(b)),
+            // A bare run has no proxy to read.
+            envoy_retries: after
+                .zip(before)
+                .map(|(a, b)| a.saturating_sub(b))
+                .filter(|_| mode != "bare"),
             versions,
             latency_runs,
             answers: outcome.answers(self.protocol),
