@@ -5,15 +5,13 @@
 //! two listeners or clusters of one proxy share a name, and no two things
 //! of the plan share a port.
 
+#[path = "../../localmesh/tests/common/checks.rs"]
+mod checks;
 mod common;
-mod local_support;
-
-use std::collections::BTreeSet;
-use std::process::Command;
 
 use common::random_profile::profile;
 use localmesh::ca::Authority;
-use localmesh::envoy::{ProxyOptions, bootstraps, write_bootstrap};
+use localmesh::envoy::{ProxyOptions, bootstraps};
 use localmesh::identity;
 use localmesh::plan::{Collector, Input, Plan, Ports};
 use meshgen::profile::{Layers, load};
@@ -41,16 +39,7 @@ fn random_profiles_give_proxies_envoy_accepts() {
             ..Input::default()
         };
         let plan = Plan::new(&m, &input, &mut Ports::default()).map_err(TestCaseError::fail)?;
-        let mut ports: Vec<u16> = vec![plan.ingress];
-        ports.extend(plan.waypoint);
-        for pod in &plan.pods {
-            ports.extend([pod.hop, pod.metrics, pod.inbound]);
-            ports.extend(pod.outbound.values());
-        }
-        let distinct: BTreeSet<u16> = ports.iter().copied().collect();
-        if distinct.len() != ports.len() {
-            return Err(TestCaseError::fail("a port planned twice"));
-        }
+        checks::ports_once(&plan).map_err(TestCaseError::fail)?;
         let ca = Authority::new().unwrap();
         let credentials = identity::mesh(&m)
             .iter()
@@ -64,39 +53,8 @@ fn random_profiles_give_proxies_envoy_accepts() {
             ..ProxyOptions::default()
         };
         for (name, bootstrap) in bootstraps(&m, &plan, &credentials, &options) {
-            let json = serde_json::to_value(&bootstrap).unwrap();
-            for kind in ["listeners", "clusters"] {
-                let names: Vec<&str> = json["static_resources"][kind]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x["name"].as_str().unwrap())
-                    .collect();
-                let unique: BTreeSet<&str> = names.iter().copied().collect();
-                if unique.len() != names.len() {
-                    return Err(TestCaseError::fail(format!("{name}: {kind} {names:?}")));
-                }
-            }
-            let path = write_bootstrap(&bootstrap, dir.path(), &name.replace(' ', "-")).unwrap();
-            let out = Command::new(local_support::envoy())
-                .args([
-                    "--mode",
-                    "validate",
-                    "--disable-hot-restart",
-                    "-l",
-                    "error",
-                    "-c",
-                ])
-                .arg(&path)
-                .output()
-                .expect("envoy runs");
-            if !out.status.success() {
-                return Err(TestCaseError::fail(format!(
-                    "{name}: {}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                )));
-            }
+            checks::accepted_by_envoy(dir.path(), &name, &bootstrap)
+                .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
         }
         Ok(())
     });

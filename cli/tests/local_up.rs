@@ -16,6 +16,27 @@ fn meshgen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meshgen"))
 }
 
+/// `meshgen compare` with the test's Envoy and hops and `args` (profiles,
+/// then flags): its output, having succeeded.
+fn compare_locally(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let out = meshgen()
+        .arg("compare")
+        .args(args)
+        .arg("--envoy")
+        .arg(envoy())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("meshgen compare runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// How `child` exited, within 30 s of the signal `what`.
 fn exit_within(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
     let end = Instant::now() + Duration::from_secs(30);
@@ -255,20 +276,23 @@ fn up_refuses_what_it_cannot_run() {
 #[test]
 fn compare_prints_one_row_per_protocol_and_retry_mode() {
     let _turn = one_program_at_a_time();
-    let out = meshgen()
-        .arg("compare")
-        .arg(profile_path("demo.toml"))
-        .arg(profile_path("demo-grpc.toml"))
-        .args(["--stub-external", "--fail", "0.3", "--requests", "300"])
-        .args(["--concurrency", "4", "--bare", "--json", "--envoy"])
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .output()
-        .expect("meshgen compare runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (http, grpc) = (profile_path("demo.toml"), profile_path("demo-grpc.toml"));
+    let mut args = vec![http.as_os_str(), grpc.as_os_str()];
+    args.extend(
+        [
+            "--stub-external",
+            "--fail",
+            "0.3",
+            "--requests",
+            "300",
+            "--concurrency",
+            "4",
+            "--bare",
+            "--json",
+        ]
+        .map(std::ffi::OsStr::new),
+    );
+    let out = compare_locally(&args);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("--json");
     let row = |protocol: &str, retries: &str| {
         rows.iter()
@@ -379,20 +403,12 @@ fn compare_drives_a_deployed_mesh_through_its_ingress() {
 fn compare_cost_measures_every_proxy_with_and_without_mtls() {
     let _turn = one_program_at_a_time();
     let run = |format: &[&str]| {
-        let out = meshgen()
-            .arg("compare")
-            .arg(profile_path("demo.toml"))
-            .arg(profile_path("demo-grpc.toml"))
-            .args(["--stub-external", "--cost", "--requests", "200", "--envoy"])
-            .arg(envoy())
-            .arg("--bin-dir")
-            .arg(bin_dir())
-            .args(format)
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .output()
-            .expect("meshgen compare runs");
+        let (http, grpc) = (profile_path("demo.toml"), profile_path("demo-grpc.toml"));
+        let mut args = vec![http.as_os_str(), grpc.as_os_str()];
+        args.extend(["--stub-external", "--cost", "--requests", "200"].map(std::ffi::OsStr::new));
+        args.extend(format.iter().map(std::ffi::OsStr::new));
+        let out = compare_locally(&args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{stderr}");
         assert!(
             stderr.contains("note: --cost: CPU time is counted in 10 ms ticks"),
             "{stderr}"
@@ -442,25 +458,12 @@ fn compare_cost_measures_every_proxy_with_and_without_mtls() {
 #[test]
 fn compare_cost_measures_ztunnel_and_the_waypoint() {
     let _turn = one_program_at_a_time();
-    let out = meshgen()
-        .arg("compare")
-        .arg(profile_path("demo-grpc-ambient.toml"))
-        .args([
-            "--stub-external",
-            "--cost",
-            "--requests",
-            "200",
-            "--json",
-            "--envoy",
-        ])
-        .arg(envoy())
-        .arg("--bin-dir")
-        .arg(bin_dir())
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .output()
-        .expect("meshgen compare runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let ambient = profile_path("demo-grpc-ambient.toml");
+    let mut args = vec![ambient.as_os_str()];
+    args.extend(
+        ["--stub-external", "--cost", "--requests", "200", "--json"].map(std::ffi::OsStr::new),
+    );
+    let out = compare_locally(&args);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("--json");
     assert_eq!(rows.len(), 2, "{rows:?}");
     let mesh = rows

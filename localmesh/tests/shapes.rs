@@ -272,15 +272,9 @@ fn plans_are_free_of_collisions() {
             &mut Ports::default(),
         )
         .unwrap();
-        // Each port once by its owner.
-        let mut ports: Vec<u16> = vec![plan.ingress];
-        ports.extend(plan.waypoint);
-        for p in &plan.pods {
-            ports.extend([p.hop, p.metrics, p.inbound]);
-            ports.extend(p.outbound.values());
+        if let Err(e) = common::checks::ports_once(&plan) {
+            panic!("{profile}: {e}");
         }
-        let distinct: BTreeSet<u16> = ports.iter().copied().collect();
-        assert_eq!(distinct.len(), ports.len(), "{profile}: a port used twice");
         let names: BTreeSet<&str> = plan.pods.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names.len(),
@@ -299,17 +293,9 @@ fn plans_are_free_of_collisions() {
             .collect();
         let options = ProxyOptions::default();
         let bootstraps = localmesh::envoy::bootstraps(&m, &plan, &credentials, &options);
-        for (_, b) in bootstraps {
-            let b = serde_json::to_value(b).unwrap();
-            for kind in ["listeners", "clusters"] {
-                let all: Vec<&str> = b["static_resources"][kind]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x["name"].as_str().unwrap())
-                    .collect();
-                let unique: BTreeSet<&str> = all.iter().copied().collect();
-                assert_eq!(unique.len(), all.len(), "{profile}: {kind} {all:?}");
+        for (name, b) in bootstraps {
+            if let Err(e) = common::checks::names_once(&b) {
+                panic!("{profile} {name}: {e}");
             }
         }
     }

@@ -3,6 +3,8 @@
 //! sidecars started for a model.
 #![allow(dead_code)]
 
+pub mod checks;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
