@@ -312,6 +312,25 @@ async fn ambient(protocol: Protocol) {
     assert!(straight_to(&waypoint.name, frontend.authority()).is_err());
     assert!(straight_to(&waypoint.name, "127.0.0.1:22".into()).is_err());
 
+    // A caller the policies deny still gets its tunnels (the L7 check needs
+    // a request inside): a hundred of them held open, under frontend's
+    // identity to backend, keep the chain answering.
+    let peer = waypoint.spiffe_uri();
+    let (_rogue, port) = tunnel_as(
+        &mesh,
+        "frontend",
+        waypoint_port,
+        &peer,
+        to("backend"),
+        dir.path(),
+    );
+    let held: Vec<_> = (0..100)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    let out = drive(&mesh, 20, &[]).await;
+    assert_eq!(out.successes(), 20, "{:?}", out.samples[0].error);
+    drop(held);
+
     // A peer that connects and never finishes its handshake is dropped.
     use std::io::Read as _;
     let mut silent = std::net::TcpStream::connect(("127.0.0.1", waypoint_port)).unwrap();
@@ -341,11 +360,12 @@ async fn grpc_ambient_hbone_and_both_layers_of_authorization() {
 /// `x-envoy-upstream-rq-timeout-ms`) sent by a client are not obeyed by the
 /// gateway, which takes the client as external (Istio's gateways do, by
 /// `use_remote_address`), so a mesh without retries makes none; and a
-/// hundred silent connections held open at the gateway and at every
-/// sidecar's inbound side keep no request from being answered.
-async fn hostile_clients(protocol: Protocol) {
+/// hundred silent connections held open at the gateway, at every pod's
+/// inbound side (a sidecar's, or its HBONE port in ambient mode) and at the
+/// waypoint keep no request from being answered.
+async fn hostile_clients(profile: &str) {
     let _turn = one_mesh_at_a_time().await;
-    let m = model(demo(protocol), None, &[]);
+    let m = model(profile, None, &[]);
     let mesh = start_mode(m, RetryMode::Off).await;
     let steer = [
         ("fail", "0.3"),
@@ -374,8 +394,9 @@ async fn hostile_clients(protocol: Protocol) {
     );
 
     let mut silent = Vec::new();
-    let ports =
-        std::iter::once(mesh.ingress_port()).chain(mesh.plan.pods.iter().map(|p| p.inbound));
+    let ports = std::iter::once(mesh.ingress_port())
+        .chain(mesh.plan.pods.iter().map(|p| p.inbound))
+        .chain(mesh.plan.waypoint);
     for port in ports {
         for _ in 0..100 {
             silent.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"));
@@ -388,12 +409,22 @@ async fn hostile_clients(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_clients_cannot_steer_or_starve_the_mesh() {
-    hostile_clients(Protocol::Http).await;
+    hostile_clients(demo(Protocol::Http)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_clients_cannot_steer_or_starve_the_mesh() {
-    hostile_clients(Protocol::Grpc).await;
+    hostile_clients(demo(Protocol::Grpc)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_clients_cannot_steer_or_starve_ambient() {
+    hostile_clients("demo-ambient.toml").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_clients_cannot_steer_or_starve_ambient() {
+    hostile_clients("demo-grpc-ambient.toml").await;
 }
 
 /// The local addresses of the TCP sockets listening on `port`, from

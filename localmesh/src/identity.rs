@@ -21,8 +21,13 @@ impl Identity {
     /// The SPIFFE ID istiod puts in the certificate's URI SAN, and that the
     /// RBAC filter matches (`authenticated.principal_name`).
     pub fn spiffe_uri(&self) -> String {
-        format!("spiffe://{}", self.principal)
+        spiffe_uri(&self.principal)
     }
+}
+
+/// `spiffe://` and a principal.
+pub fn spiffe_uri(principal: &str) -> String {
+    format!("spiffe://{principal}")
 }
 
 /// The identity of a service's pods (or of an in-cluster external stub).

@@ -206,6 +206,13 @@ pub fn services_selecting<'m>(m: &Model, s: &'m Service) -> Vec<&'m str> {
     services
 }
 
+/// Who ztunnel lets through to a service's pods in ambient mode (the L4
+/// policy): the waypoint only, since every call into the chain crosses it,
+/// the ingress gateway's included (`istio.io/ingress-use-waypoint`).
+pub fn l4_callers(m: &Model) -> Vec<String> {
+    vec![istio::waypoint_principal(&m.namespace)]
+}
+
 /// The AuthorizationPolicy of a service's pods: enforced by its sidecars, or
 /// in ambient mode by ztunnel at L4. Named like the service.
 pub fn pods_policy(service: &str) -> &str {

@@ -14,7 +14,7 @@ use contract::{HopConfig, Target};
 use serde::Serialize;
 
 use crate::model::applyset;
-use crate::model::identity::{route_kind, services_selecting, waypoint_policy};
+use crate::model::identity::{l4_callers, route_kind, services_selecting, waypoint_policy};
 use crate::model::{
     Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, Route, STUB_VERSION,
     Service, Upstream, Wire, istio,
@@ -183,9 +183,8 @@ impl<'m> Workloads<'_, 'm> {
         }
     }
 
-    /// Principals of `callers`, and what ztunnel sees at L4 in ambient mode:
-    /// the waypoint only, since every call into the chain crosses it, the
-    /// ingress gateway's included ([`View::service_labels`]).
+    /// Principals of `callers`, and what ztunnel lets through at L4 in
+    /// ambient mode ([`l4_callers`]).
     fn principals(&self, callers: &[Caller]) -> (Vec<String>, Vec<String>) {
         let ns = &self.m.namespace;
         let l7 = callers
@@ -195,7 +194,7 @@ impl<'m> Workloads<'_, 'm> {
                 Caller::Service { name } => istio::principal(ns, istio::account(name)),
             })
             .collect();
-        (l7, vec![istio::waypoint_principal(ns)])
+        (l7, l4_callers(self.m))
     }
 
     fn service(&self, s: &'m Service) -> KService<'m> {

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use meshgen::model::identity::{pods_policy, waypoint_policy};
+use meshgen::model::identity::{l4_callers, pods_policy, waypoint_policy};
 use meshgen::model::{DataPlane, Model, Service};
 use serde::Serialize;
 
@@ -134,9 +134,12 @@ pub fn policy(m: &Model, service: &Service, peer: Peer<'_>) -> Option<Rbac> {
 /// scrapes of the metrics port, has nothing to match locally (the hops'
 /// metrics ports are not behind ztunnel).
 pub fn l4_policy(m: &Model, service: &Service) -> Option<Rules> {
-    let waypoint = Peer::Connection.is(identity::waypoint(m).spiffe_uri());
+    let callers = l4_callers(m)
+        .into_iter()
+        .map(|principal| Peer::Connection.is(identity::spiffe_uri(&principal)))
+        .collect();
     let ambient = m.mesh.data_plane == DataPlane::Ambient;
-    (m.mesh.mtls && ambient).then(|| allow(m, pods_policy(&service.name), vec![waypoint]))
+    (m.mesh.mtls && ambient).then(|| allow(m, pods_policy(&service.name), callers))
 }
 
 /// One ALLOW policy `name` with one rule: from any of `callers`.
