@@ -162,7 +162,7 @@ impl Metrics {
 
     /// Serves `/metrics` on `addr` until the process ends.
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = crate::serve::listen(addr)?;
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {

@@ -8,36 +8,60 @@
 //! report it ([`crate::process`]), so none is planned here.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, TcpListener};
+use std::net::IpAddr;
 
 use meshgen::model::{DataPlane, Model, Service, Upstream, Workload};
 
-/// Hands out distinct free ports: every port is held open until
-/// [`Ports::release`], so two ports of one mesh are never the same (another
-/// program may still take one between release and use; that shows as a
-/// bind error naming the proxy at start).
+/// Hands out distinct free ports and holds each one until dropped.
+///
+/// A held port is a socket bound to it with SO_REUSEPORT and not listening.
+/// While it is held the kernel gives the port to no other `bind` and to no
+/// outgoing connection as its ephemeral port, yet the mesh's own processes
+/// can bind it: Envoy listens with SO_REUSEPORT by default and the hops do
+/// too (`hop::serve::listen`). Only listening sockets receive
+/// connections, so a holder never takes one. Keep the `Ports` until every
+/// process has bound its ports, then drop it: no port can be taken between
+/// planning and binding.
 #[derive(Default)]
 pub struct Ports {
-    held: Vec<TcpListener>,
+    held: Vec<socket2::Socket>,
 }
 
 impl Ports {
+    /// Any free port.
     pub fn take(&mut self) -> Result<u16, String> {
-        let l = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
-        let port = l.local_addr().map_err(|e| e.to_string())?.port();
-        self.held.push(l);
-        Ok(port)
+        self.hold(0)
+            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
     }
 
-    pub fn release(self) {}
-}
+    /// `port` itself (a port the user asked for): free now, or why not.
+    pub fn fixed(&mut self, port: u16) -> Result<u16, String> {
+        let refuse = |e: std::io::Error| format!("cannot listen on 127.0.0.1:{port}: {e}");
+        // A program of this user listening with SO_REUSEPORT would let the
+        // bind through and share its connections: a port that answers is
+        // not free.
+        let addr = (std::net::Ipv4Addr::LOCALHOST, port).into();
+        if std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500))
+            .is_ok()
+        {
+            return Err(refuse(std::io::ErrorKind::AddrInUse.into()));
+        }
+        self.hold(port).map_err(refuse)
+    }
 
-/// A port asked for by number: free now on 127.0.0.1, or why not.
-pub fn fixed(port: u16) -> Result<u16, String> {
-    TcpListener::bind(("127.0.0.1", port))
-        .map(|_| port)
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))
+    fn hold(&mut self, port: u16) -> std::io::Result<u16> {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)).into())?;
+        let port = socket
+            .local_addr()?
+            .as_socket()
+            .map(|a| a.port())
+            .ok_or_else(|| std::io::Error::other("not an IP socket"))?;
+        self.held.push(socket);
+        Ok(port)
+    }
 }
 
 /// How Istio's data plane is laid out, from the profile's `data_plane`.
@@ -193,7 +217,7 @@ impl Plan {
             }
         }
         let ingress = match input.ingress {
-            Some(p) => fixed(p)?,
+            Some(p) => ports.fixed(p)?,
             None => ports.take()?,
         };
         Ok(Plan {
@@ -322,5 +346,39 @@ mod tests {
         b.sort_unstable();
         b.dedup();
         assert_eq!(a.len(), b.len());
+    }
+
+    #[test]
+    fn a_held_port_is_taken_for_others_and_free_for_the_mesh() {
+        use std::io::{Read, Write};
+        let mut p = Ports::default();
+        let port = p.take().unwrap();
+        // Another program's ordinary bind is refused while the port is held.
+        let other = std::net::TcpListener::bind(("127.0.0.1", port));
+        assert!(other.is_err(), "{port} was given away while held");
+        // Nothing listens yet: a call is refused, not swallowed by the holder.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        // The mesh's process listens with SO_REUSEPORT and gets the calls.
+        let mesh =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        mesh.set_reuse_port(true).unwrap();
+        mesh.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+            .unwrap();
+        mesh.listen(8).unwrap();
+        let listener: std::net::TcpListener = mesh.into();
+        for _ in 0..8 {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.write_all(b"x").unwrap();
+            let (mut s, _) = listener.accept().unwrap();
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).unwrap();
+        }
+        // A port the user names that a program already serves is refused.
+        assert!(
+            Ports::default()
+                .fixed(port)
+                .unwrap_err()
+                .contains(&format!(":{port}"))
+        );
     }
 }

@@ -125,7 +125,6 @@ impl Mesh {
             Some(p) if e.contains(&format!(":{p}:")) => format!("--port {p}: {e}"),
             _ => e,
         })?;
-        held.release();
         let dir = Logs::new(opts)?;
         // Without a mesh (bare) nobody has an identity.
         let (ca, credentials) = if opts.bare {
@@ -167,6 +166,8 @@ impl Mesh {
         if let Err(e) = started.await {
             return Err(mesh.failed(e));
         }
+        // Every process has bound its ports: they need holding no longer.
+        drop(held);
         mesh.started_in = begun.elapsed();
         Ok(mesh)
     }

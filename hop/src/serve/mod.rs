@@ -19,10 +19,12 @@ use crate::{Hop, HopConfig};
 
 mod conn;
 mod counted;
+mod listen;
 mod trim;
 
 pub use conn::{Activity, Tracked};
 pub use counted::{Counted, CountedBody, Overloaded};
+pub use listen::listen;
 
 /// How long in-flight requests may take to finish after SIGTERM (Kubernetes
 /// gives 30 s before SIGKILL by default).
@@ -52,7 +54,7 @@ pub async fn bind(protocol: Protocol) -> Result<Bound, i32> {
         return Err(1);
     }
     let addr = SocketAddr::new(hop.config.address, hop.config.port);
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
+    let listener = listen(addr).map_err(|e| {
         eprintln!("PORT {}: {e}", hop.config.port);
         1
     })?;

@@ -58,12 +58,24 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     binary
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A free port on 127.0.0.1, held for the rest of the test process.
+///
+/// The port stays bound (SO_REUSEPORT, not listening), so no other test's
+/// `bind` and no outgoing connection can take it, while a hop
+/// ([`crate::serve::listen`]) or an Envoy (SO_REUSEPORT by default) can
+/// still listen on it. Until something listens, a call to it is refused.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
+    static HELD: std::sync::Mutex<Vec<tokio::net::TcpSocket>> = std::sync::Mutex::new(Vec::new());
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_reuseport(true).expect("SO_REUSEPORT");
+    socket
+        .bind((std::net::Ipv4Addr::LOCALHOST, 0).into())
+        .expect("a free port on 127.0.0.1");
+    let port = socket.local_addr().expect("a bound socket").port();
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(socket);
+    port
 }
 
 /// Polls `check` until it holds, for at most `limit`; panics naming `what`.
