@@ -22,6 +22,30 @@ use serde_json::Value as Json;
 const DECIDED: &[(&str, &str, &str, &str)] = &[
     (
         "HTTPRoute",
+        "spec.rules[].filters",
+        "maxItems",
+        "one filter at most: the mirror",
+    ),
+    (
+        "GRPCRoute",
+        "spec.rules[].filters",
+        "maxItems",
+        "one filter at most: the mirror",
+    ),
+    (
+        "HTTPRoute",
+        "spec.rules[].filters[].requestMirror.backendRef.name",
+        "maxLength",
+        "Service names are DNS labels (63)",
+    ),
+    (
+        "GRPCRoute",
+        "spec.rules[].filters[].requestMirror.backendRef.name",
+        "maxLength",
+        "Service names are DNS labels (63)",
+    ),
+    (
+        "HTTPRoute",
         "spec.hostnames",
         "maxItems",
         "enforced: ingress.hosts",

@@ -503,6 +503,7 @@ fn placement(m: &Model, service: &Service) -> Placement {
         address: contract::HopConfig::EVERY_ADDRESS,
         port: 8080,
         metrics_port: 9464,
+        pod: None,
         upstreams: service.upstreams.iter().map(target).collect(),
         otlp_endpoint: Some("http://collector:4317".into()),
     }

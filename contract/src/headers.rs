@@ -9,8 +9,9 @@
 use http::{HeaderMap, HeaderName};
 
 /// Forwarded verbatim, always: the request id, the original demo's canary
-/// header and the dice (so every hop of the chain rolls them).
-pub const APP: [&str; 4] = ["x-request-id", "x-dev-user", "fail", "fail-status"];
+/// header, the dice and the delay (so every hop of the chain rolls and waits
+/// them).
+pub const APP: [&str; 5] = ["x-request-id", "x-dev-user", "fail", "fail-status", "delay"];
 
 /// Trace context the hop's propagators understand (W3C trace context and
 /// baggage, B3 single and multi). With tracing on they are rewritten from the
@@ -335,6 +336,7 @@ mod tests {
             ("x-canary", "yes"),
             ("fail", "0.3"),
             ("fail-status", "503"),
+            ("delay", "10ms"),
             (
                 "traceparent",
                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
@@ -352,7 +354,8 @@ mod tests {
     #[test]
     fn tracing_off_forwards_trace_headers_verbatim() {
         let out = forwarded(&incoming(), false, &[]);
-        assert_eq!(out.len(), 7);
+        assert_eq!(out.len(), 8);
+        assert_eq!(out["delay"], "10ms");
         assert_eq!(out["x-dev-user"], "super-secret");
         assert!(out.contains_key("traceparent") && out.contains_key("x-b3-traceid"));
         assert!(!out.contains_key("authorization") && !out.contains_key("host"));
@@ -362,7 +365,7 @@ mod tests {
     #[test]
     fn tracing_on_leaves_trace_headers_to_the_propagators() {
         let out = forwarded(&incoming(), true, &[]);
-        assert_eq!(out.len(), 5);
+        assert_eq!(out.len(), 6);
         assert!(!out.contains_key("traceparent") && !out.contains_key("x-b3-traceid"));
         assert_eq!(out["x-ot-span-context"], "abc");
     }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use http::HeaderName;
 
-use crate::{Duration, Limits, METRICS_PORT, Protocol, Target, headers};
+use crate::{Duration, Limits, METRICS_PORT, Probability, Protocol, Target, headers};
 
 /// The variables of a hop, each named once. `OTEL_*` are OpenTelemetry's
 /// standard ones: the hop's SDK reads them too.
@@ -19,6 +19,14 @@ pub mod env {
     pub const LISTEN_ADDRESS: &str = "LISTEN_ADDRESS";
     pub const SERVICE_NAME: &str = "SERVICE_NAME";
     pub const SERVICE_VERSION: &str = "SERVICE_VERSION";
+    /// The pod's name (Kubernetes' downward API, `metadata.name`): named in
+    /// every answer so that a client can count where its requests went.
+    pub const POD_NAME: &str = "POD_NAME";
+    /// A [`crate::Duration`]: this pod waits so long before every answer.
+    pub const DELAY: &str = "DELAY";
+    /// A [`crate::Probability`]: this pod fails so many of its requests,
+    /// whatever they ask (one replica misbehaving).
+    pub const FAIL: &str = "FAIL";
     /// Comma-separated [`crate::Target`]s, called in order.
     pub const UPSTREAM: &str = "UPSTREAM";
     /// A [`crate::Duration`]: how long one upstream call may take, retries included.
@@ -64,6 +72,10 @@ pub struct HopConfig {
     pub address: IpAddr,
     pub service: String,
     pub version: String,
+    /// The pod's name, in answers and spans (`k8s.pod.name`).
+    pub pod: Option<String>,
+    /// How this pod misbehaves, on top of what each request asks.
+    pub misbehaviour: Misbehaviour,
     /// Shown in spans (`service.namespace`).
     pub namespace: Option<String>,
     /// Called in order; empty means a terminal hop that answers the time itself.
@@ -104,6 +116,8 @@ impl HopConfig {
             address: HopConfig::EVERY_ADDRESS,
             service: service.to_owned(),
             version: version.to_owned(),
+            pod: None,
+            misbehaviour: Misbehaviour::NONE,
             namespace: None,
             upstreams: Vec::new(),
             upstream_timeout: Self::DEFAULT_UPSTREAM_TIMEOUT,
@@ -130,6 +144,16 @@ impl HopConfig {
             (env::SERVICE_NAME, self.service.clone()),
             (env::SERVICE_VERSION, self.version.clone()),
         ];
+        if let Some(pod) = &self.pod {
+            out.push((env::POD_NAME, pod.clone()));
+        }
+        let m = &self.misbehaviour;
+        if m.delay > Duration::ZERO {
+            out.push((env::DELAY, m.delay.to_string()));
+        }
+        if m.fail > Probability::NEVER {
+            out.push((env::FAIL, m.fail.to_string()));
+        }
         if !self.upstreams.is_empty() {
             let list: Vec<&str> = self.upstreams.iter().map(|t| t.raw.as_str()).collect();
             out.push((env::UPSTREAM, list.join(",")));
@@ -231,6 +255,25 @@ impl HopConfig {
                 Err(e) => Err(ConfigError::new(var, &v, &e.to_string())),
             },
         };
+        let misbehaviour = Misbehaviour {
+            delay: match get(env::DELAY) {
+                None => Duration::ZERO,
+                Some(v) => match Duration::parse(v.trim()) {
+                    Ok(d) if d <= Misbehaviour::MAX_DELAY => d,
+                    Ok(_) => {
+                        let why = format!("must be at most {}", Misbehaviour::MAX_DELAY);
+                        return Err(ConfigError::new(env::DELAY, &v, &why));
+                    }
+                    Err(e) => return Err(ConfigError::new(env::DELAY, &v, &e.to_string())),
+                },
+            },
+            fail: match get(env::FAIL) {
+                None => Probability::NEVER,
+                Some(v) => {
+                    Probability::parse(&v).map_err(|e| ConfigError::new(env::FAIL, &v, &e))?
+                }
+            },
+        };
         let hour = Self::MAX_UPSTREAM_TIMEOUT;
         let upstream_timeout =
             duration(env::UPSTREAM_TIMEOUT, Self::DEFAULT_UPSTREAM_TIMEOUT, hour)?;
@@ -314,6 +357,8 @@ impl HopConfig {
             },
             service: get(env::SERVICE_NAME).unwrap_or_else(|| "hop".into()),
             version: get(env::SERVICE_VERSION).unwrap_or_else(|| "v1".into()),
+            pod: get(env::POD_NAME).map(|p| p.trim().to_owned()),
+            misbehaviour,
             namespace,
             upstreams,
             upstream_timeout,
@@ -325,6 +370,26 @@ impl HopConfig {
             otlp_endpoint: get(env::OTEL_EXPORTER_OTLP_ENDPOINT),
         })
     }
+}
+
+/// What one pod does wrong whatever its requests ask: the knob that makes
+/// one replica of three slow or failing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Misbehaviour {
+    /// Waited before every answer (after a request's own `delay`).
+    pub delay: Duration,
+    /// The share of requests failed, rolled before a request's own `fail`.
+    pub fail: Probability,
+}
+
+impl Misbehaviour {
+    pub const NONE: Misbehaviour = Misbehaviour {
+        delay: Duration::ZERO,
+        fail: Probability::NEVER,
+    };
+    /// The longest `DELAY` (and request `delay`) a hop waits: more than any
+    /// timeout worth measuring, less than anything that looks like a hang.
+    pub const MAX_DELAY: Duration = Duration::from_secs(60);
 }
 
 /// A variable a hop cannot use: which one, its value, and what is expected.
@@ -525,6 +590,9 @@ mod tests {
             request_ms in 1u64..86_400_000,
             external_stub in any::<bool>(),
             loopback in any::<bool>(),
+            pod in prop::option::of(label()),
+            delay_ms in 0u64..=60_000,
+            fail_per_mille in 0u32..=1000,
         ) -> (Protocol, HopConfig) {
             let external_upstreams = upstreams
                 .iter()
@@ -549,6 +617,11 @@ mod tests {
                 address: if loopback { "127.0.0.1".parse().unwrap() } else { HopConfig::EVERY_ADDRESS },
                 service,
                 version,
+                pod,
+                misbehaviour: Misbehaviour {
+                    delay: Duration::from_millis(delay_ms),
+                    fail: Probability::new(f64::from(fail_per_mille) / 1000.0).unwrap(),
+                },
                 namespace,
                 upstreams,
                 upstream_timeout,
@@ -571,8 +644,11 @@ mod tests {
     }
 
     /// Every variable a hop reads.
-    const VARS: [&str; 17] = [
+    const VARS: [&str; 20] = [
         env::PORT,
+        env::POD_NAME,
+        env::DELAY,
+        env::FAIL,
         env::METRICS_PORT,
         env::LISTEN_ADDRESS,
         env::SERVICE_NAME,

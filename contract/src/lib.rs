@@ -17,16 +17,18 @@ mod grpc;
 pub mod headers;
 mod hop;
 mod limits;
+mod probability;
 mod protocol;
 mod target;
 
 pub use duration::{Duration, ParseDurationError};
 pub use grpc::Code;
-pub use hop::{ConfigError, HopConfig, env};
+pub use hop::{ConfigError, HopConfig, Misbehaviour, env};
 /// The `http` crate this contract speaks in (`HeaderName`, `HeaderMap`, `Uri`).
 pub use http;
 pub use limits::{
     CONNECTION_WINDOW, Limits, MAX_HEADER_BYTES, MemoryBudget, POD_MEMORY_LIMIT, STREAM_WINDOW,
 };
+pub use probability::Probability;
 pub use protocol::{METRICS_PORT, OTLP_GRPC_PORT, Protocol};
 pub use target::{Target, TargetScheme};

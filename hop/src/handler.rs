@@ -15,6 +15,7 @@ use crate::reply::{self, Reply};
 use crate::telemetry::Telemetry;
 use crate::upstream::Upstreams;
 use crate::{deadline, dice, work};
+use contract::{Misbehaviour, Probability};
 
 /// What the hop decided.
 #[derive(Debug)]
@@ -50,9 +51,17 @@ impl Hop {
     /// and the context holding the server span.
     pub async fn handle(&self, headers: &HeaderMap, cx: &Context) -> Outcome {
         let start = Instant::now();
-        if !self.config.external_stub
-            && dice::roll(dice::probability(headers::text(headers, "fail")))
-        {
+        let wait = asked_delay(headers) + self.config.misbehaviour.delay.into();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        // A stand-in for an external API ignores the chain's dice, as the
+        // real API would; the pod's own misbehaviour is asked by meshgen.
+        let asked = match self.config.external_stub {
+            true => Probability::NEVER,
+            false => Probability::clamped(headers::text(headers, "fail")),
+        };
+        if dice::roll(self.config.misbehaviour.fail) || dice::roll(asked) {
             return Outcome::Fail(FailStatus::parse(headers::text(headers, "fail-status")));
         }
         let work = match self.config.work {
@@ -72,11 +81,43 @@ impl Hop {
         Outcome::Reply(Reply {
             service: self.config.service.clone(),
             version: self.config.version.clone(),
+            pod: self.config.pod.clone(),
             seconds: start.elapsed().as_secs_f64(),
             upstreams,
             num: work.map(|w| w.num),
             is_odd: work.map(|w| w.is_odd),
             body,
         })
+    }
+}
+
+/// What a request's `delay` asks this hop to wait. Never an error, like the
+/// `fail` dice: unparsable is no delay, and no request waits longer than
+/// [`Misbehaviour::MAX_DELAY`].
+fn asked_delay(headers: &HeaderMap) -> std::time::Duration {
+    headers::text(headers, "delay")
+        .and_then(|v| contract::Duration::parse(v.trim()).ok())
+        .map_or(contract::Duration::ZERO, |d| d.min(Misbehaviour::MAX_DELAY))
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_delay_is_read_leniently_and_bounded() {
+        let delay = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("delay", v.parse().unwrap());
+            asked_delay(&h)
+        };
+        assert_eq!(asked_delay(&HeaderMap::new()), std::time::Duration::ZERO);
+        assert_eq!(delay(" 250ms "), std::time::Duration::from_millis(250));
+        for nothing in ["abc", "-1s", "5", ""] {
+            assert_eq!(delay(nothing), std::time::Duration::ZERO, "{nothing}");
+        }
+        assert_eq!(delay("1000h"), Misbehaviour::MAX_DELAY.into());
+        assert_eq!(delay("99999999999999h"), std::time::Duration::ZERO);
     }
 }

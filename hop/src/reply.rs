@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct Reply {
     pub service: String,
     pub version: String,
+    /// The pod that answered (`POD_NAME`), when it knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
     pub seconds: f64,
     #[serde(default)]
     pub upstreams: Vec<UpstreamReply>,
@@ -61,6 +64,9 @@ impl Reply {
             "{}-{} - {:.3}secs",
             self.service, self.version, self.seconds
         );
+        if let Some(pod) = &self.pod {
+            let _ = write!(out, " pod={pod}");
+        }
         if let (Some(num), Some(odd)) = (self.num, self.is_odd) {
             let _ = write!(out, " num={num} isOdd={odd}");
         }
@@ -156,6 +162,7 @@ impl From<Reply> for chain_proto::Reply {
         chain_proto::Reply {
             service: reply.service,
             version: reply.version,
+            pod: reply.pod,
             seconds: reply.seconds,
             upstreams: reply.upstreams.into_iter().map(Into::into).collect(),
             num: reply.num,
@@ -185,6 +192,7 @@ impl From<chain_proto::Reply> for Reply {
         Reply {
             service: reply.service,
             version: reply.version,
+            pod: reply.pod,
             seconds: reply.seconds,
             upstreams: reply.upstreams.into_iter().map(Into::into).collect(),
             num: reply.num,
@@ -218,6 +226,7 @@ mod tests {
         Reply {
             service: service.into(),
             version: "prod".into(),
+            pod: None,
             seconds: 0.0,
             upstreams,
             num: None,
@@ -261,6 +270,7 @@ mod tests {
         let backend = Reply {
             service: "backend".into(),
             version: "prod".into(),
+            pod: Some("backend-prod-5d8f-x2k9q".into()),
             seconds: 0.0001,
             upstreams: vec![],
             num: None,
@@ -270,6 +280,7 @@ mod tests {
         Reply {
             service: "frontend".into(),
             version: "prod".into(),
+            pod: None,
             seconds: 0.287,
             upstreams: vec![
                 UpstreamReply {
@@ -296,7 +307,7 @@ mod tests {
         assert_eq!(
             chain().to_text(),
             "frontend-prod - 0.287secs num=13 isOdd=true\n\
-             http://backend/ -> backend-prod - 0.000secs\n\
+             http://backend/ -> backend-prod - 0.000secs pod=backend-prod-5d8f-x2k9q\n\
              {\"time\":\"x\"}\n\
              https://api/ -> {}\n\
              grpc://down:1 -> Status: UNAVAILABLE\n"
@@ -308,6 +319,14 @@ mod tests {
         let json = chain().to_json();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["upstreams"][0]["reply"]["service"], "backend");
+        assert_eq!(
+            value["upstreams"][0]["reply"]["pod"],
+            "backend-prod-5d8f-x2k9q"
+        );
+        assert!(
+            value.get("pod").is_none(),
+            "a pod without POD_NAME says none"
+        );
         assert_eq!(value["upstreams"][1]["body"], "{}\n");
         assert_eq!(value["upstreams"][2]["error"], "Status: UNAVAILABLE");
         assert_eq!(value["isOdd"], true);

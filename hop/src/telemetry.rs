@@ -47,9 +47,13 @@ impl Telemetry {
         if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
             resource = resource.with_service_name(config.service.clone());
         }
-        let resource = resource
-            .with_attribute(KeyValue::new("service.version", config.version.clone()))
-            .build();
+        resource =
+            resource.with_attribute(KeyValue::new("service.version", config.version.clone()));
+        if let Some(pod) = &config.pod {
+            // OpenTelemetry's Kubernetes semantic convention.
+            resource = resource.with_attribute(KeyValue::new("k8s.pod.name", pod.clone()));
+        }
+        let resource = resource.build();
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
             .with_resource(resource)

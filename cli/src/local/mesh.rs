@@ -199,6 +199,7 @@ impl Mesh {
                     address: std::net::Ipv4Addr::LOCALHOST.into(),
                     port: pod.hop,
                     metrics_port: pod.metrics,
+                    pod: Some(pod.name.clone()),
                     upstreams,
                     otlp_endpoint: otlp.clone(),
                 },

@@ -14,7 +14,9 @@
 //!   64 and 256;
 //! - `parentRefs` (32): one, the Gateway or the Service;
 //! - `hostnames[]` (253): hosts are DNS names, at most 253 characters;
-//! - `backendRefs[].name` (253): Service names are DNS labels (63);
+//! - `backendRefs[].name` and a mirror's `backendRef.name` (253): Service
+//!   names are DNS labels (63);
+//! - a rule's `filters` (16): one at most, the mirror;
 //! - a Gateway's `listeners` (64): one; `infrastructure.labels` (8): the two
 //!   chain labels (`render/kube.rs::chain_labels`);
 //! - an AuthorizationPolicy's `targetRefs` (16): one Service per policy.

@@ -2,7 +2,7 @@
 //! (Kubernetes Deployments, the local mesh's processes); targets only say
 //! where the hop runs ([`Placement`]) and print [`HopConfig::to_env`].
 
-use contract::{HopConfig, Limits, Target, http::HeaderName};
+use contract::{HopConfig, Limits, Misbehaviour, Target, http::HeaderName};
 
 use super::{External, Model, Service, Upstream, Workload};
 
@@ -13,6 +13,9 @@ pub struct Placement {
     pub address: std::net::IpAddr,
     pub port: u16,
     pub metrics_port: u16,
+    /// The pod's name when the target names it (one machine); on Kubernetes
+    /// only the pod knows it, from the downward API.
+    pub pod: Option<String>,
     /// The hop's upstreams as the target reaches them, in the service's order.
     pub upstreams: Vec<Target>,
     /// Where spans go, when they are exported.
@@ -39,6 +42,8 @@ impl Model {
             address: at.address,
             service: service.name.clone(),
             version: workload.version.clone(),
+            pod: at.pod,
+            misbehaviour: Misbehaviour::NONE,
             namespace: Some(self.namespace.clone()),
             upstreams: at.upstreams,
             external_upstreams,
@@ -69,6 +74,8 @@ impl Model {
             address: at.address,
             service: external.host.clone(),
             version: STUB_VERSION.to_owned(),
+            pod: at.pod,
+            misbehaviour: Misbehaviour::NONE,
             namespace: Some(self.namespace.clone()),
             upstreams: Vec::new(),
             upstream_timeout: HopConfig::DEFAULT_UPSTREAM_TIMEOUT,

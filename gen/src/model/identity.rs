@@ -114,6 +114,10 @@ pub fn objects(m: &Model) -> Vec<(ObjectRef, Owner)> {
             out.push((at("Deployment", &w.name), Owner::Workload(i, j)));
             if gateway_api {
                 out.push((at("Service", &w.name), Owner::Workload(i, j)));
+                // The traffic policy, on the Service each version is routed to.
+                if !s.traffic.is_default() {
+                    out.push((at("DestinationRule", &w.name), Owner::Workload(i, j)));
+                }
             }
         }
     }

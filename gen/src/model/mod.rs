@@ -14,6 +14,7 @@ pub mod crd_bounds;
 mod hop;
 pub mod identity;
 pub mod istio;
+mod traffic;
 mod wire;
 
 use schemars::JsonSchema;
@@ -21,6 +22,9 @@ use serde::{Deserialize, Serialize};
 
 pub use contract::{Code, Duration, Protocol};
 pub use hop::{Placement, STUB_VERSION};
+pub use traffic::{
+    ConnectionPool, LoadBalancer, Mirror, OutlierDetection, SimpleLb, TrafficPolicy,
+};
 pub use wire::{Health, Wire, mesh_retry_on};
 
 /// The whole demo.
@@ -149,6 +153,9 @@ pub struct Service {
     pub callers: Vec<Caller>,
     /// How traffic to this service is routed.
     pub route: Route,
+    /// How every caller's proxy balances, limits and ejects its pods (the
+    /// DestinationRule's `trafficPolicy`).
+    pub traffic: TrafficPolicy,
     /// In-app work spans.
     pub work: bool,
     /// How long a hop waits for one upstream call: long enough for every try
@@ -229,6 +236,12 @@ pub struct Route {
     pub split: Vec<WeightedSubset>,
     pub retries: RetryPolicy,
     pub fault: Option<Fault>,
+    /// The whole request's time, every try included (VirtualService
+    /// `timeout`, HTTPRoute `timeouts.request`); `None`: no limit, as in
+    /// Istio. gRPC callers' own `grpc-timeout` is honoured below it.
+    pub timeout: Option<Duration>,
+    /// A share of the traffic copied to a subset.
+    pub mirror: Option<Mirror>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-pub use crate::model::{DataPlane, RoutingApi};
+pub use crate::model::{DataPlane, RoutingApi, SimpleLb};
 pub use contract::Protocol;
 
 use super::source::Sourced;
@@ -144,6 +144,105 @@ pub struct Routing {
     /// Fault injection, keyed by service name.
     #[serde(default)]
     pub fault: BTreeMap<Sourced<String>, Fault>,
+    /// The whole request's time limit, every retry included, keyed by service
+    /// name, e.g. backend = "1s" (VirtualService `timeout`, HTTPRoute
+    /// `timeouts.request`; a GRPCRoute has none). Default: none, as in Istio.
+    #[serde(default)]
+    pub timeout: BTreeMap<Sourced<String>, Sourced<String>>,
+    /// How callers' proxies pick a pod, keyed by service name (the
+    /// DestinationRule's `trafficPolicy.loadBalancer`; Istio's default is
+    /// LEAST_REQUEST).
+    #[serde(default)]
+    pub load_balancer: BTreeMap<Sourced<String>, LoadBalancer>,
+    /// Limits each caller's proxy keeps towards a service, keyed by service
+    /// name (`trafficPolicy.connectionPool`): what goes beyond is refused
+    /// with 503 (gRPC: UNAVAILABLE) without reaching the service.
+    #[serde(default)]
+    pub connection_pool: BTreeMap<Sourced<String>, ConnectionPool>,
+    /// Ejection of failing pods by each caller's proxy, keyed by service name
+    /// (`trafficPolicy.outlierDetection`).
+    #[serde(default)]
+    pub outlier_detection: BTreeMap<Sourced<String>, OutlierDetection>,
+    /// A share of a service's traffic copied to one of its versions, keyed by
+    /// service name; the copies' answers are dropped (VirtualService
+    /// `mirror`, a route's RequestMirror filter).
+    #[serde(default)]
+    pub mirror: BTreeMap<Sourced<String>, Mirror>,
+}
+
+/// `trafficPolicy.loadBalancer`: `simple` or `consistent_hash`, not both.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// "ROUND_ROBIN", "LEAST_REQUEST" or "RANDOM".
+    pub simple: Option<Sourced<SimpleLb>>,
+    /// The pod is picked by hashing a request header: one value, one pod.
+    pub consistent_hash: Option<ConsistentHash>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistentHash {
+    /// The header hashed (lowercase), e.g. "x-user"; the hops forward it.
+    pub http_header_name: Option<Sourced<String>>,
+}
+
+/// `trafficPolicy.connectionPool`; every number at least 1 (Istio reads 0
+/// as "unset").
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPool {
+    #[serde(default)]
+    pub tcp: TcpPool,
+    #[serde(default)]
+    pub http: HttpPool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpPool {
+    /// Connections each caller's proxy opens to the service's pods, at most.
+    pub max_connections: Option<Sourced<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpPool {
+    /// Requests waiting for a connection, at most.
+    pub http1_max_pending_requests: Option<Sourced<u32>>,
+    /// Requests in flight at once, at most (HTTP/1.1 too, despite the name).
+    pub http2_max_requests: Option<Sourced<u32>>,
+    /// Requests per connection before it is closed.
+    pub max_requests_per_connection: Option<Sourced<u32>>,
+}
+
+/// `trafficPolicy.outlierDetection`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierDetection {
+    /// Ejects a pod after this many 5xx answers (gRPC errors counted by their
+    /// HTTP equivalent: INTERNAL is 500) in a row; 0 turns it off.
+    pub consecutive_5xx_errors: Option<Sourced<u32>>,
+    /// Ejects a pod after this many 502/503/504 answers (UNAVAILABLE,
+    /// DEADLINE_EXCEEDED...) in a row; 0 turns it off.
+    pub consecutive_gateway_errors: Option<Sourced<u32>>,
+    /// How often ejections are decided, e.g. "1s" (default "10s").
+    pub interval: Option<Sourced<String>>,
+    /// How long an ejection lasts, times the pod's ejections so far (default "30s").
+    pub base_ejection_time: Option<Sourced<String>>,
+    /// Share of the pods that may be ejected at once, 1 to 100 (default 10;
+    /// Envoy always allows one).
+    pub max_ejection_percent: Option<Sourced<u32>>,
+}
+
+/// Copies of a share of the requests, sent to one version.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    /// The version (subset) that receives the copies.
+    pub subset: Option<Sourced<String>>,
+    /// Percentage of requests copied, 0 to 100 (default 100).
+    pub percent: Option<Sourced<f64>>,
 }
 
 /// Percent of traffic per subset of one service.
@@ -337,7 +436,14 @@ merge_fields! {
     Istio { mtls, tracing, servicegraph, grafana, egress, access_log, trace_sampling, routing_api, data_plane, revision, mesh_retries }
     Image { registry, tag, pull_policy }
     Ingress { service, hosts }
-    Routing { default_subset, retries, canary, weights, fault }
+    Routing { default_subset, retries, canary, weights, fault, timeout, load_balancer, connection_pool, outlier_detection, mirror }
+    LoadBalancer { simple, consistent_hash }
+    ConsistentHash { http_header_name }
+    ConnectionPool { tcp, http }
+    TcpPool { max_connections }
+    HttpPool { http1_max_pending_requests, http2_max_requests, max_requests_per_connection }
+    OutlierDetection { consecutive_5xx_errors, consecutive_gateway_errors, interval, base_ejection_time, max_ejection_percent }
+    Mirror { subset, percent }
     Retries { attempts, per_try_timeout }
     Canary { subset, header, value }
     Fault { abort, delay }

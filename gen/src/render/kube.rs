@@ -17,7 +17,7 @@ use crate::model::applyset;
 use crate::model::identity::{l4_callers, route_kind, services_selecting, waypoint_policy};
 use crate::model::{
     Caller, DataPlane, Duration, External, Health, Model, Placement, Protocol, Route, STUB_VERSION,
-    Service, Upstream, Wire, istio,
+    Service, TrafficPolicy, Upstream, Wire, istio,
 };
 
 pub use crate::model::identity::SHARED_PART_OF;
@@ -86,6 +86,8 @@ pub struct KService<'m> {
     pub backends: BTreeMap<&'m str, &'m str>,
     /// `None` for a stub.
     pub route: Option<&'m Route>,
+    /// Its DestinationRule's traffic policy; `None` for a stub.
+    pub traffic: Option<&'m TrafficPolicy>,
     /// How it is reached and run.
     pub wire: KWire<'m>,
     /// Ambient: principals ztunnel lets through at L4: the waypoint's, which
@@ -123,6 +125,40 @@ impl<'m> KWire<'m> {
     }
 }
 
+/// A hop's variables in a pod: its configuration, with `POD_NAME` from the
+/// downward API (only the pod knows its name) right after the version.
+fn pod_env(config: HopConfig) -> Vec<EnvVar> {
+    debug_assert!(
+        config.pod.is_none(),
+        "a Deployment's pods are named by Kubernetes"
+    );
+    let mut env: Vec<EnvVar> = config
+        .to_env()
+        .into_iter()
+        .map(|(name, value)| EnvVar {
+            name,
+            source: EnvSource::Value(value),
+        })
+        .collect();
+    let at = env
+        .iter()
+        .position(|e| e.name == contract::env::SERVICE_VERSION)
+        .map_or(0, |i| i + 1);
+    let pod_name = EnvSource::Pod(PodField {
+        field_ref: FieldRef {
+            field_path: "metadata.name",
+        },
+    });
+    env.insert(
+        at,
+        EnvVar {
+            name: contract::env::POD_NAME,
+            source: pod_name,
+        },
+    );
+    env
+}
+
 fn port_name(p: Protocol) -> &'static str {
     match p {
         Protocol::Http => "http",
@@ -153,6 +189,7 @@ impl<'m> Workloads<'_, 'm> {
             address: HopConfig::EVERY_ADDRESS,
             port: self.wire.container_port,
             metrics_port: self.wire.metrics_port,
+            pod: None,
             upstreams,
             otlp_endpoint: self.otlp_endpoint.clone(),
         }
@@ -175,11 +212,7 @@ impl<'m> Workloads<'_, 'm> {
             replicas,
             selector,
             pod_labels,
-            env: config
-                .to_env()
-                .into_iter()
-                .map(|(name, value)| EnvVar { name, value })
-                .collect(),
+            env: pod_env(config),
         }
     }
 
@@ -248,6 +281,7 @@ impl<'m> Workloads<'_, 'm> {
                 .map(|w| (w.version.as_str(), w.name.as_str()))
                 .collect(),
             route: Some(&s.route),
+            traffic: Some(&s.traffic),
             wire: self.wire.clone(),
             deployments,
         }
@@ -275,6 +309,7 @@ impl<'m> Workloads<'_, 'm> {
                 address: HopConfig::EVERY_ADDRESS,
                 port: wire.container_port,
                 metrics_port: wire.metrics_port,
+                pod: None,
                 upstreams: Vec::new(),
                 otlp_endpoint: self.otlp_endpoint.clone(),
             },
@@ -290,6 +325,7 @@ impl<'m> Workloads<'_, 'm> {
             subsets: vec![STUB_VERSION],
             backends: BTreeMap::new(),
             route: None,
+            traffic: None,
             wire,
             deployments: vec![self.deployment(&e.name, &e.name, STUB_VERSION, 1, config)],
         }
@@ -310,7 +346,31 @@ pub struct KDeployment<'m> {
 #[derive(Debug, Serialize)]
 pub struct EnvVar {
     pub name: &'static str,
-    pub value: String,
+    #[serde(flatten)]
+    pub source: EnvSource,
+}
+
+/// Where a variable's value comes from.
+#[derive(Debug, Serialize)]
+pub enum EnvSource {
+    #[serde(rename = "value")]
+    Value(String),
+    /// A field of the pod itself (the downward API), known only once the
+    /// pod exists.
+    #[serde(rename = "valueFrom")]
+    Pod(PodField),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodField {
+    pub field_ref: FieldRef,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldRef {
+    pub field_path: &'static str,
 }
 
 #[derive(Debug)]

@@ -5,6 +5,7 @@ mod identities;
 mod names;
 mod routing;
 mod services;
+mod traffic;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,9 +13,9 @@ use contract::{HopConfig, headers};
 
 use crate::error::Diagnostic;
 use crate::model::{
-    Caller, DataPlane, Duration, Egress, External, ExternalPort, Image, Ingress, Mesh, Model,
-    Protocol, PullPolicy, Route, RoutingApi, Service, Tracing, Upstream, WeightedSubset, Wire,
-    Workload, crd_bounds, identity, istio,
+    Caller, DataPlane, Duration, Egress, External, ExternalPort, Image, Ingress, LoadBalancer,
+    Mesh, Model, Protocol, PullPolicy, Route, RoutingApi, Service, Tracing, Upstream,
+    WeightedSubset, Wire, Workload, crd_bounds, identity, istio,
 };
 use crate::profile::Loaded;
 use crate::profile::schema;
@@ -47,13 +48,13 @@ fn val<T: Clone>(v: &Option<Sourced<T>>, default: T) -> T {
 }
 
 /// The headers each service's hop forwards: those the routes of the services
-/// behind it match on (its upstreams, theirs, and so on), but the fixed ones
+/// behind it match on or hash (its upstreams, theirs, and so on), but the fixed ones
 /// every hop forwards anyway. Per hop, not one list for all: a hop carries
 /// only what a route in front of it needs, and a chain of services each with
 /// its own canary stays linear in output instead of quadratic.
 fn forward_headers(
     upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
-    canaries: &BTreeMap<String, crate::model::HeaderMatch>,
+    route_headers: &BTreeMap<&str, BTreeSet<&str>>,
 ) -> BTreeMap<String, BTreeSet<String>> {
     let called = |s: &str| {
         let list = upstreams.get(s).map(Vec::as_slice).unwrap_or_default();
@@ -82,10 +83,10 @@ fn forward_headers(
             }
             let mut headers = BTreeSet::new();
             for u in called(s) {
-                if let Some(m) = canaries.get(u)
-                    && !headers::APP.contains(&m.header.as_str())
-                {
-                    headers.insert(m.header.clone());
+                for h in route_headers.get(u).into_iter().flatten() {
+                    if !headers::APP.contains(h) {
+                        headers.insert((*h).to_owned());
+                    }
                 }
                 headers.extend(out.get(u).into_iter().flatten().cloned());
             }
@@ -279,6 +280,18 @@ impl Cx<'_> {
         let canaries = self.canaries(&p.routing.canary, &versions_of, &known_list);
         let weights = self.weights(&p.routing.weights, &versions_of, &known_list);
         let faults = self.faults(&p.routing.fault, &versions_of, &known_list, &wire);
+        let route_shape = (protocol, mesh.routing_api, mesh.data_plane);
+        let timeouts = self.timeouts(
+            &p.routing.timeout,
+            &versions_of,
+            &known_list,
+            &retries,
+            route_shape,
+        );
+        let mirrors = self.mirrors(&p.routing.mirror, &versions_of, &known_list);
+        let mut traffic = self.traffic(&p.routing, &versions_of, &known_list);
+        let canary_headers: BTreeSet<&str> = canaries.values().map(|m| m.header.as_str()).collect();
+        self.hash_headers_fit(&p.routing, &canary_headers);
         if mesh.routing_api == RoutingApi::GatewayApi {
             self.gateway_api_expresses(&p.routing, protocol, mesh.data_plane, &versions_of);
             self.gateway_api_limits(&p.ingress, &p.routing, &weights);
@@ -367,7 +380,33 @@ impl Cx<'_> {
         .flatten()
         .max()
         .unwrap_or(HopConfig::DEFAULT_UPSTREAM_TIMEOUT);
-        let forward = forward_headers(&upstreams, &canaries);
+        let mut route_headers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (svc, m) in &canaries {
+            route_headers.entry(svc).or_default().insert(&m.header);
+        }
+        for (svc, t) in &traffic {
+            if let Some(LoadBalancer::ConsistentHash { http_header_name }) = &t.load_balancer {
+                route_headers
+                    .entry(svc)
+                    .or_default()
+                    .insert(http_header_name);
+            }
+        }
+        let forward = forward_headers(&upstreams, &route_headers);
+        // A caller waits past its upstreams' route timeouts, so that what
+        // the mesh answers at the timeout (504, DEADLINE_EXCEEDED) is what
+        // the caller sees, not its own giving up a moment before.
+        let waits_for = |s: &str| {
+            upstreams[s]
+                .iter()
+                .filter_map(|(u, _)| match u {
+                    Upstream::Service { name } => timeouts.get(name),
+                    Upstream::External { .. } => None,
+                })
+                .map(|t| Duration::from_nanos(t.as_nanos().saturating_add(1_000_000_000)))
+                .fold(upstream_timeout, Ord::max)
+                .min(HopConfig::MAX_UPSTREAM_TIMEOUT)
+        };
         let services = specs
             .iter()
             .map(|s| {
@@ -395,9 +434,12 @@ impl Cx<'_> {
                         }),
                         retries: retries.clone(),
                         fault: faults.get(n).cloned(),
+                        timeout: timeouts.get(n).copied(),
+                        mirror: mirrors.get(n).cloned(),
                     },
+                    traffic: traffic.remove(n).unwrap_or_default(),
                     work: s.work,
-                    upstream_timeout,
+                    upstream_timeout: waits_for(n),
                     forward_headers: forward[n].iter().cloned().collect(),
                 }
             })

@@ -154,8 +154,8 @@ impl Terminate {
                     },
                     route: Some(RouteAction {
                         cluster: Some(cluster.clone()),
-                        timeout: "0s",
-                        max_stream_duration: no_timeout(),
+                        timeout: "0s".into(),
+                        max_stream_duration: Some(no_timeout()),
                         upgrade_configs: vec![RouteUpgrade {
                             upgrade_type: "CONNECT",
                             connect_config: Empty {},

@@ -26,6 +26,7 @@ pub mod retry;
 pub mod route;
 pub mod sidecar;
 pub mod tls;
+pub mod traffic;
 pub mod types;
 pub mod waypoint;
 pub mod ztunnel;

@@ -14,6 +14,7 @@ use super::proxy::{Proxy, Side, cluster};
 use super::rbac::Rbac;
 use super::route::{self, cluster_name, everything, no_timeout, routes};
 use super::tls;
+use super::traffic;
 use super::types::{
     Address, Cluster, DirectResponse, Listener, NamedConfig, Route, RouteAction,
     RouteConfiguration, VirtualHost,
@@ -87,6 +88,9 @@ impl Outbound {
         let port = m.wire.service_port;
         let host = istio::host(&self.service, &m.namespace);
         let server = identity::service(m, &self.service).spiffe_uri();
+        let s = m
+            .service(&self.service)
+            .expect("outbound destinations are services of the model");
         self.subsets
             .iter()
             .map(|(subset, endpoints)| {
@@ -95,12 +99,14 @@ impl Outbound {
                     let sni = format!("outbound_.{port}_.{subset}_.{host}");
                     tls::istio_mutual(std::slice::from_ref(&server), sni, proxy.h2())
                 });
-                cluster(
+                let mut c = cluster(
                     cluster_name(port, subset, &host),
                     endpoints.clone(),
                     proxy.h2(),
                     tls,
-                )
+                );
+                traffic::apply(&mut c, &s.traffic, proxy.h2());
+                c
             })
             .collect()
     }
@@ -139,8 +145,8 @@ impl Egress {
                     matcher: everything(),
                     route: Some(RouteAction {
                         cluster: Some(self.cluster_name()),
-                        timeout: "0s",
-                        max_stream_duration: no_timeout(),
+                        timeout: "0s".into(),
+                        max_stream_duration: Some(no_timeout()),
                         retry_policy: e.service_entry.then(super::retry::default_policy),
                         host_rewrite_literal: Some(e.host.clone()),
                         ..RouteAction::default()

@@ -218,6 +218,9 @@ pub fn cluster(
         lb_policy: "LEAST_REQUEST",
         dns_lookup_family: dns.then_some("V4_PREFERRED"),
         circuit_breakers: Some(CircuitBreakers::istio_default()),
+        outlier_detection: None,
+        common_lb_config: None,
+        ring_hash_lb_config: None,
         transport_socket,
         typed_extension_protocol_options: match h2 {
             true => h2_upstream(),

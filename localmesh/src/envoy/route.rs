@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use meshgen::model::{AbortStatus, Fault as ModelFault, Model, Route as ModelRoute, istio};
 
 use super::retry::{self, RetryMode};
+use super::traffic;
 use super::types::{
     Any, ClusterWeight, Decorator, Fault, FaultAbort, FaultDelay, FractionalPercent, HeaderMatcher,
-    MaxStreamDuration, Route, RouteAction, RouteMatch, StringMatcher, WeightedClusters,
+    MaxStreamDuration, RequestMirrorPolicy, Route, RouteAction, RouteMatch,
+    RuntimeFractionalPercent, StringMatcher, WeightedClusters,
 };
 
 /// The fault filter's name, for the per-route config.
@@ -75,11 +77,33 @@ pub fn routes(model: &Model, service: &str, route: &ModelRoute, mode: RetryMode)
     let host = istio::host(service, &model.namespace);
     let port = model.wire.service_port;
     let retries = route.retries.or_mesh(&model.mesh.default_retries);
+    // `setTimeout`: no timeout is `0s`, and a gRPC caller's own deadline
+    // is honoured up to the route's.
+    let timeout = route.timeout.map_or("0s".to_owned(), |t| t.to_string());
+    let mirrors: Vec<RequestMirrorPolicy> = route
+        .mirror
+        .iter()
+        .filter(|m| m.percent > 0.0)
+        .map(|m| RequestMirrorPolicy {
+            cluster: cluster_name(port, &m.subset, &host),
+            runtime_fraction: RuntimeFractionalPercent {
+                default_value: FractionalPercent::of(m.percent),
+            },
+            trace_sampled: false,
+            disable_shadow_host_suffix_append: true,
+        })
+        .collect();
+    let hash = model
+        .service(service)
+        .map(|s| traffic::hash_policy(&s.traffic))
+        .unwrap_or_default();
     let action = |split: &[(&str, u32)]| {
         let mut action = RouteAction {
-            timeout: "0s",
-            max_stream_duration: no_timeout(),
+            timeout: timeout.clone(),
+            max_grpc_timeout: Some(timeout.clone()),
             retry_policy: retry::policy(retries, mode),
+            request_mirror_policies: mirrors.clone(),
+            hash_policy: hash.clone(),
             ..RouteAction::default()
         };
         // The Model's split has no zero weights.

@@ -221,8 +221,8 @@ impl<'a> Sidecar<'a> {
             matcher: everything(),
             route: Some(RouteAction {
                 cluster: Some(cluster.clone()),
-                timeout: "0s",
-                max_stream_duration: no_timeout(),
+                timeout: "0s".into(),
+                max_stream_duration: Some(no_timeout()),
                 ..RouteAction::default()
             }),
             direct_response: None,

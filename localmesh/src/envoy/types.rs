@@ -436,8 +436,18 @@ pub struct RouteAction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weighted_clusters: Option<WeightedClusters>,
     /// `0s`: Istio turns Envoy's 15 s route timeout off.
-    pub timeout: &'static str,
-    pub max_stream_duration: MaxStreamDuration,
+    pub timeout: String,
+    /// What istiod writes on inbound routes: no stream limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_stream_duration: Option<MaxStreamDuration>,
+    /// What istiod writes on outbound routes (`setTimeout`): a gRPC
+    /// caller's `grpc-timeout` is the timeout, capped by this (`0s`: no cap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_grpc_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_mirror_policies: Vec<RequestMirrorPolicy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hash_policy: Vec<HashPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_policy: Option<RetryPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -445,6 +455,33 @@ pub struct RouteAction {
     /// CONNECT terminated here: the tunnel's payload goes to the cluster.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub upgrade_configs: Vec<RouteUpgrade>,
+}
+
+/// `TranslateRequestMirrorPolicy`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestMirrorPolicy {
+    pub cluster: String,
+    pub runtime_fraction: RuntimeFractionalPercent,
+    pub trace_sampled: bool,
+    /// Istio's `DISABLE_SHADOW_HOST_SUFFIX` (on by default): the copy keeps
+    /// its `Host`, without `-shadow`.
+    pub disable_shadow_host_suffix_append: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeFractionalPercent {
+    pub default_value: FractionalPercent,
+}
+
+/// `ConsistentHashToHashPolicy`, the header form.
+#[derive(Debug, Clone, Serialize)]
+pub struct HashPolicy {
+    pub header: HashHeader,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HashHeader {
+    pub header_name: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -548,6 +585,12 @@ pub struct Cluster {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub circuit_breakers: Option<CircuitBreakers>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub common_lb_config: Option<CommonLbConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_hash_lb_config: Option<RingHashLbConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_socket: Option<NamedConfig>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub typed_extension_protocol_options: BTreeMap<&'static str, Any>,
@@ -577,10 +620,42 @@ impl CircuitBreakers {
                 max_pending_requests: u32::MAX,
                 max_requests: u32::MAX,
                 max_retries: u32::MAX,
-                track_remaining: true,
+                // `DISABLE_TRACK_REMAINING_CB_METRICS`, on by default.
+                track_remaining: false,
             }],
         }
     }
+}
+
+/// `applyOutlierDetection`: consecutive errors only (success-rate
+/// ejection off), each enforced at 100% when its count is positive.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutlierDetection {
+    pub enforcing_success_rate: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consecutive_5xx: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcing_consecutive_5xx: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consecutive_gateway_failure: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcing_consecutive_gateway_failure: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_ejection_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_ejection_percent: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommonLbConfig {
+    pub healthy_panic_threshold: Percent,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RingHashLbConfig {
+    pub minimum_ring_size: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -623,12 +698,25 @@ impl ClusterLoadAssignment {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpProtocolOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub common_http_protocol_options: Option<CommonHttpProtocolOptions>,
     pub explicit_http_config: ExplicitHttpConfig,
 }
 
+/// Options of either protocol towards an upstream.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommonHttpProtocolOptions {
+    /// `connectionPool.http.maxRequestsPerConnection`.
+    pub max_requests_per_connection: u32,
+}
+
+/// HTTP/1.1 or HTTP/2 (exactly one is set).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplicitHttpConfig {
-    pub http2_protocol_options: Http2ProtocolOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_protocol_options: Option<Empty>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_protocol_options: Option<Http2ProtocolOptions>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -651,12 +739,27 @@ pub const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.Http
 /// HTTP/2 to the upstream (`setH2Options`: Envoy's default of 100 concurrent
 /// streams is too low for a mesh, istiod raises it).
 pub fn h2_upstream() -> BTreeMap<&'static str, Any> {
+    upstream_protocol(true, None)
+}
+
+/// The upstream's protocol (HTTP/2 as [`h2_upstream`] says, or HTTP/1.1)
+/// and how many requests one connection carries.
+pub fn upstream_protocol(
+    h2: bool,
+    max_requests_per_connection: Option<u32>,
+) -> BTreeMap<&'static str, Any> {
     let options = HttpProtocolOptions {
+        common_http_protocol_options: max_requests_per_connection.map(
+            |max_requests_per_connection| CommonHttpProtocolOptions {
+                max_requests_per_connection,
+            },
+        ),
         explicit_http_config: ExplicitHttpConfig {
-            http2_protocol_options: Http2ProtocolOptions {
+            http_protocol_options: (!h2).then_some(Empty {}),
+            http2_protocol_options: h2.then_some(Http2ProtocolOptions {
                 max_concurrent_streams: Some(1_073_741_824),
                 allow_connect: false,
-            },
+            }),
         },
     };
     [(HTTP_PROTOCOL_OPTIONS, Any::HttpProtocolOptions(options))].into()

@@ -73,8 +73,8 @@ impl VersionService {
             matcher: everything(),
             route: Some(RouteAction {
                 cluster: Some(subset_cluster(m, &self.service, &self.subset)),
-                timeout: "0s",
-                max_stream_duration: no_timeout(),
+                timeout: "0s".into(),
+                max_stream_duration: Some(no_timeout()),
                 retry_policy: retry::policy(&m.mesh.default_retries, proxy.mode()),
                 ..RouteAction::default()
             }),

@@ -1,12 +1,13 @@
 //! The routes to a service, shared by its mesh route and, for the entry
 //! service, the ingress route: header matches first, then the weighted split,
-//! each carrying the service's retries (and, with the classic API, fault).
+//! each carrying the service's retries, timeout and mirror (and, with the
+//! classic API, fault).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{AbortStatus, Duration, Fault, RetryPolicy, Route};
+use crate::model::{AbortStatus, Duration, Fault, Mirror, RetryPolicy, Route};
 use crate::render::kube::{KService, gateway_api_duration};
 
 /// A VirtualService: the mesh route of a service (`gateway` None) or the
@@ -40,6 +41,18 @@ pub fn http_routes<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Http
         }),
     };
     let fault = route.fault.as_ref().map(fault);
+    let mirror = route.mirror.as_ref().map(|m| destination(&m.subset));
+    let mirror_percentage = route
+        .mirror
+        .as_ref()
+        .map(|m| Percentage { value: m.percent });
+    let extra = || Extra {
+        retries: retries.clone(),
+        fault: fault.clone(),
+        timeout: route.timeout,
+        mirror: mirror.clone(),
+        mirror_percentage: mirror_percentage.clone(),
+    };
     let matches = route.header_matches.iter().map(|m| HttpRoute {
         name: format!("match-{}", m.header),
         r#match: Some([HeaderMatch {
@@ -49,8 +62,7 @@ pub fn http_routes<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Http
             destination: destination(&m.subset),
             weight: None,
         }],
-        retries: retries.clone(),
-        fault: fault.clone(),
+        extra: extra(),
     });
     let split = HttpRoute {
         name: "default".to_owned(),
@@ -63,8 +75,7 @@ pub fn http_routes<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Http
                 weight: Some(w.weight),
             })
             .collect(),
-        retries: retries.clone(),
-        fault: fault.clone(),
+        extra: extra(),
     };
     matches.chain([split]).collect()
 }
@@ -75,10 +86,24 @@ pub struct HttpRoute<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     r#match: Option<[HeaderMatch<'a>; 1]>,
     route: Vec<WeightedDestination<'a>>,
+    #[serde(flatten)]
+    extra: Extra<'a>,
+}
+
+/// What every route of a service carries beside its destination.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Extra<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     retries: Option<Retries<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fault: Option<IstioFault>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror: Option<Destination<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror_percentage: Option<Percentage>,
 }
 
 #[derive(Serialize)]
@@ -98,14 +123,14 @@ struct WeightedDestination<'a> {
     weight: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Destination<'a> {
     host: &'a str,
     port: PortNumber,
     subset: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct PortNumber {
     number: u16,
 }
@@ -177,7 +202,7 @@ fn fault(f: &Fault) -> IstioFault {
 /// a GRPCRoute for them.
 pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> {
     // A GRPCRoute's retries are `Default`: the model refuses any other.
-    let (retry, timeouts) = match &route.retries {
+    let (retry, backend_request) = match &route.retries {
         RetryPolicy::Default => (None, None),
         RetryPolicy::Off => (
             Some(Retry {
@@ -191,11 +216,20 @@ pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> 
                 attempts: r.attempts,
                 codes: Some(&r.status_codes),
             }),
-            Some(Timeouts {
-                backend_request: gateway_api_duration(r.per_try_timeout),
-            }),
+            Some(gateway_api_duration(r.per_try_timeout)),
         ),
     };
+    // The model refuses a timeout on a GRPCRoute, which has no `timeouts`.
+    let request = route.timeout.map(gateway_api_duration);
+    let timeouts = (request.is_some() || backend_request.is_some()).then_some(Timeouts {
+        request,
+        backend_request,
+    });
+    let filters: Vec<Filter> = route
+        .mirror
+        .iter()
+        .map(|m| mirror_filter(s, m, port))
+        .collect();
     let backend = |subset: &str, weight| BackendRef {
         name: s.backends[subset],
         port,
@@ -210,6 +244,7 @@ pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> 
             }],
         }]),
         backend_refs: vec![backend(&m.subset, None)],
+        filters: filters.clone(),
         retry: retry.clone(),
         timeouts: timeouts.clone(),
     });
@@ -220,6 +255,7 @@ pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> 
             .iter()
             .map(|w| backend(&w.subset, Some(w.weight)))
             .collect(),
+        filters: filters.clone(),
         retry: retry.clone(),
         timeouts: timeouts.clone(),
     };
@@ -232,6 +268,8 @@ pub struct Rule<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     matches: Option<[RuleMatch<'a>; 1]>,
     backend_refs: Vec<BackendRef<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    filters: Vec<Filter<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<Retry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,7 +289,7 @@ struct HeaderRule<'a> {
     value: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct BackendRef<'a> {
     name: &'a str,
     port: u16,
@@ -266,9 +304,60 @@ struct Retry<'a> {
     codes: Option<&'a [u16]>,
 }
 
+/// Spelled as the Gateway API wants durations.
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct Timeouts {
-    /// The per-try timeout, spelled as the Gateway API wants it.
-    backend_request: String,
+    /// The whole request, every try included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<String>,
+    /// The per-try timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backend_request: Option<String>,
+}
+
+/// A route filter; meshgen writes only `RequestMirror`.
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    request_mirror: RequestMirror<'a>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct RequestMirror<'a> {
+    backend_ref: BackendRef<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percent: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fraction: Option<Fraction>,
+}
+
+#[derive(Serialize, Clone)]
+struct Fraction {
+    numerator: u32,
+    denominator: u32,
+}
+
+/// `percent` when whole, else a fraction per million (Istio reads either
+/// back as a percentage).
+fn mirror_filter<'a>(s: &'a KService, m: &Mirror, port: u16) -> Filter<'a> {
+    let whole = m.percent.fract() == 0.0;
+    Filter {
+        kind: "RequestMirror",
+        request_mirror: RequestMirror {
+            backend_ref: BackendRef {
+                name: s.backends[m.subset.as_str()],
+                port,
+                weight: None,
+            },
+            percent: whole.then_some(m.percent as u32),
+            fraction: (!whole).then(|| Fraction {
+                numerator: (m.percent * 10_000.0).round() as u32,
+                denominator: 1_000_000,
+            }),
+        },
+    }
 }
