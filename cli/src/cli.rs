@@ -196,6 +196,20 @@ enum Command {
         /// Istio's published figures.
         #[arg(long, conflicts_with_all = ["ingress", "sweep", "fail"])]
         cost: bool,
+        /// Run experiments instead of the retry modes, each beside the figure the
+        /// settings predict: load-balancing, circuit-breaking, outlier-detection,
+        /// timeouts, mirroring, or all (repeat the flag or separate with commas).
+        /// Printed as a table (or --json, --csv); each a section of --report.
+        #[arg(
+            long,
+            value_name = "NAME",
+            value_delimiter = ',',
+            value_parser = clap::builder::PossibleValuesParser::new([
+                "all", "load-balancing", "circuit-breaking", "outlier-detection", "timeouts", "mirroring",
+            ]),
+            conflicts_with_all = ["ingress", "sweep", "fail", "cost", "beside", "bare"]
+        )]
+        experiment: Vec<String>,
         #[command(flatten)]
         local: LocalArgs,
     },
@@ -503,10 +517,42 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             json,
             bare,
             cost,
+            experiment,
             ingress,
             ingress_admin,
             local,
         } => {
+            if !experiment.is_empty() {
+                let mut chosen: Vec<crate::local::experiment::Experiment> = experiment
+                    .iter()
+                    .flat_map(|n| {
+                        crate::local::experiment::Experiment::named(n).unwrap_or_default()
+                    })
+                    .collect();
+                chosen.sort();
+                chosen.dedup();
+                let mut models = Vec::new();
+                for input in inputs.each() {
+                    let label = input.profile.file_stem().map_or_else(
+                        || input.profile.display().to_string(),
+                        |s| s.to_string_lossy().into_owned(),
+                    );
+                    models.push((label, input.model()?));
+                }
+                let format = match (json, csv) {
+                    (true, _) => crate::local::up::Format::Json,
+                    (_, true) => crate::local::up::Format::Csv,
+                    _ => crate::local::up::Format::Table,
+                };
+                return crate::local::up::experiments(
+                    models,
+                    &local.options(None),
+                    &chosen,
+                    format,
+                    report.as_deref(),
+                )
+                .map_err(local_error);
+            }
             let fails = match cost {
                 true => vec![0.0],
                 false => fail_points(sweep, fail, report.is_some()),

@@ -417,3 +417,62 @@ fn demo_report_in_a_real_browser() {
         c.stderr, c.stdout
     );
 }
+
+#[test]
+fn experiments_report_in_a_real_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("experiments.html");
+    let out = {
+        let _turn = one_program_at_a_time();
+        Command::new(env!("CARGO_BIN_EXE_meshgen"))
+            .arg("compare")
+            .arg(profile_path("resilience.toml"))
+            .arg(profile_path("resilience-grpc.toml"))
+            .args([
+                "--stub-external",
+                "--experiment",
+                "load-balancing,mirroring",
+            ])
+            .arg("--report")
+            .arg(&report)
+            .arg("--envoy")
+            .arg(envoy())
+            .arg("--bin-dir")
+            .arg(bin_dir())
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .output()
+            .expect("meshgen compare runs")
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "compare --experiment failed:\n{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("load-balancing")
+            && stdout.contains("mirroring")
+            && !stdout.contains("DIFFERS"),
+        "{stdout}"
+    );
+    let series = ["resilience (http)", "resilience-grpc (grpc)"];
+    let expect = json!({
+        "plots": [
+            // Bare, then mesh.
+            { "id": "load-balancing", "series": series, "points_per_series": 2 },
+            // 20 % and 50 % mirrored.
+            { "id": "mirroring", "series": series, "points_per_series": 2 },
+        ],
+        "texts": [
+            "kube-proxy picks a pod when a connection opens",
+            "drops its answer",
+            "busiest pod's share",
+        ],
+    });
+    let c = check(&report, &expect, Some(&dir.path().join("experiments.png")));
+    assert!(
+        c.ok,
+        "the experiments' report fails in Chromium:\n{}\n{}",
+        c.stderr, c.stdout
+    );
+}

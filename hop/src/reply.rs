@@ -110,6 +110,22 @@ impl Reply {
         out
     }
 
+    /// `(service, pod)` of every hop of the chain that named its pod, in
+    /// chain order: where each service's part of the request ran.
+    pub fn pods(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .pod
+            .iter()
+            .map(|p| (self.service.clone(), p.clone()))
+            .collect();
+        for u in &self.upstreams {
+            if let Answer::Reply(r) = &u.answer {
+                out.extend(r.pods());
+            }
+        }
+        out
+    }
+
     pub fn to_json(&self) -> String {
         // Serializing plain strings and numbers cannot fail; NaN seconds would
         // become null rather than a panic.

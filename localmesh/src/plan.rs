@@ -296,7 +296,8 @@ impl ExternalPlan {
     }
 }
 
-fn pod_name(w: &Workload, replica: u32) -> String {
+/// A pod's name: its workload's, then its replica (`backend-prod-0`).
+pub fn pod_name(w: &Workload, replica: u32) -> String {
     format!("{}-{replica}", w.name)
 }
 

@@ -332,7 +332,7 @@ impl<'a> Profile<'a> {
 /// checks that the chain answers at all without `fail`: when none of the
 /// warm-up requests succeeds, every measurement would read 0 for a reason
 /// that is not retries, so it is an error that names the first failure.
-async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
+pub(super) async fn warm_up(protocol: Protocol, url: &str) -> Result<(), String> {
     let warm = Spec {
         requests: WARMUP,
         concurrency: 1,

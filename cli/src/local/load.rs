@@ -124,6 +124,8 @@ pub struct Sample {
     pub sent: Duration,
     /// (service, version) of every hop that answered, outermost first.
     pub versions: Vec<(String, String)>,
+    /// `(service, pod)` for every hop that named its pod.
+    pub pods: Vec<(String, String)>,
     /// What went wrong, for failed requests.
     pub error: Option<String>,
     /// The answer's HTTP status or gRPC code (`None`: no answer).
@@ -319,23 +321,23 @@ impl Client {
         let result = tokio::time::timeout(timeout, call).await;
         let latency = due.elapsed();
         let code = result.as_ref().ok().and_then(|r| r.code);
-        let (ok, vs, error) = match result {
+        let (ok, (vs, pods), error) = match result {
             Err(_) => (
                 false,
-                Vec::new(),
+                Default::default(),
                 Some(format!("no answer within {timeout:?}")),
             ),
             Ok(r) => match r.answer {
                 Answer::Reply(reply) => {
                     let error = reply.first_error();
-                    (error.is_none(), reply.hops(), error)
+                    (error.is_none(), (reply.hops(), reply.pods()), error)
                 }
                 Answer::Body(b) => (
                     false,
-                    Vec::new(),
+                    Default::default(),
                     Some(format!("not a chain reply: {b:.80}")),
                 ),
-                Answer::Error(e) => (false, Vec::new(), Some(e)),
+                Answer::Error(e) => (false, Default::default(), Some(e)),
             },
         };
         Sample {
@@ -344,6 +346,7 @@ impl Client {
             due: due.saturating_duration_since(start),
             sent: sent.saturating_duration_since(start),
             versions: vs,
+            pods,
             error,
             code,
         }
@@ -537,6 +540,7 @@ mod tests {
             due: Duration::ZERO,
             sent: Duration::ZERO,
             versions: vec![],
+            pods: vec![],
             error: None,
             code: Some(200),
         }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::balancer::Balancer;
 use hop::Target;
 use hop::probe::{grpc_serving, http_get_within};
 use localmesh::ca::{Authority, Credentials};
@@ -48,6 +49,11 @@ pub struct Mesh {
     proxies: Vec<Envoy>,
     hops: Vec<Group>,
     _stub: Option<ExternalStub>,
+    /// Without a mesh, kube-proxy's balancing for each service with more
+    /// than one pod.
+    balancers: BTreeMap<String, Balancer>,
+    /// What some pods do wrong, by pod name.
+    misbehaviour: BTreeMap<String, contract::Misbehaviour>,
 }
 
 /// The folder of a mesh's logs and the proxies' bootstraps: temporary and
@@ -152,10 +158,15 @@ impl Mesh {
             proxies: Vec::new(),
             hops: Vec::new(),
             _stub: stub,
+            balancers: BTreeMap::new(),
+            misbehaviour: opts.misbehaviour.clone(),
             plan,
             model,
         };
         let started = async {
+            if mesh.bare {
+                mesh.start_balancers().await?;
+            }
             mesh.start_hops(&hop_bin)?;
             mesh.wait_hops().await?;
             if !mesh.bare {
@@ -170,6 +181,26 @@ impl Mesh {
         drop(held);
         mesh.started_in = begun.elapsed();
         Ok(mesh)
+    }
+
+    /// kube-proxy's part without a mesh: a balancer in front of each
+    /// service's pods of its default version, when there are several.
+    async fn start_balancers(&mut self) -> Result<(), String> {
+        for s in &self.model.services {
+            let Some(default) = s.route.split.first() else {
+                continue;
+            };
+            let pods: Vec<u16> = self
+                .plan
+                .pods_of(&s.name, Some(&default.subset))
+                .map(|p| p.hop)
+                .collect();
+            if pods.len() > 1 {
+                self.balancers
+                    .insert(s.name.clone(), Balancer::start(pods).await?);
+            }
+        }
+        Ok(())
     }
 
     fn start_hops(&mut self, hop_bin: &Path) -> Result<(), String> {
@@ -191,7 +222,7 @@ impl Mesh {
                 .iter()
                 .map(|u| self.upstream_target(u, pod.outbound.get(&Destination::of(u))))
                 .collect();
-            let config = self.model.hop_config(
+            let mut config = self.model.hop_config(
                 s,
                 w,
                 Placement {
@@ -204,6 +235,9 @@ impl Mesh {
                     otlp_endpoint: otlp.clone(),
                 },
             );
+            if let Some(m) = self.misbehaviour.get(&pod.name) {
+                config.misbehaviour = *m;
+            }
             let mut cmd = Command::new(hop_bin);
             cmd.env_clear().envs(config.to_env());
             let log = self.dir.path().join(format!("{}.log", pod.name));
@@ -374,6 +408,9 @@ impl Mesh {
 
     /// The hop a client without a mesh reaches for `service`.
     fn direct_port(&self, service: &str) -> u16 {
+        if let Some(b) = self.balancers.get(service) {
+            return b.port;
+        }
         self.plan
             .direct_pod(&self.model, service)
             .map_or(0, |p| p.hop)
@@ -421,6 +458,16 @@ impl Mesh {
         let mut sum = 0;
         for p in &self.proxies {
             sum += envoy_retries(p.admin_port()).await?;
+        }
+        Ok(sum)
+    }
+
+    /// Sum of one cluster statistic over every proxy (see
+    /// [`super::admin::cluster_stat`]).
+    pub async fn cluster_stat(&self, cluster: &str, suffix: &str) -> Result<u64, String> {
+        let mut sum = 0;
+        for p in &self.proxies {
+            sum += super::admin::cluster_stat(p.admin_port(), cluster, suffix).await?;
         }
         Ok(sum)
     }

@@ -7,8 +7,10 @@
 //! [`view`] prints what the proxies were given.
 
 mod admin;
+mod balancer;
 pub mod compare;
 pub mod cost;
+pub mod experiment;
 pub mod load;
 mod mesh;
 pub mod options;

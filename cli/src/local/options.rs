@@ -38,6 +38,9 @@ pub struct Options {
     /// `tls.mode: DISABLE`), the namespace PERMISSIVE without policies:
     /// `compare --cost`'s "mTLS off".
     pub plaintext_peers: bool,
+    /// What some pods do wrong, by pod name (`backend-prod-0`): what
+    /// `compare --experiment` makes one replica do.
+    pub misbehaviour: std::collections::BTreeMap<String, contract::Misbehaviour>,
 }
 
 /// `--resolve HOST:PORT:ADDR`.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::Options;
-use super::compare::Row;
+use meshgen::model::Protocol;
 
 /// The command line as typed (arguments with spaces or quotes shell-quoted).
 pub fn command_line() -> String {
@@ -80,13 +80,17 @@ pub fn debug_build(program: &Path) -> Option<bool> {
 
 /// Where the hops of the rows' protocols are and whether they are debug
 /// builds; a deployed mesh's are not this machine's to say.
-pub fn hops_build(rows: &[Row], opts: &Options, deployed: bool) -> (String, Option<bool>) {
+pub fn hops_build(
+    protocols: &[Protocol],
+    opts: &Options,
+    deployed: bool,
+) -> (String, Option<bool>) {
     if deployed {
         return ("the deployed mesh's".into(), None);
     }
     let mut paths = Vec::new();
-    for r in rows {
-        if let Ok(p) = super::find_binary(r.protocol.binary(), opts.bin_dir.as_deref())
+    for protocol in protocols {
+        if let Ok(p) = super::find_binary(protocol.binary(), opts.bin_dir.as_deref())
             && !paths.contains(&p)
         {
             paths.push(p);

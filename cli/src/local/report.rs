@@ -53,7 +53,7 @@ const PERCENTILES: [(&str, Latency); 4] = [
     ("p99.9", |r| r.p999_ms),
 ];
 
-const COLORS: [RGBColor; 8] = [
+pub(crate) const COLORS: [RGBColor; 8] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0x2c, 0xa0, 0x2c),
@@ -635,11 +635,12 @@ fn spread(r: &Row, f: Latency) -> Spread {
     (median, v[0], v[n - 1])
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(crate) type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A measured series: its line (solid, or dashed as `dash` = (dash, gap)),
 /// its legend entry, and a circle on every point.
-fn measured(
+pub(crate) fn measured(
     chart: &mut Chart<'_, '_>,
     name: String,
     points: &[(f64, f64)],
@@ -666,7 +667,10 @@ fn measured(
 }
 
 /// The legend box of a chart.
-fn legend<'b, 'a: 'b>(chart: &mut Chart<'b, 'a>, at: SeriesLabelPosition) -> Result<(), String> {
+pub(crate) fn legend<'b, 'a: 'b>(
+    chart: &mut Chart<'b, 'a>,
+    at: SeriesLabelPosition,
+) -> Result<(), String> {
     chart
         .configure_series_labels()
         .position(at)

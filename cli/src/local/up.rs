@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::stop::Stop;
 
 use super::compare::{self, Row, Settings};
+use super::experiment::{self, Experiment};
 use super::{Mesh, Options, check, external_hint, find_programs, load, provenance, report, table};
 use meshgen::model::{Model, Protocol};
 
@@ -223,7 +224,8 @@ pub fn compare(
         }
     }
     if let Some(path) = report {
-        let (hops, hops_debug) = provenance::hops_build(&rows, opts, deployed.is_some());
+        let protocols: Vec<Protocol> = rows.iter().map(|r| r.protocol).collect();
+        let (hops, hops_debug) = provenance::hops_build(&protocols, opts, deployed.is_some());
         let info = report::RunInfo {
             meshgen: env!("CARGO_PKG_VERSION").to_owned(),
             envoy: provenance::envoy_version(opts),
@@ -248,6 +250,90 @@ pub fn compare(
         };
         let drawn: Vec<Row> = rows.iter().chain(&earlier).cloned().collect();
         let page = report::html(&drawn, &info)?;
+        std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("report: {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `compare --experiment`: every experiment for every profile, findings
+/// printed as they stand when the run ends (an interrupted or failed run
+/// prints what it measured), the report written when asked.
+pub fn experiments(
+    profiles: Vec<(String, Model)>,
+    opts: &Options,
+    chosen: &[Experiment],
+    format: Format,
+    report: Option<&std::path::Path>,
+) -> Result<ExitCode, String> {
+    find_programs(profiles.iter().map(|(_, m)| m), opts)?;
+    if let Some(path) = report {
+        report::check_writable(path)?;
+    }
+    let mut notes = Vec::new();
+    for (label, model) in &profiles {
+        notes.push((label.as_str(), check(model, opts)?));
+    }
+    for n in condensed_notes(&notes) {
+        eprintln!("note: {n}");
+    }
+    let started = std::time::Instant::now();
+    let date = provenance::utc_now();
+    let rt = runtime()?;
+    let mut findings = Vec::new();
+    let ended = rt.block_on(async {
+        let mut stop = match Stop::listen() {
+            Ok(s) => s,
+            Err(e) => return Ended::Failed(e),
+        };
+        for (label, model) in &profiles {
+            let run = experiment::run(chosen, label, model, opts, &mut findings);
+            let result = tokio::select! {
+                r = run => r,
+                _ = stop.recv() => return Ended::Interrupted,
+            };
+            if let Err(e) = result {
+                return Ended::Failed(e);
+            }
+        }
+        Ended::Done
+    });
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&findings).expect("findings serialize")
+        ),
+        Format::Csv => print!("{}", experiment::print::csv(&findings)),
+        Format::Table => print!("{}", experiment::print::table(&findings)),
+    }
+    match ended {
+        Ended::Done => {}
+        Ended::Interrupted => {
+            eprintln!("interrupted: what was measured before the signal is above");
+            return Ok(ExitCode::from(130));
+        }
+        Ended::Failed(e) => return Err(e),
+    }
+    if let Some(path) = report {
+        let protocols: Vec<Protocol> = profiles.iter().map(|(_, m)| m.wire.protocol).collect();
+        let (hops, hops_debug) = provenance::hops_build(&protocols, opts, false);
+        let info = report::RunInfo {
+            meshgen: env!("CARGO_PKG_VERSION").to_owned(),
+            envoy: provenance::envoy_version(opts),
+            machine: provenance::machine(),
+            load: String::new(),
+            per_point: String::new(),
+            seconds: started.elapsed().as_secs_f64(),
+            command: provenance::command_line(),
+            date,
+            meshgen_build: provenance::meshgen_build().to_owned(),
+            hops,
+            hops_debug,
+            load_before: None,
+            load_after: None,
+            latency_runs: 1,
+        };
+        let page = experiment::report::html(&findings, &info)?;
         std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("report: {}", path.display());
     }

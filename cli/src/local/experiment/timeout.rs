@@ -1,0 +1,137 @@
+//! `timeouts`: a route timeout on the target against the target's delay;
+//! over gRPC also a client deadline below the route's timeout.
+
+use std::collections::BTreeMap;
+use std::time::Duration as StdDuration;
+
+use contract::{Duration, Misbehaviour};
+use meshgen::model::{Protocol, RoutingApi};
+
+use super::{Experiment, Finding, Run, closed, target};
+use crate::local::load::{Outcome, Spec};
+use crate::local::{Options, RetryMode};
+
+const TIMEOUT: Duration = Duration::from_millis(400);
+const DELAYS_MS: [u64; 4] = [100, 250, 650, 900];
+const REQUESTS: usize = 20;
+/// The gRPC client's deadline, below the route's timeout.
+const DEADLINE_MS: u64 = 200;
+
+pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), String> {
+    let name = target(run.model)?.0.name.clone();
+    let m = run.model;
+    if m.mesh.routing_api == RoutingApi::GatewayApi && m.wire.protocol == Protocol::Grpc {
+        eprintln!(
+            "note: timeouts: {}: a GRPCRoute has no `timeouts`, so no route timeout is played \
+             (the gRPC caller's deadline is the only one; docs/profile.md)",
+            run.label
+        );
+        return Ok(());
+    }
+    let mut model = run.model.clone();
+    let mut pods = Vec::new();
+    for s in model.services.iter_mut().filter(|s| s.name == name) {
+        s.route.timeout = Some(TIMEOUT);
+        for w in &s.versions {
+            pods.extend((0..w.replicas).map(|r| localmesh::plan::pod_name(w, r)));
+        }
+    }
+    let slow = |ms: u64| -> Options {
+        let delay = Misbehaviour {
+            delay: Duration::from_millis(ms),
+            ..Misbehaviour::NONE
+        };
+        Options {
+            misbehaviour: pods
+                .iter()
+                .map(|p| (p.clone(), delay))
+                .collect::<BTreeMap<_, _>>(),
+            ..run.opts.clone()
+        }
+    };
+    for ms in DELAYS_MS {
+        // Retries off: each try would wait the timeout again.
+        let mesh = run
+            .cold_mesh(model.clone(), Some(RetryMode::Off), slow(ms))
+            .await?;
+        let outcome = run.load(&mesh, &closed(REQUESTS, 4, vec![])).await?;
+        drop(mesh);
+        let late = StdDuration::from_millis(ms) > StdDuration::from(TIMEOUT);
+        out.push(Finding {
+            measure: format!("share of requests timed out on the way to {name}"),
+            plotted: true,
+            expected: Some(if late { 1.0 } else { 0.0 }),
+            tolerance: 0.0,
+            measured: failed(&outcome),
+            requests: outcome.samples.len(),
+            note: received(&outcome),
+            ..run.finding(
+                Experiment::Timeouts,
+                format!("route timeout {TIMEOUT}, {name} answers in {ms}ms"),
+                ms as f64,
+            )
+        });
+    }
+    if run.model.wire.protocol == Protocol::Grpc {
+        // The backend answers within the route's timeout but after the
+        // client's deadline: the deadline travels down the chain
+        // (grpc-timeout) and ends the call.
+        let ms = 300;
+        let mesh = run
+            .cold_mesh(model.clone(), Some(RetryMode::Off), slow(ms))
+            .await?;
+        let spec = Spec {
+            timeout: StdDuration::from_millis(DEADLINE_MS),
+            ..closed(REQUESTS, 4, vec![])
+        };
+        let outcome = run.load(&mesh, &spec).await?;
+        drop(mesh);
+        out.push(Finding {
+            measure: "p50 latency with the deadline (ms)".into(),
+            // The deadline ends the call, not the route's longer timeout.
+            expected: Some(DEADLINE_MS as f64),
+            tolerance: 75.0,
+            measured: outcome.percentile_ms(50.0),
+            requests: outcome.samples.len(),
+            note: received(&outcome),
+            ..run.finding(
+                Experiment::Timeouts,
+                format!("client deadline {DEADLINE_MS}ms, route timeout {TIMEOUT}, {name} answers in {ms}ms"),
+                ms as f64,
+            )
+        });
+        out.push(Finding {
+            measure: "share of requests past the client's deadline".into(),
+            plotted: true,
+            series: format!("client deadline {DEADLINE_MS}ms"),
+            expected: Some(1.0),
+            tolerance: 0.0,
+            measured: failed(&outcome),
+            requests: outcome.samples.len(),
+            note: format!(
+                "p50 {:.0} ms for a {DEADLINE_MS} ms deadline; {}",
+                outcome.percentile_ms(50.0),
+                received(&outcome)
+            ),
+            ..run.finding(
+                Experiment::Timeouts,
+                format!("client deadline {DEADLINE_MS}ms, route timeout {TIMEOUT}, {name} answers in {ms}ms"),
+                ms as f64,
+            )
+        });
+    }
+    Ok(())
+}
+
+fn failed(o: &Outcome) -> f64 {
+    o.samples.iter().filter(|s| !s.ok).count() as f64 / o.samples.len().max(1) as f64
+}
+
+/// What the caller received when it failed: the first error, as its hop
+/// reported it.
+fn received(o: &Outcome) -> String {
+    o.samples.iter().find_map(|s| s.error.clone()).map_or_else(
+        || "every request answered".into(),
+        |e| format!("received: {e}"),
+    )
+}
