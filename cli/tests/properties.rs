@@ -62,7 +62,7 @@ use hop::headers::forwarded;
 use hop::{HopConfig, Target};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use meshgen::error::Diagnostic;
-use meshgen::model::{HeaderMatch, Model, Placement, Service, Upstream, Workload};
+use meshgen::model::{HeaderMatch, LoadBalancer, Model, Placement, Service, Upstream, Workload};
 use meshgen::model::{identity, istio};
 use meshgen::profile::{Layers, Loaded, load};
 use meshgen::render::{File, render};
@@ -551,11 +551,28 @@ fn passes_on(m: &HeaderMatch, config: &HopConfig) -> bool {
     forwarded(&incoming, tracing, &config.forward_headers).get(&name) == Some(&value)
 }
 
-/// The header matches of the routes of the services behind `s`, with the service.
-fn matches_behind<'m>(model: &'m Model, s: &str) -> Vec<(&'m str, &'m HeaderMatch)> {
+/// The header matches of the routes of the services behind `s`, with the
+/// service; a consistent hash on a header counts as a match on it.
+fn matches_behind<'m>(model: &'m Model, s: &str) -> Vec<(&'m str, HeaderMatch)> {
     let behind = reachable(model, s).into_iter().filter(|t| t != s);
     let behind = behind.map(|t| model.service(&t).expect("known service"));
-    let matches = |t: &'m Service| t.route.header_matches.iter().map(|m| (t.name.as_str(), m));
+    let matches = |t: &'m Service| {
+        let hashed = match &t.traffic.load_balancer {
+            Some(LoadBalancer::ConsistentHash { http_header_name }) => Some(HeaderMatch {
+                header: http_header_name.clone(),
+                value: "u-1".into(),
+                subset: String::new(),
+            }),
+            _ => None,
+        };
+        let name = t.name.as_str();
+        t.route
+            .header_matches
+            .iter()
+            .cloned()
+            .chain(hashed)
+            .map(move |m| (name, m))
+    };
     behind.flat_map(matches).collect()
 }
 
@@ -642,11 +659,12 @@ fn check_outside_and_forwarded(
     }
     let env = deployment_env(model, docs);
     for service in &model.services {
-        let behind: BTreeSet<&str> = matches_behind(model, &service.name)
+        let behind: BTreeSet<String> = matches_behind(model, &service.name)
             .into_iter()
-            .map(|(_, m)| m.header.as_str())
-            .filter(|h| !policy::APP.contains(h))
+            .map(|(_, m)| m.header)
+            .filter(|h| !policy::APP.contains(&h.as_str()))
             .collect();
+        let behind: BTreeSet<&str> = behind.iter().map(String::as_str).collect();
         for w in &service.versions {
             let vars = env.get(&w.name);
             let list = vars.and_then(|v| v.get("FORWARD_HEADERS"));

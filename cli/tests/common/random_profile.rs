@@ -326,6 +326,11 @@ impl GenProfile {
             }
             if self.grpc() {
                 self.settings.retain(|(k, _)| k != "routing.retries");
+                // A GRPCRoute has no `timeouts`.
+                for s in &mut self.services {
+                    s.routing
+                        .retain(|(k, _)| !k.starts_with("routing.timeout."));
+                }
             }
         }
         self
@@ -511,13 +516,90 @@ fn delay() -> impl Strategy<Value = String> {
     delay.prop_map(|(d, p)| format!("delay = {{ fixed = {d}, percent = {p} }}"))
 }
 
-/// The routing settings of service `name` with `versions`.
+/// A route header name the policy allows (`x-auth`, `x-token`... are not).
+fn route_header() -> impl Strategy<Value = String> {
+    let allowed = |h: &String| contract::headers::check_match_name(h).is_ok();
+    "x-[a-z]{1,8}".prop_filter("a header routes may match on", allowed)
+}
+
+/// A load balancer, simple or hashing a header, as a TOML inline table.
+fn load_balancer() -> impl Strategy<Value = String> {
+    prop_oneof![
+        one_of(&["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"])
+            .prop_map(|p| format!("{{ simple = {p} }}")),
+        route_header()
+            .prop_map(|h| format!("{{ consistent_hash = {{ http_header_name = {} }} }}", q(&h))),
+    ]
+}
+
+/// A connection pool with every limit, each from 1 up.
+fn connection_pool() -> impl Strategy<Value = String> {
+    let n = || prop_oneof![1 => Just(1u32), 1 => Just(2_147_483_647u32), 4 => 1u32..=1000];
+    (n(), n(), n(), n()).prop_map(|(c, p, r, k)| {
+        format!(
+            "{{ tcp = {{ max_connections = {c} }}, http = {{ http1_max_pending_requests = {p}, \
+             http2_max_requests = {r}, max_requests_per_connection = {k} }} }}"
+        )
+    })
+}
+
+fn outlier_detection() -> impl Strategy<Value = String> {
+    let count = 1u32..=20;
+    let gateway = prop::option::of(0u32..=20);
+    (count, gateway, duration(), duration(), 1u32..=100).prop_map(|(c, g, i, b, m)| {
+        let g = g
+            .map(|g| format!(", consecutive_gateway_errors = {g}"))
+            .unwrap_or_default();
+        format!(
+            "{{ consecutive_5xx_errors = {c}{g}, interval = {i}, base_ejection_time = {b}, \
+             max_ejection_percent = {m} }}"
+        )
+    })
+}
+
+/// A mirror to one of `versions`, above 0 %, whole or not.
+fn mirror(versions: Vec<String>) -> impl Strategy<Value = String> {
+    let percent = prop_oneof![
+        (1u32..=100).prop_map(|p| p.to_string()),
+        Just("12.5".to_owned())
+    ];
+    (select(versions), percent)
+        .prop_map(|(v, p)| format!("{{ subset = {}, percent = {p} }}", q(&v)))
+}
+
+/// The routing settings of service `name` with `versions`. A route timeout
+/// longer than any generated per-try timeout (10 min at most), so the
+/// retries' tries always fit in it.
 fn routing(name: &str, versions: &[String]) -> impl Strategy<Value = Vec<Setting>> + use<> {
-    let mut all = vec![setting(format!("routing.fault.{name}"), 0.15, fault())];
+    let timeout = one_of(&["11m", "30m", "1h"]);
+    let mut all = vec![
+        setting(format!("routing.fault.{name}"), 0.15, fault()),
+        setting(format!("routing.timeout.{name}"), 0.15, timeout),
+        setting(
+            format!("routing.load_balancer.{name}"),
+            0.2,
+            load_balancer(),
+        ),
+        setting(
+            format!("routing.connection_pool.{name}"),
+            0.15,
+            connection_pool(),
+        ),
+        setting(
+            format!("routing.outlier_detection.{name}"),
+            0.15,
+            outlier_detection(),
+        ),
+    ];
     if versions.len() > 1 {
         let (canary, weights) = (canary(versions.to_vec()), weights(versions.to_vec()));
         all.push(setting(format!("routing.canary.{name}"), 0.5, canary));
         all.push(setting(format!("routing.weights.{name}"), 0.4, weights));
+        all.push(setting(
+            format!("routing.mirror.{name}"),
+            0.2,
+            mirror(versions.to_vec()),
+        ));
     }
     present(all)
 }

@@ -394,7 +394,7 @@ impl Cx<'_> {
         }
         let forward = forward_headers(&upstreams, &route_headers);
         // A caller waits past its upstreams' route timeouts, so that what
-        // the mesh answers at the timeout (504, DEADLINE_EXCEEDED) is what
+        // the mesh answers at the timeout (504, gRPC UNAVAILABLE) is what
         // the caller sees, not its own giving up a moment before.
         let waits_for = |s: &str| {
             upstreams[s]
