@@ -199,7 +199,8 @@ enum Command {
         /// Run experiments instead of the retry modes, each beside the figure the
         /// settings predict: load-balancing, circuit-breaking, outlier-detection,
         /// timeouts, mirroring, or all (repeat the flag or separate with commas).
-        /// Printed as a table (or --json, --csv); each a section of --report.
+        /// Printed as a table (or --json, --csv); each a section of --report. With
+        /// --ingress, those a deployed mesh allows, with the profile's own settings.
         #[arg(
             long,
             value_name = "NAME",
@@ -207,7 +208,7 @@ enum Command {
             value_parser = clap::builder::PossibleValuesParser::new([
                 "all", "load-balancing", "circuit-breaking", "outlier-detection", "timeouts", "mirroring",
             ]),
-            conflicts_with_all = ["ingress", "sweep", "fail", "cost", "beside", "bare"]
+            conflicts_with_all = ["sweep", "fail", "cost", "beside", "bare"]
         )]
         experiment: Vec<String>,
         #[command(flatten)]
@@ -544,12 +545,20 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                     (_, true) => crate::local::up::Format::Csv,
                     _ => crate::local::up::Format::Table,
                 };
+                if !ingress.is_empty() && ingress.len() != models.len() {
+                    return Err(local_error(format!(
+                        "--ingress once per profile: {} profiles",
+                        models.len()
+                    )));
+                }
+                let deployed = ingress.into_iter().map(with_scheme).collect();
                 return crate::local::up::experiments(
                     models,
                     &local.options(None),
                     &chosen,
                     format,
                     report.as_deref(),
+                    deployed,
                 )
                 .map_err(local_error);
             }

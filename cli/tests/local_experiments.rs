@@ -160,3 +160,36 @@ fn unknown_or_conflicting_experiments_are_refused_before_anything_runs() {
     let e = refused(&["--experiment", "timeouts", "--fail", "0.3"]);
     assert!(e.contains("--fail"), "{e}");
 }
+
+/// `compare --ingress URL --experiment ...` on a mesh already running (here
+/// a local one standing in for a cluster): the profile's own settings, the
+/// pods counted from their names, the delay asked by the `delay` header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployed_mesh_runs_the_experiments_it_allows() {
+    let _turn = one_mesh_at_a_time().await;
+    let mut findings = Vec::new();
+    for profile in ["resilience.toml", "resilience-grpc.toml"] {
+        let m = model(profile, None, &[]);
+        let mesh = local_support::start(m.clone(), &options()).await;
+        let url = format!("{}/", mesh.ingress_url());
+        let chosen = Experiment::ALL;
+        experiment::run_deployed(&chosen, profile, &m, &url, &mut findings)
+            .await
+            .unwrap_or_else(|e| panic!("{profile}: {e}"));
+    }
+    all_agree(&findings);
+    let ran: std::collections::BTreeSet<&str> =
+        findings.iter().map(|f| f.experiment.name()).collect();
+    assert_eq!(
+        ran,
+        ["circuit-breaking", "load-balancing", "timeouts"].into(),
+        "outlier detection and mirroring need a pod made to fail: local only"
+    );
+    for p in [Protocol::Http, Protocol::Grpc] {
+        assert_eq!(one(&findings, p, "deployed", "reached").measured, 3.0);
+        assert_eq!(
+            one(&findings, p, "asked to wait 4000ms", "timed out").measured,
+            1.0
+        );
+    }
+}

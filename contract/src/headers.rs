@@ -298,6 +298,27 @@ pub fn forwarded_outside(incoming: &HeaderMap, tracing: bool) -> HeaderMap {
     })
 }
 
+/// What a request's `delay` header asks the hop of `service` to wait:
+/// `250ms` asks every hop of the chain (the header is forwarded, like
+/// `fail`); `backend=250ms,frontend=1s` asks each named service its own, and
+/// the others nothing. Never an error, like the `fail` dice: what does not
+/// parse is no delay, and no hop waits longer than
+/// [`crate::Misbehaviour::MAX_DELAY`].
+pub fn delay(value: Option<&str>, service: &str) -> crate::Duration {
+    let value = value.unwrap_or_default();
+    let asked = match value.contains('=') {
+        false => crate::Duration::parse(value.trim()).ok(),
+        true => value
+            .split(',')
+            .filter_map(|entry| entry.split_once('='))
+            .find(|(name, _)| name.trim() == service)
+            .and_then(|(_, d)| crate::Duration::parse(d.trim()).ok()),
+    };
+    asked.map_or(crate::Duration::ZERO, |d| {
+        d.min(crate::Misbehaviour::MAX_DELAY)
+    })
+}
+
 /// The request id Envoy sets at the edge and every hop passes on.
 const REQUEST_ID: &str = "x-request-id";
 
@@ -392,6 +413,27 @@ mod tests {
                 assert!(!is_credential(name.as_str()), "{name} forwarded");
             }
         }
+    }
+
+    #[test]
+    fn a_delay_is_read_leniently_bounded_and_maybe_for_one_service() {
+        let ms = |v: &str, service: &str| delay(Some(v), service).as_nanos() / 1_000_000;
+        assert_eq!(delay(None, "a"), crate::Duration::ZERO);
+        assert_eq!(ms(" 250ms ", "a"), 250);
+        for nothing in ["abc", "-1s", "5", "", "=", "a=", "=1s", ",,"] {
+            assert_eq!(ms(nothing, "a"), 0, "{nothing}");
+        }
+        assert_eq!(ms("1000h", "a"), 60_000);
+        assert_eq!(ms("99999999999999h", "a"), 0);
+        assert_eq!(ms("b=1s, a = 300ms", "a"), 300);
+        assert_eq!(ms("b=1s,a=300ms", "b"), 1000);
+        assert_eq!(ms("b=1s,a=300ms", "c"), 0);
+        assert_eq!(
+            ms("a=oops,a=2s", "a"),
+            0,
+            "the first entry for a service decides"
+        );
+        assert_eq!(ms("a=1000h", "a"), 60_000);
     }
 
     /// Each class of refused names, with the reason it is refused for.

@@ -15,7 +15,7 @@ use crate::reply::{self, Reply};
 use crate::telemetry::Telemetry;
 use crate::upstream::Upstreams;
 use crate::{deadline, dice, work};
-use contract::{Misbehaviour, Probability};
+use contract::Probability;
 
 /// What the hop decided.
 #[derive(Debug)]
@@ -51,7 +51,8 @@ impl Hop {
     /// and the context holding the server span.
     pub async fn handle(&self, headers: &HeaderMap, cx: &Context) -> Outcome {
         let start = Instant::now();
-        let wait = asked_delay(headers) + self.config.misbehaviour.delay.into();
+        let asked = contract::headers::delay(headers::text(headers, "delay"), &self.config.service);
+        let wait = std::time::Duration::from(asked) + self.config.misbehaviour.delay.into();
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -88,36 +89,5 @@ impl Hop {
             is_odd: work.map(|w| w.is_odd),
             body,
         })
-    }
-}
-
-/// What a request's `delay` asks this hop to wait. Never an error, like the
-/// `fail` dice: unparsable is no delay, and no request waits longer than
-/// [`Misbehaviour::MAX_DELAY`].
-fn asked_delay(headers: &HeaderMap) -> std::time::Duration {
-    headers::text(headers, "delay")
-        .and_then(|v| contract::Duration::parse(v.trim()).ok())
-        .map_or(contract::Duration::ZERO, |d| d.min(Misbehaviour::MAX_DELAY))
-        .into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_request_delay_is_read_leniently_and_bounded() {
-        let delay = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert("delay", v.parse().unwrap());
-            asked_delay(&h)
-        };
-        assert_eq!(asked_delay(&HeaderMap::new()), std::time::Duration::ZERO);
-        assert_eq!(delay(" 250ms "), std::time::Duration::from_millis(250));
-        for nothing in ["abc", "-1s", "5", ""] {
-            assert_eq!(delay(nothing), std::time::Duration::ZERO, "{nothing}");
-        }
-        assert_eq!(delay("1000h"), Misbehaviour::MAX_DELAY.into());
-        assert_eq!(delay("99999999999999h"), std::time::Duration::ZERO);
     }
 }

@@ -265,17 +265,22 @@ pub fn experiments(
     chosen: &[Experiment],
     format: Format,
     report: Option<&std::path::Path>,
+    deployed: Vec<String>,
 ) -> Result<ExitCode, String> {
-    find_programs(profiles.iter().map(|(_, m)| m), opts)?;
+    if deployed.is_empty() {
+        find_programs(profiles.iter().map(|(_, m)| m), opts)?;
+    }
     if let Some(path) = report {
         report::check_writable(path)?;
     }
-    let mut notes = Vec::new();
-    for (label, model) in &profiles {
-        notes.push((label.as_str(), check(model, opts)?));
-    }
-    for n in condensed_notes(&notes) {
-        eprintln!("note: {n}");
+    if deployed.is_empty() {
+        let mut notes = Vec::new();
+        for (label, model) in &profiles {
+            notes.push((label.as_str(), check(model, opts)?));
+        }
+        for n in condensed_notes(&notes) {
+            eprintln!("note: {n}");
+        }
     }
     let started = std::time::Instant::now();
     let date = provenance::utc_now();
@@ -286,8 +291,15 @@ pub fn experiments(
             Ok(s) => s,
             Err(e) => return Ended::Failed(e),
         };
-        for (label, model) in &profiles {
-            let run = experiment::run(chosen, label, model, opts, &mut findings);
+        for (i, (label, model)) in profiles.iter().enumerate() {
+            let run = async {
+                match deployed.get(i) {
+                    Some(url) => {
+                        experiment::run_deployed(chosen, label, model, url, &mut findings).await
+                    }
+                    None => experiment::run(chosen, label, model, opts, &mut findings).await,
+                }
+            };
             let result = tokio::select! {
                 r = run => r,
                 _ = stop.recv() => return Ended::Interrupted,

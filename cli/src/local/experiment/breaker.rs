@@ -60,7 +60,7 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
         let mesh = run.mesh(model.clone(), Some(RetryMode::Off), opts).await?;
         for c in CONCURRENCY {
             let overflow = overflows(&mesh, &model, &name).await?;
-            let outcome = run.load(&mesh, &closed(REQUESTS, c, vec![])).await?;
+            let outcome = run.load(&mesh.url(), &closed(REQUESTS, c, vec![])).await?;
             let refused = overflows(&mesh, &model, &name).await? - overflow;
             let failed = outcome.samples.iter().filter(|s| !s.ok).count();
             let total = outcome.samples.len().max(1);
@@ -106,4 +106,45 @@ async fn overflows(mesh: &crate::local::Mesh, m: &Model, service: &str) -> Resul
         }
     }
     Ok(n)
+}
+
+/// On a deployed mesh, the profile's own connection pool on the target;
+/// the target holds each request by the `delay` header.
+pub(super) async fn deployed(
+    run: &Run<'_>,
+    url: &str,
+    out: &mut Vec<Finding>,
+) -> Result<(), String> {
+    let t = target(run.model)?.0;
+    let Some(pool) = &t.traffic.connection_pool else {
+        eprintln!(
+            "note: circuit-breaking: {}: the profile sets no routing.connection_pool.{}; skipped",
+            run.label, t.name
+        );
+        return Ok(());
+    };
+    let hold = vec![("delay".to_owned(), format!("{}={HOLD}", t.name))];
+    for c in CONCURRENCY {
+        let outcome = run.load(url, &closed(REQUESTS, c, hold.clone())).await?;
+        let failed = outcome.samples.iter().filter(|s| !s.ok).count();
+        out.push(Finding {
+            measure: format!("share of requests refused on the way to {}", t.name),
+            plotted: true,
+            series: "deployed".into(),
+            expected: (c == 1).then_some(0.0),
+            tolerance: 0.02,
+            measured: failed as f64 / outcome.samples.len().max(1) as f64,
+            requests: outcome.samples.len(),
+            note: format!(
+                "the profile's pool {pool:?}; answers: {:?}",
+                outcome.answers(run.model.wire.protocol)
+            ),
+            ..run.finding(
+                Experiment::CircuitBreaking,
+                format!("deployed mesh, the profile's pool: concurrency {c}"),
+                c as f64,
+            )
+        });
+    }
+    Ok(())
 }

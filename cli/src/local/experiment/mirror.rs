@@ -52,7 +52,7 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
         let mesh = run.mesh(model.clone(), Some(RetryMode::Off), opts).await?;
         let cluster = subset_stat(&model, &name, &shadow);
         let before = mesh.cluster_stat(&cluster, ".upstream_rq_total").await?;
-        let outcome = run.load(&mesh, &closed(REQUESTS, 4, vec![])).await?;
+        let outcome = run.load(&mesh.url(), &closed(REQUESTS, 4, vec![])).await?;
         let copies = mesh.cluster_stat(&cluster, ".upstream_rq_total").await? - before;
         drop(mesh);
         let sent = outcome.samples.len();

@@ -219,14 +219,14 @@ impl Run<'_> {
         .await
     }
 
-    async fn load(&self, mesh: &Mesh, spec: &Spec) -> Result<Outcome, String> {
-        load::run_at(self.model.wire.protocol, &mesh.url(), spec, None).await
+    async fn load(&self, url: &str, spec: &Spec) -> Result<Outcome, String> {
+        load::run_at(self.model.wire.protocol, url, spec, None).await
     }
 }
 
 impl Mesh {
     /// What a client calls: the ingress, with the path HTTP wants.
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         format!("{}/", self.ingress_url())
     }
 }
@@ -266,6 +266,60 @@ fn subset_stat(m: &Model, service: &str, subset: &str) -> String {
     format!("|{subset}|{service}.{}.", m.namespace)
 }
 
+/// Runs `experiments` for one profile on a deployed mesh, through its
+/// ingress at `url`, with the profile's own settings: the experiments that
+/// need no pod made slow or failing. Their requests ask the target for a
+/// delay by the `delay` header, which only the target waits.
+pub async fn run_deployed(
+    experiments: &[Experiment],
+    label: &str,
+    model: &Model,
+    url: &str,
+    findings: &mut Vec<Finding>,
+) -> Result<(), String> {
+    let opts = Options::default();
+    let run = Run {
+        label,
+        model,
+        opts: &opts,
+    };
+    super::compare::warm_up(model.wire.protocol, url)
+        .await
+        .map_err(|e| format!("{label}: {e}"))?;
+    for e in experiments {
+        let before = findings.len();
+        match e {
+            Experiment::LoadBalancing => balance::deployed(&run, url, findings).await?,
+            Experiment::CircuitBreaking => breaker::deployed(&run, url, findings).await?,
+            Experiment::Timeouts => timeout::deployed(&run, url, findings).await?,
+            Experiment::OutlierDetection | Experiment::Mirroring => eprintln!(
+                "note: {}: {label}: needs a pod made to fail, which only a local run does; \
+                 skipped with --ingress",
+                e.name()
+            ),
+        }
+        said(*e, label, &findings[before..]);
+    }
+    Ok(())
+}
+
+/// One line per finding on stderr as it is measured.
+fn said(e: Experiment, label: &str, findings: &[Finding]) {
+    for f in findings {
+        eprintln!(
+            "measured {} {label} ({}): {}: {} {:.3}{}",
+            e.name(),
+            super::compare::protocol_name(f.protocol),
+            f.setting,
+            f.measure,
+            f.measured,
+            f.expected
+                .map(|x| format!(" (expected {x:.3} ± {:.3})", f.tolerance))
+                .unwrap_or_default()
+        );
+    }
+}
+
 /// Runs `experiments` for one profile; each finding is pushed as soon as it
 /// is measured, so an interrupted run keeps what it measured.
 pub async fn run(
@@ -285,19 +339,7 @@ pub async fn run(
             Experiment::Timeouts => timeout::run(&run, findings).await?,
             Experiment::Mirroring => mirror::run(&run, findings).await?,
         }
-        for f in &findings[before..] {
-            eprintln!(
-                "measured {} {label} ({}): {}: {} {:.3}{}",
-                e.name(),
-                super::compare::protocol_name(f.protocol),
-                f.setting,
-                f.measure,
-                f.measured,
-                f.expected
-                    .map(|x| format!(" (expected {x:.3} ± {:.3})", f.tolerance))
-                    .unwrap_or_default()
-            );
-        }
+        said(*e, label, &findings[before..]);
     }
     Ok(())
 }

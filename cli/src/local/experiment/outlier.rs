@@ -65,7 +65,7 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
         rate: Some(RATE),
         duration: None,
     };
-    let outcome = run.load(&mesh, &spec).await?;
+    let outcome = run.load(&mesh.url(), &spec).await?;
     let mut ejections = 0;
     let default = model
         .service(&name)

@@ -54,11 +54,11 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
         let mesh = run
             .cold_mesh(model.clone(), Some(RetryMode::Off), slow(ms))
             .await?;
-        let outcome = run.load(&mesh, &closed(REQUESTS, 4, vec![])).await?;
+        let outcome = run.load(&mesh.url(), &closed(REQUESTS, 4, vec![])).await?;
         drop(mesh);
         let late = StdDuration::from_millis(ms) > StdDuration::from(TIMEOUT);
         out.push(Finding {
-            measure: format!("share of requests timed out on the way to {name}"),
+            measure: "share of requests timed out".into(),
             plotted: true,
             expected: Some(if late { 1.0 } else { 0.0 }),
             tolerance: 0.0,
@@ -84,7 +84,7 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
             timeout: StdDuration::from_millis(DEADLINE_MS),
             ..closed(REQUESTS, 4, vec![])
         };
-        let outcome = run.load(&mesh, &spec).await?;
+        let outcome = run.load(&mesh.url(), &spec).await?;
         drop(mesh);
         out.push(Finding {
             measure: "p50 latency with the deadline (ms)".into(),
@@ -134,4 +134,51 @@ fn received(o: &Outcome) -> String {
         || "every request answered".into(),
         |e| format!("received: {e}"),
     )
+}
+
+/// On a deployed mesh, the profile's own route timeout on the target: the
+/// target asked (by the `delay` header) for half the limit, then twice it.
+/// The limit is the timeout, or a try's timeout when retries cut sooner.
+pub(super) async fn deployed(
+    run: &Run<'_>,
+    url: &str,
+    out: &mut Vec<Finding>,
+) -> Result<(), String> {
+    let t = target(run.model)?.0;
+    let Some(timeout) = t.route.timeout else {
+        eprintln!(
+            "note: timeouts: {}: the profile sets no routing.timeout.{}; skipped",
+            run.label, t.name
+        );
+        return Ok(());
+    };
+    let limit = match &t.route.retries.or_mesh(&run.model.mesh.default_retries) {
+        meshgen::model::RetryPolicy::Retry(r) => timeout.min(r.per_try_timeout),
+        _ => timeout,
+    };
+    let limit_ms = limit.as_nanos() / 1_000_000;
+    for (ms, late) in [(limit_ms / 2, false), (limit_ms * 2, true)] {
+        let header = vec![("delay".to_owned(), format!("{}={ms}ms", t.name))];
+        // A late request takes every try's timeout: a few of them say it.
+        let outcome = run.load(url, &closed(8, 4, header)).await?;
+        out.push(Finding {
+            measure: "share of requests timed out".into(),
+            plotted: true,
+            series: "deployed".into(),
+            expected: Some(if late { 1.0 } else { 0.0 }),
+            tolerance: 0.0,
+            measured: failed(&outcome),
+            requests: outcome.samples.len(),
+            note: received(&outcome),
+            ..run.finding(
+                Experiment::Timeouts,
+                format!(
+                    "deployed mesh, limit {limit}, {} asked to wait {ms}ms",
+                    t.name
+                ),
+                ms as f64,
+            )
+        });
+    }
+    Ok(())
 }
