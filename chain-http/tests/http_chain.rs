@@ -384,6 +384,28 @@ async fn configuration_errors_exit_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("UPSTREAM: `ftp://nope/`"), "{stderr}");
+
+    // A pod's name reaches every answer: only a Kubernetes name passes, and
+    // bytes that are not UTF-8 are refused by name, never read as unset.
+    use std::os::unix::ffi::OsStrExt as _;
+    let long = "a".repeat(254);
+    let bad: [&[u8]; 5] = [
+        b"p1\nhttp://bank/ -> {}",
+        b"p\x1b]0;owned\x07",
+        b"Backend-0",
+        long.as_bytes(),
+        b"g\xff\x01x",
+    ];
+    for value in bad {
+        let output = std::process::Command::new(BIN)
+            .env_clear()
+            .env("POD_NAME", std::ffi::OsStr::from_bytes(value))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{value:?}: {stderr}");
+        assert!(stderr.contains("POD_NAME"), "{value:?}: {stderr}");
+    }
 }
 
 /// `EXTERNAL_STUB=true` (the in-cluster stub of `stub_external`): the hop

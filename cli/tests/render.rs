@@ -750,3 +750,36 @@ fn canary_values_that_are_yaml_syntax_read_back_as_written() {
         );
     }
 }
+
+/// A mirror rides every rule but one that already sends everything to the
+/// mirrored version (the demo's header canary to it), in both routing APIs;
+/// `percent = 0` in a later layer is Istio's "no mirror" and turns it off.
+#[test]
+fn a_mirror_never_copies_requests_to_where_they_already_go() {
+    for (name, kind) in [
+        ("resilience.toml", "VirtualService"),
+        ("resilience-gateway-api.toml", "HTTPRoute"),
+    ] {
+        let dir = render(&[&profile(name)]);
+        let docs = documents(&dir.path().join("out"));
+        let route = find(&docs, kind, "middleware");
+        let (rules, key) = match kind {
+            "VirtualService" => (&route["spec"]["http"], "mirror"),
+            _ => (&route["spec"]["rules"], "filters"),
+        };
+        let mirrored = |r: &Value| r.get(key).is_some();
+        let rules = rules.as_sequence().unwrap();
+        let with: Vec<bool> = rules.iter().map(mirrored).collect();
+        // The canary rule first (to canary: no mirror), the default rule last.
+        assert_eq!(with, [false, true], "{name}: {rules:#?}");
+
+        let off = render(&[
+            &profile(name),
+            "--set",
+            "routing.mirror.middleware.percent=0",
+        ]);
+        let docs = documents(&off.path().join("out"));
+        let text = serde_json::to_string(find(&docs, kind, "middleware")).unwrap();
+        assert!(!text.contains("irror"), "{name}: still mirrored: {text}");
+    }
+}

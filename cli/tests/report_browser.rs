@@ -428,11 +428,7 @@ fn experiments_report_in_a_real_browser() {
             .arg("compare")
             .arg(profile_path("resilience.toml"))
             .arg(profile_path("resilience-grpc.toml"))
-            .args([
-                "--stub-external",
-                "--experiment",
-                "load-balancing,mirroring",
-            ])
+            .args(["--stub-external", "--experiment", "all"])
             .arg("--report")
             .arg(&report)
             .arg("--envoy")
@@ -449,24 +445,37 @@ fn experiments_report_in_a_real_browser() {
         "compare --experiment failed:\n{stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("load-balancing")
-            && stdout.contains("mirroring")
-            && !stdout.contains("DIFFERS"),
-        "{stdout}"
-    );
+    assert!(!stdout.contains("DIFFERS"), "{stdout}");
     let series = ["resilience (http)", "resilience-grpc (grpc)"];
+    let task = "Istio's task: 1 connection, 1 pending, 1 request per connection";
     let expect = json!({
         "plots": [
             // Bare, then mesh.
             { "id": "load-balancing", "series": series, "points_per_series": 2 },
+            // Concurrency 1, 2, 4, 8, each variant a line of its own.
+            {
+                "id": "circuit-breaking",
+                "series": [
+                    format!("resilience (http), {task}"),
+                    "resilience (http), 1 connection, 1 pending".to_owned(),
+                    format!("resilience-grpc (grpc), {task}"),
+                    "resilience-grpc (grpc), 1 connection, 1 pending".to_owned(),
+                ],
+                "points_per_series": 4,
+            },
+            // 200 requests at 50/s: eight half seconds.
+            { "id": "outlier-detection", "series": series, "points_per_series": 8 },
+            // Four delays of the target.
+            { "id": "timeouts", "series": series, "points_per_series": 4 },
             // 20 % and 50 % mirrored.
             { "id": "mirroring", "series": series, "points_per_series": 2 },
         ],
         "texts": [
             "kube-proxy picks a pod when a connection opens",
+            "INTERNAL is 500",
+            "reads as UNAVAILABLE",
             "drops its answer",
-            "busiest pod's share",
+            "upstream request timeout",
         ],
     });
     let c = check(&report, &expect, Some(&dir.path().join("experiments.png")));

@@ -206,18 +206,31 @@ impl HopConfig {
         out
     }
 
-    /// Reads the process environment.
+    /// Reads the process environment. A variable that is not UTF-8 is
+    /// refused by name, never read as unset.
     pub fn from_process_env(protocol: Protocol) -> Result<HopConfig, ConfigError> {
-        HopConfig::from_env(protocol, |key| std::env::var(key).ok())
+        let not_utf8 = std::cell::Cell::new(None);
+        let config = HopConfig::from_env(protocol, |key| match std::env::var(key) {
+            Ok(v) => Some(v),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                not_utf8.set(not_utf8.get().or(Some(key)));
+                None
+            }
+        });
+        match not_utf8.into_inner() {
+            Some(key) => Err(ConfigError::new(key, "(bytes)", "is not UTF-8")),
+            None => config,
+        }
     }
 
     /// Reads a configuration through `lookup` (the environment, or a map in
     /// tests). An empty variable counts as unset: manifests often render `""`.
     pub fn from_env(
         protocol: Protocol,
-        lookup: impl Fn(&str) -> Option<String>,
+        lookup: impl Fn(&'static str) -> Option<String>,
     ) -> Result<HopConfig, ConfigError> {
-        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let get = |key: &'static str| lookup(key).filter(|v| !v.trim().is_empty());
         let port = |var: &'static str, default: u16| match get(var) {
             None => Ok(default),
             Some(v) => match v.trim().parse::<u16>() {
@@ -357,7 +370,12 @@ impl HopConfig {
             },
             service: get(env::SERVICE_NAME).unwrap_or_else(|| "hop".into()),
             version: get(env::SERVICE_VERSION).unwrap_or_else(|| "v1".into()),
-            pod: get(env::POD_NAME).map(|p| p.trim().to_owned()),
+            pod: match get(env::POD_NAME) {
+                None => None,
+                Some(p) => Some(
+                    pod_name(p.trim()).map_err(|why| ConfigError::new(env::POD_NAME, &p, why))?,
+                ),
+            },
             misbehaviour,
             namespace,
             upstreams,
@@ -369,6 +387,23 @@ impl HopConfig {
             limits,
             otlp_endpoint: get(env::OTEL_EXPORTER_OTLP_ENDPOINT),
         })
+    }
+}
+
+/// A pod's name as Kubernetes gives it (a DNS-1123 subdomain, at most 253
+/// characters): nothing else reaches the answers and spans it is shown in.
+fn pod_name(p: &str) -> Result<String, &'static str> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if p.len() <= 253 && p.split('.').all(label_ok) {
+        Ok(p.to_owned())
+    } else {
+        Err("is not a Kubernetes pod name (lowercase letters, digits, '-' and '.', at most 253)")
     }
 }
 

@@ -15,7 +15,7 @@ use crate::reply::{self, Reply};
 use crate::telemetry::Telemetry;
 use crate::upstream::Upstreams;
 use crate::{deadline, dice, work};
-use contract::Probability;
+use contract::{Misbehaviour, Probability};
 
 /// What the hop decided.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl Hop {
     pub async fn handle(&self, headers: &HeaderMap, cx: &Context) -> Outcome {
         let start = Instant::now();
         let asked = contract::headers::delay(headers::text(headers, "delay"), &self.config.service);
-        let wait = std::time::Duration::from(asked) + self.config.misbehaviour.delay.into();
+        let wait = wait(asked, self.config.misbehaviour.delay);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -89,5 +89,26 @@ impl Hop {
             is_odd: work.map(|w| w.is_odd),
             body,
         })
+    }
+}
+
+/// The request's delay and the pod's together, within the one bound.
+fn wait(asked: contract::Duration, pod: contract::Duration) -> std::time::Duration {
+    let nanos = asked.as_nanos().saturating_add(pod.as_nanos());
+    std::time::Duration::from_nanos(nanos.min(Misbehaviour::MAX_DELAY.as_nanos()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::Duration;
+
+    #[test]
+    fn the_request_s_and_the_pod_s_delays_stay_within_one_bound() {
+        let s = |n| Duration::from_secs(n);
+        assert_eq!(wait(s(1), s(2)), std::time::Duration::from_secs(3));
+        assert_eq!(wait(s(40), s(40)), Misbehaviour::MAX_DELAY.into());
+        let huge = Duration::from_nanos(u64::MAX);
+        assert_eq!(wait(huge, huge), Misbehaviour::MAX_DELAY.into());
     }
 }

@@ -296,6 +296,10 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
             parent.display()
         ));
     }
+    // A device or a pipe would take the page only at the end, or never.
+    if path.exists() && !path.is_file() {
+        return Err(format!("--report {shown}: not a regular file"));
+    }
     let writable = if path.exists() {
         std::fs::OpenOptions::new()
             .append(true)

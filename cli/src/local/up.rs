@@ -305,18 +305,22 @@ pub fn experiments(
                 _ = stop.recv() => return Ended::Interrupted,
             };
             if let Err(e) = result {
-                return Ended::Failed(e);
+                return Ended::Failed(format!("{label}: {e}"));
             }
         }
         Ended::Done
     });
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&findings).expect("findings serialize")
-        ),
-        Format::Csv => print!("{}", experiment::print::csv(&findings)),
-        Format::Table => print!("{}", experiment::print::table(&findings)),
+    // Whatever happened, every finding measured is printed; nothing when
+    // nothing was (an empty list would read as "no findings").
+    if matches!(ended, Ended::Done) || !findings.is_empty() {
+        match format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&findings).expect("findings serialize")
+            ),
+            Format::Csv => print!("{}", experiment::print::csv(&findings)),
+            Format::Table => print!("{}", experiment::print::table(&findings)),
+        }
     }
     match ended {
         Ended::Done => {}

@@ -258,6 +258,19 @@ pub struct WeightedSubset {
     pub weight: u32,
 }
 
+impl Route {
+    /// The mirror of a rule that sends to `subsets`: none when they are the
+    /// mirror's own subset alone (a header canary to it), whose copies would
+    /// reach the same pods a second time.
+    pub fn mirror_of<'a>(&self, mut subsets: impl Iterator<Item = &'a str>) -> Option<&Mirror> {
+        let m = self.mirror.as_ref()?;
+        match subsets.all(|s| s == m.subset) {
+            true => None,
+            false => Some(m),
+        }
+    }
+}
+
 /// What the mesh does when a try fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

@@ -159,8 +159,17 @@ fn parse<T: DeserializeOwned>(sources: &SourceMap, id: SourceId) -> Result<T, Ve
         let message = e
             .message()
             .trim_end()
-            .replace("expected u32", "expected a whole number, 0 or more")
-            .replace("expected u16", "expected a whole number from 0 to 65535");
+            .replace(
+                "expected u32",
+                "expected a whole number from 0 to 4294967295",
+            )
+            .replace("expected u16", "expected a whole number from 0 to 65535")
+            .replace("expected f64", "expected a number");
+        // `expected struct Mirror`: a table, whatever meshgen calls it.
+        let message = match message.find("expected struct ") {
+            Some(at) => format!("{}expected a table", &message[..at]),
+            None => message,
+        };
         let mut message = message.replace("expected a sequence", "expected a list");
         if message.contains("expected a list") && sources.get(id).name.starts_with("--set ") {
             // The shell eats the quotes a TOML list of strings needs.

@@ -151,7 +151,7 @@ pub struct Routing {
     pub timeout: BTreeMap<Sourced<String>, Sourced<String>>,
     /// How callers' proxies pick a pod, keyed by service name (the
     /// DestinationRule's `trafficPolicy.loadBalancer`; Istio's default is
-    /// LEAST_REQUEST).
+    /// LEAST_REQUEST). A later layer replaces a service's whole table.
     #[serde(default)]
     pub load_balancer: BTreeMap<Sourced<String>, LoadBalancer>,
     /// Limits each caller's proxy keeps towards a service, keyed by service
@@ -382,6 +382,15 @@ impl std::borrow::Borrow<str> for Sourced<String> {
     }
 }
 
+/// A later layer's load balancer replaces the earlier one whole: `simple`
+/// and `consistent_hash` exclude each other, so merging them key by key
+/// could only ever give both.
+impl Merge for LoadBalancer {
+    fn layer(&mut self, later: Self) {
+        *self = later;
+    }
+}
+
 /// Layering: `later` (a layer applied after `self`) wins key by key.
 pub trait Merge {
     fn layer(&mut self, later: Self);
@@ -437,8 +446,6 @@ merge_fields! {
     Image { registry, tag, pull_policy }
     Ingress { service, hosts }
     Routing { default_subset, retries, canary, weights, fault, timeout, load_balancer, connection_pool, outlier_detection, mirror }
-    LoadBalancer { simple, consistent_hash }
-    ConsistentHash { http_header_name }
     ConnectionPool { tcp, http }
     TcpPool { max_connections }
     HttpPool { http1_max_pending_requests, http2_max_requests, max_requests_per_connection }

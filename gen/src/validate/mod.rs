@@ -47,51 +47,99 @@ fn val<T: Clone>(v: &Option<Sourced<T>>, default: T) -> T {
     v.as_ref().map_or(default, |s| s.value.clone())
 }
 
-/// The headers each service's hop forwards: those the routes of the services
-/// behind it match on or hash (its upstreams, theirs, and so on), but the fixed ones
-/// every hop forwards anyway. Per hop, not one list for all: a hop carries
-/// only what a route in front of it needs, and a chain of services each with
-/// its own canary stays linear in output instead of quadratic.
-fn forward_headers(
-    upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
-    route_headers: &BTreeMap<&str, BTreeSet<&str>>,
-) -> BTreeMap<String, BTreeSet<String>> {
-    let called = |s: &str| {
-        let list = upstreams.get(s).map(Vec::as_slice).unwrap_or_default();
-        list.iter().filter_map(|(u, _)| match u {
-            Upstream::Service { name } => Some(name.as_str()),
-            Upstream::External { .. } => None,
-        })
-    };
-    // Post-order over the (acyclic, validated) call graph, with a stack of
-    // its own: a chain of thousands of services must not need as many frames.
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+/// The services each service calls (not the external APIs).
+fn called<'u>(
+    upstreams: &'u BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+    s: &str,
+) -> impl Iterator<Item = &'u str> {
+    let list = upstreams.get(s).map(Vec::as_slice).unwrap_or_default();
+    list.iter().filter_map(|(u, _)| match u {
+        Upstream::Service { name } => Some(name.as_str()),
+        Upstream::External { .. } => None,
+    })
+}
+
+/// Every service after every service it calls: post-order over the
+/// (acyclic, validated) call graph, with a stack of its own, since a chain
+/// of thousands of services must not need as many frames.
+fn callees_first(upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>) -> Vec<&str> {
+    let mut done = BTreeSet::new();
+    let mut out = Vec::new();
     for start in upstreams.keys() {
         let mut stack = vec![(start.as_str(), false)];
         while let Some((s, expanded)) = stack.pop() {
-            if out.contains_key(s) {
+            if done.contains(s) {
                 continue;
             }
             if !expanded {
                 stack.push((s, true));
                 stack.extend(
-                    called(s)
-                        .filter(|u| !out.contains_key(*u))
+                    called(upstreams, s)
+                        .filter(|u| !done.contains(*u))
                         .map(|u| (u, false)),
                 );
                 continue;
             }
-            let mut headers = BTreeSet::new();
-            for u in called(s) {
-                for h in route_headers.get(u).into_iter().flatten() {
-                    if !headers::APP.contains(h) {
-                        headers.insert((*h).to_owned());
-                    }
-                }
-                headers.extend(out.get(u).into_iter().flatten().cloned());
-            }
-            out.insert(s.to_owned(), headers);
+            done.insert(s);
+            out.push(s);
         }
+    }
+    out
+}
+
+/// The headers each service's hop forwards: those the routes of the services
+/// behind it match on or hash (its upstreams, theirs, and so on), but the
+/// fixed ones every hop forwards anyway. Per hop, not one list for all: a hop
+/// carries only what a route in front of it needs, and a chain of services
+/// each with its own canary stays linear in output instead of quadratic.
+fn forward_headers(
+    upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+    route_headers: &BTreeMap<&str, BTreeSet<&str>>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in callees_first(upstreams) {
+        let mut headers = BTreeSet::new();
+        for u in called(upstreams, s) {
+            for h in route_headers.get(u).into_iter().flatten() {
+                if !headers::APP.contains(h) {
+                    headers.insert((*h).to_owned());
+                }
+            }
+            headers.extend(out.get(u).into_iter().flatten().cloned());
+        }
+        out.insert(s.to_owned(), headers);
+    }
+    out
+}
+
+/// How long each service's hop waits for an upstream call: every try of
+/// its retries (`base`), and past what the mesh may take behind it: a
+/// second more than an upstream's route timeout, or than the upstream's own
+/// wait when a route timeout lies further behind it (and none in between). So the mesh's answer
+/// at a timeout (504, gRPC UNAVAILABLE) is what each caller reports, not its
+/// own giving up a moment before. Without route timeouts, `base`.
+fn hop_waits(
+    upstreams: &BTreeMap<String, Vec<(Upstream, Sourced<String>)>>,
+    timeouts: &BTreeMap<String, Duration>,
+    base: Duration,
+) -> BTreeMap<String, Duration> {
+    let second_more =
+        |d: Duration| Duration::from_nanos(d.as_nanos().saturating_add(1_000_000_000));
+    // Some(wait) for a service with a route timeout at or behind it.
+    let mut behind: BTreeMap<&str, Option<Duration>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for s in callees_first(upstreams) {
+        let wait = called(upstreams, s)
+            .filter_map(|u| match timeouts.get(u) {
+                // The mesh ends the call at the route's timeout, whatever
+                // waits behind it.
+                Some(t) => Some(second_more(*t)),
+                None => behind[u].map(second_more),
+            })
+            .max();
+        let own = wait.map_or(base, |w| w.max(base).min(HopConfig::MAX_UPSTREAM_TIMEOUT));
+        behind.insert(s, wait.map(|_| own));
+        out.insert(s.to_owned(), own);
     }
     out
 }
@@ -286,9 +334,20 @@ impl Cx<'_> {
             &versions_of,
             &known_list,
             &retries,
+            &mesh.default_retries,
             route_shape,
         );
-        let mirrors = self.mirrors(&p.routing.mirror, &versions_of, &known_list);
+        let split_of: BTreeMap<&str, Vec<&str>> = versions_of
+            .keys()
+            .map(|&s| {
+                let split = match weights.get(s) {
+                    Some(w) => w.iter().map(|w| w.subset.as_str()).collect(),
+                    None => vec![default_subset_name.as_str()],
+                };
+                (s, split)
+            })
+            .collect();
+        let mirrors = self.mirrors(&p.routing.mirror, &versions_of, &known_list, &split_of);
         let mut traffic = self.traffic(&p.routing, &versions_of, &known_list);
         let canary_headers: BTreeSet<&str> = canaries.values().map(|m| m.header.as_str()).collect();
         self.hash_headers_fit(&p.routing, &canary_headers);
@@ -393,20 +452,7 @@ impl Cx<'_> {
             }
         }
         let forward = forward_headers(&upstreams, &route_headers);
-        // A caller waits past its upstreams' route timeouts, so that what
-        // the mesh answers at the timeout (504, gRPC UNAVAILABLE) is what
-        // the caller sees, not its own giving up a moment before.
-        let waits_for = |s: &str| {
-            upstreams[s]
-                .iter()
-                .filter_map(|(u, _)| match u {
-                    Upstream::Service { name } => timeouts.get(name),
-                    Upstream::External { .. } => None,
-                })
-                .map(|t| Duration::from_nanos(t.as_nanos().saturating_add(1_000_000_000)))
-                .fold(upstream_timeout, Ord::max)
-                .min(HopConfig::MAX_UPSTREAM_TIMEOUT)
-        };
+        let waits = hop_waits(&upstreams, &timeouts, upstream_timeout);
         let services = specs
             .iter()
             .map(|s| {
@@ -439,7 +485,7 @@ impl Cx<'_> {
                     },
                     traffic: traffic.remove(n).unwrap_or_default(),
                     work: s.work,
-                    upstream_timeout: waits_for(n),
+                    upstream_timeout: waits[n],
                     forward_headers: forward[n].iter().cloned().collect(),
                 }
             })
@@ -663,5 +709,58 @@ impl Cx<'_> {
                 schema::PullPolicy::Never => PullPolicy::Never,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calls(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<(Upstream, Sourced<String>)>> {
+        pairs
+            .iter()
+            .map(|(s, us)| {
+                let list = us
+                    .iter()
+                    .map(|u| {
+                        let item = Sourced {
+                            value: u.to_string(),
+                            source: 0,
+                            span: 0..0,
+                        };
+                        (
+                            Upstream::Service {
+                                name: u.to_string(),
+                            },
+                            item,
+                        )
+                    })
+                    .collect();
+                (s.to_string(), list)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hops_wait_past_every_route_timeout_behind_them() {
+        let up = calls(&[("a", &["b"]), ("b", &["c"]), ("c", &[]), ("x", &[])]);
+        let s = Duration::from_secs;
+        let base = s(8);
+        // No timeout anywhere: the retries' budget.
+        let w = hop_waits(&up, &BTreeMap::new(), base);
+        assert!(w.values().all(|d| *d == base), "{w:?}");
+        // c's route times out at 30 s: b waits 31 s, a 32 s; x is untouched.
+        let w = hop_waits(&up, &[("c".to_owned(), s(30))].into(), base);
+        assert_eq!((w["a"], w["b"], w["c"], w["x"]), (s(32), s(31), base, base));
+        // b's own timeout of 5 s ends a's call to b, whatever waits behind it.
+        let w = hop_waits(
+            &up,
+            &[("c".to_owned(), s(30)), ("b".to_owned(), s(5))].into(),
+            base,
+        );
+        assert_eq!((w["a"], w["b"]), (base, s(31)));
+        // Never past the hop's bound.
+        let w = hop_waits(&up, &[("c".to_owned(), s(3599))].into(), base);
+        assert_eq!(w["a"], HopConfig::MAX_UPSTREAM_TIMEOUT);
     }
 }

@@ -19,6 +19,10 @@ use super::Cx;
 /// The most Istio's int32 fields hold.
 const ISTIO_INT32: u32 = i32::MAX as u32;
 
+/// One request per million: the finest mirror share Istio writes (Envoy's
+/// fraction per million).
+const MIN_MIRROR_PERCENT: f64 = 0.0001;
+
 impl Cx<'_> {
     /// Each service's traffic policy, from the three maps keyed by service.
     pub(super) fn traffic(
@@ -147,27 +151,35 @@ impl Cx<'_> {
         svc: &Sourced<String>,
         o: &schema::OutlierDetection,
     ) -> Option<OutlierDetection> {
-        let counts = [&o.consecutive_5xx_errors, &o.consecutive_gateway_errors];
-        if counts
-            .iter()
-            .all(|c| c.as_ref().is_some_and(|c| c.value == 0))
-        {
-            self.err(
+        // What ejects: a positive count. Neither given would silently be
+        // Envoy's 5 consecutive 5xx; a 0 turns a kind off, and the gateway
+        // kind is off unless given.
+        let count = |c: &Option<Sourced<u32>>| c.as_ref().map(|c| c.value);
+        match (
+            count(&o.consecutive_5xx_errors),
+            count(&o.consecutive_gateway_errors),
+        ) {
+            (None, None) => self.err(
                 svc,
-                "both consecutive_5xx_errors and consecutive_gateway_errors are 0: no pod \
-                 would ever be ejected; leave outlier_detection out instead",
-            );
+                "outlier_detection needs consecutive_5xx_errors or consecutive_gateway_errors \
+                 (without either, Envoy's default of 5 consecutive 5xx would apply unsaid)",
+            ),
+            (Some(0), None | Some(0)) | (None, Some(0)) => self.err(
+                svc,
+                "no pod would ever be ejected: consecutive_5xx_errors is 0 and \
+                 consecutive_gateway_errors 0 or unset; leave outlier_detection out instead",
+            ),
+            _ => {}
         }
-        if let Some(p) = &o.max_ejection_percent
-            && !(1..=100).contains(&p.value)
-        {
-            self.err(
-                p,
-                format!(
-                    "{} is not a percentage from 1 to 100 (Istio reads 0 as unset: 10%)",
-                    p.value
+        if let Some(p) = &o.max_ejection_percent {
+            match p.value {
+                0 => self.err(
+                    p,
+                    "0 is read by Istio as unset (10%); give a percentage from 1 to 100",
                 ),
-            );
+                101.. => self.err(p, format!("{} is not a percentage from 1 to 100", p.value)),
+                _ => {}
+            }
         }
         Some(OutlierDetection {
             consecutive_5xx_errors: o.consecutive_5xx_errors.as_ref().map(|c| c.value),
@@ -186,6 +198,7 @@ impl Cx<'_> {
         versions_of: &BTreeMap<&str, Vec<&str>>,
         known_list: &str,
         retries: &RetryPolicy,
+        mesh_retries: &RetryPolicy,
         (protocol, api, data_plane): (Protocol, RoutingApi, DataPlane),
     ) -> BTreeMap<String, Duration> {
         let mut out = BTreeMap::new();
@@ -210,27 +223,39 @@ impl Cx<'_> {
                 );
                 continue;
             }
+            let before = self.errors.len();
             let d = self.duration(t);
-            let longest = HopConfig::MAX_UPSTREAM_TIMEOUT;
+            if self.errors.len() > before {
+                continue;
+            }
+            // The caller's hop waits a second longer, within its own bound.
+            let longest =
+                Duration::from_nanos(HopConfig::MAX_UPSTREAM_TIMEOUT.as_nanos() - 1_000_000_000);
             if d > longest {
                 self.err(
                     t,
                     format!(
-                        "\"{}\" is longer than the {longest} a hop waits for an upstream",
-                        t.value
+                        "\"{}\" is longer than {longest}: the caller's hop waits a second more, \
+                         and at most {}",
+                        t.value,
+                        HopConfig::MAX_UPSTREAM_TIMEOUT
                     ),
                 );
             }
-            if let RetryPolicy::Retry(r) = retries
+            // The route's own retries, or the mesh-wide ones it gets.
+            let (policy, key) = match retries {
+                RetryPolicy::Default => (mesh_retries, "istio.mesh_retries.per_try_timeout"),
+                own => (own, "retries.per_try_timeout"),
+            };
+            if let RetryPolicy::Retry(r) = policy
                 && d < r.per_try_timeout
             {
                 self.err(
                     t,
                     format!(
-                        "\"{}\" is shorter than retries.per_try_timeout ({}): the route's \
-                         timeout would end every request during its first try, and no retry \
-                         would run (an HTTPRoute refuses it too: backendRequest must not \
-                         exceed request)",
+                        "\"{}\" is shorter than {key} ({}): the route's timeout would end \
+                         every request during its first try, and no retry would run (an \
+                         HTTPRoute refuses it too: backendRequest must not exceed request)",
                         t.value, r.per_try_timeout
                     ),
                 );
@@ -240,12 +265,14 @@ impl Cx<'_> {
         out
     }
 
-    /// Each service's mirror: a version of it, a percentage.
+    /// Each service's mirror: a version of it, a percentage; `split_of`,
+    /// the subsets each service's default rule sends to.
     pub(super) fn mirrors(
         &mut self,
         map: &BTreeMap<Sourced<String>, schema::Mirror>,
         versions_of: &BTreeMap<&str, Vec<&str>>,
         known_list: &str,
+        split_of: &BTreeMap<&str, Vec<&str>>,
     ) -> BTreeMap<String, Mirror> {
         let mut out = BTreeMap::new();
         for (svc, m) in map {
@@ -261,12 +288,35 @@ impl Cx<'_> {
             };
             self.subset_of(subset, &svc.value, versions);
             let percent = m.percent.as_ref().map_or(100.0, |p| self.percent(p));
+            // 0 is Istio's "no mirror": how a layer turns an inherited one off.
+            if percent == 0.0 {
+                continue;
+            }
             if let Some(p) = &m.percent
-                && p.value == 0.0
+                && percent < MIN_MIRROR_PERCENT
             {
                 self.err(
                     p,
-                    "0 percent mirrors nothing (Istio drops such a mirror); leave the mirror out",
+                    format!(
+                        "{} is below {MIN_MIRROR_PERCENT} percent, one request per million, \
+                         the finest share Envoy mirrors (Istio would write 0: no mirror)",
+                        p.value
+                    ),
+                );
+            }
+            // Copies of what already goes there would reach the same pods twice.
+            if split_of
+                .get(svc.value.as_str())
+                .is_some_and(|w| *w == [subset.value.as_str()])
+            {
+                self.err(
+                    subset,
+                    format!(
+                        "every request of {} already goes to \"{}\" (its default rule): the \
+                         copies would reach the same pods a second time; mirror to another \
+                         version",
+                        svc.value, subset.value
+                    ),
                 );
             }
             out.insert(

@@ -80,19 +80,19 @@ pub fn routes(model: &Model, service: &str, route: &ModelRoute, mode: RetryMode)
     // `setTimeout`: no timeout is `0s`, and a gRPC caller's own deadline
     // is honoured up to the route's.
     let timeout = route.timeout.map_or("0s".to_owned(), |t| t.to_string());
-    let mirrors: Vec<RequestMirrorPolicy> = route
-        .mirror
-        .iter()
-        .filter(|m| m.percent > 0.0)
-        .map(|m| RequestMirrorPolicy {
-            cluster: cluster_name(port, &m.subset, &host),
-            runtime_fraction: RuntimeFractionalPercent {
-                default_value: FractionalPercent::of(m.percent),
-            },
-            trace_sampled: false,
-            disable_shadow_host_suffix_append: true,
-        })
-        .collect();
+    let mirror = |split: &[(&str, u32)]| -> Vec<RequestMirrorPolicy> {
+        let m = route.mirror_of(split.iter().map(|(subset, _)| *subset));
+        m.into_iter()
+            .map(|m| RequestMirrorPolicy {
+                cluster: cluster_name(port, &m.subset, &host),
+                runtime_fraction: RuntimeFractionalPercent {
+                    default_value: FractionalPercent::of(m.percent),
+                },
+                trace_sampled: false,
+                disable_shadow_host_suffix_append: true,
+            })
+            .collect()
+    };
     let hash = model
         .service(service)
         .map(|s| traffic::hash_policy(&s.traffic))
@@ -102,7 +102,7 @@ pub fn routes(model: &Model, service: &str, route: &ModelRoute, mode: RetryMode)
             timeout: timeout.clone(),
             max_grpc_timeout: Some(timeout.clone()),
             retry_policy: retry::policy(retries, mode),
-            request_mirror_policies: mirrors.clone(),
+            request_mirror_policies: mirror(split),
             hash_policy: hash.clone(),
             ..RouteAction::default()
         };

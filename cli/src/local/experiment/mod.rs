@@ -194,9 +194,7 @@ impl Run<'_> {
         opts: Options,
     ) -> Result<Mesh, String> {
         let mesh = self.cold_mesh(model, mode, opts).await?;
-        super::compare::warm_up(self.model.wire.protocol, &mesh.url())
-            .await
-            .map_err(|e| format!("{}: {e}", self.label))?;
+        super::compare::warm_up(self.model.wire.protocol, &mesh.url()).await?;
         Ok(mesh)
     }
 
@@ -283,9 +281,7 @@ pub async fn run_deployed(
         model,
         opts: &opts,
     };
-    super::compare::warm_up(model.wire.protocol, url)
-        .await
-        .map_err(|e| format!("{label}: {e}"))?;
+    super::compare::warm_up(model.wire.protocol, url).await?;
     for e in experiments {
         let before = findings.len();
         match e {

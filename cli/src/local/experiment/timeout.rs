@@ -102,8 +102,6 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
         });
         out.push(Finding {
             measure: "share of requests past the client's deadline".into(),
-            plotted: true,
-            series: format!("client deadline {DEADLINE_MS}ms"),
             expected: Some(1.0),
             tolerance: 0.0,
             measured: failed(&outcome),

@@ -41,17 +41,12 @@ pub fn http_routes<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Http
         }),
     };
     let fault = route.fault.as_ref().map(fault);
-    let mirror = route.mirror.as_ref().map(|m| destination(&m.subset));
-    let mirror_percentage = route
-        .mirror
-        .as_ref()
-        .map(|m| Percentage { value: m.percent });
-    let extra = || Extra {
+    let extra = |mirror: Option<&'a Mirror>| Extra {
         retries: retries.clone(),
         fault: fault.clone(),
         timeout: route.timeout,
-        mirror: mirror.clone(),
-        mirror_percentage: mirror_percentage.clone(),
+        mirror: mirror.map(|m| destination(&m.subset)),
+        mirror_percentage: mirror.map(|m| Percentage { value: m.percent }),
     };
     let matches = route.header_matches.iter().map(|m| HttpRoute {
         name: format!("match-{}", m.header),
@@ -62,7 +57,7 @@ pub fn http_routes<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Http
             destination: destination(&m.subset),
             weight: None,
         }],
-        extra: extra(),
+        extra: extra(route.mirror_of([m.subset.as_str()].into_iter())),
     });
     let split = HttpRoute {
         name: "default".to_owned(),
@@ -75,7 +70,7 @@ pub fn http_routes<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Http
                 weight: Some(w.weight),
             })
             .collect(),
-        extra: extra(),
+        extra: extra(route.mirror_of(route.split.iter().map(|w| w.subset.as_str()))),
     };
     matches.chain([split]).collect()
 }
@@ -225,11 +220,9 @@ pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> 
         request,
         backend_request,
     });
-    let filters: Vec<Filter> = route
-        .mirror
-        .iter()
-        .map(|m| mirror_filter(s, m, port))
-        .collect();
+    let filters = |m: Option<&Mirror>| -> Vec<Filter> {
+        m.into_iter().map(|m| mirror_filter(s, m, port)).collect()
+    };
     let backend = |subset: &str, weight| BackendRef {
         name: s.backends[subset],
         port,
@@ -244,7 +237,7 @@ pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> 
             }],
         }]),
         backend_refs: vec![backend(&m.subset, None)],
-        filters: filters.clone(),
+        filters: filters(route.mirror_of([m.subset.as_str()].into_iter())),
         retry: retry.clone(),
         timeouts: timeouts.clone(),
     });
@@ -255,7 +248,7 @@ pub fn rules<'a>(s: &'a KService, route: &'a Route, port: u16) -> Vec<Rule<'a>> 
             .iter()
             .map(|w| backend(&w.subset, Some(w.weight)))
             .collect(),
-        filters: filters.clone(),
+        filters: filters(route.mirror_of(route.split.iter().map(|w| w.subset.as_str()))),
         retry: retry.clone(),
         timeouts: timeouts.clone(),
     };
