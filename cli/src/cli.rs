@@ -255,6 +255,19 @@ impl Inputs {
             sets: sets.clone(),
         })
     }
+
+    /// Each profile's model, labelled by its file's stem (`demo-grpc`).
+    fn labeled_models(self) -> Result<Vec<(String, meshgen::model::Model)>, Error> {
+        self.each()
+            .map(|input| {
+                let label = input.profile.file_stem().map_or_else(
+                    || input.profile.display().to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                );
+                Ok((label, input.model()?))
+            })
+            .collect()
+    }
 }
 
 const LOCAL_AFTER: &str = "\
@@ -523,6 +536,11 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
             ingress_admin,
             local,
         } => {
+            let format = match (json, csv) {
+                (true, _) => crate::local::up::Format::Json,
+                (_, true) => crate::local::up::Format::Csv,
+                _ => crate::local::up::Format::Table,
+            };
             if !experiment.is_empty() {
                 let mut chosen: Vec<crate::local::experiment::Experiment> = experiment
                     .iter()
@@ -532,19 +550,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                     .collect();
                 chosen.sort();
                 chosen.dedup();
-                let mut models = Vec::new();
-                for input in inputs.each() {
-                    let label = input.profile.file_stem().map_or_else(
-                        || input.profile.display().to_string(),
-                        |s| s.to_string_lossy().into_owned(),
-                    );
-                    models.push((label, input.model()?));
-                }
-                let format = match (json, csv) {
-                    (true, _) => crate::local::up::Format::Json,
-                    (_, true) => crate::local::up::Format::Csv,
-                    _ => crate::local::up::Format::Table,
-                };
+                let models = inputs.labeled_models()?;
                 if !ingress.is_empty() && ingress.len() != models.len() {
                     return Err(local_error(format!(
                         "--ingress once per profile: {} profiles",
@@ -583,14 +589,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                     "--requests and --concurrency must be at least 1".into(),
                 ));
             }
-            let mut models = Vec::new();
-            for input in inputs.each() {
-                let label = input.profile.file_stem().map_or_else(
-                    || input.profile.display().to_string(),
-                    |s| s.to_string_lossy().into_owned(),
-                );
-                models.push((label, input.model()?));
-            }
+            let models = inputs.labeled_models()?;
             if let Some(r) = rate
                 && !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)
             {
@@ -645,11 +644,7 @@ fn execute(cmd: Command) -> Result<ExitCode, Error> {
                         .collect(),
                 )
             };
-            let format = match (json, csv) {
-                (true, _) => crate::local::up::Format::Json,
-                (_, true) => crate::local::up::Format::Csv,
-                _ => crate::local::up::Format::Table,
-            };
+
             crate::local::up::compare(
                 models,
                 &local.options(None),

@@ -89,7 +89,7 @@ fn wrong_type() {
         "attempts = 3",
         "attempts = \"3\"",
         &[],
-        "error: {p}:5:12: routing.retries.attempts: invalid type: string \"3\", expected a whole number, 0 or more",
+        "error: {p}:5:12: routing.retries.attempts: invalid type: string \"3\", expected a whole number from 0 to 4294967295",
     );
     case(
         "name = \"backend\"",
@@ -248,7 +248,7 @@ fn bad_set_values_point_at_the_argument() {
         "name = \"demo\"",
         "name = \"demo\"",
         &["--set", "routing.retries.attempts=many"],
-        "error: --set routing.retries.attempts=many:1:26: routing.retries.attempts: invalid type: string \"many\", expected a whole number, 0 or more",
+        "error: --set routing.retries.attempts=many:1:26: routing.retries.attempts: invalid type: string \"many\", expected a whole number from 0 to 4294967295",
     );
     case(
         "name = \"demo\"",

@@ -193,3 +193,39 @@ async fn a_deployed_mesh_runs_the_experiments_it_allows() {
         );
     }
 }
+
+/// Ambient: the waypoint balances, limits and mirrors as a sidecar would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambient_plays_the_experiments_at_the_waypoint() {
+    let _turn = one_mesh_at_a_time().await;
+    let mut f = Vec::new();
+    let runs = [
+        ("demo-grpc-ambient.toml", Experiment::LoadBalancing),
+        ("demo-grpc-ambient.toml", Experiment::CircuitBreaking),
+        ("demo-ambient.toml", Experiment::Mirroring),
+    ];
+    for (profile, e) in runs {
+        let m = model(profile, None, &[]);
+        experiment::run(&[e], profile, &m, &options(), &mut f)
+            .await
+            .unwrap_or_else(|err| panic!("{} on {profile}: {err}", e.name()));
+    }
+    assert!(
+        f.iter()
+            .all(|x| x.data_plane == meshgen::model::DataPlane::Ambient)
+    );
+    all_agree(&f);
+    assert_eq!(one(&f, Protocol::Grpc, "bare", "reached").measured, 1.0);
+    assert_eq!(one(&f, Protocol::Grpc, "mesh", "reached").measured, 3.0);
+    let grpc = one(
+        &f,
+        Protocol::Grpc,
+        "1 connection, 1 pending: concurrency 8",
+        "refused",
+    );
+    assert_eq!(grpc.measured, 0.0, "{grpc:#?}");
+    assert_eq!(
+        one(&f, Protocol::Http, "50%", "callers' success").measured,
+        1.0
+    );
+}

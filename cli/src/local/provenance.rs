@@ -149,6 +149,36 @@ pub fn machine() -> String {
     )
 }
 
+/// How a comparison was made, as its report says it: the programs, the
+/// machine and its load, the command and how long it took. The load the
+/// client made and the points are the caller's to fill in.
+pub fn run_info(
+    opts: &Options,
+    protocols: &[Protocol],
+    deployed: bool,
+    started: std::time::Instant,
+    date: String,
+    load_before: Option<f64>,
+) -> super::report::RunInfo {
+    let (hops, hops_debug) = hops_build(protocols, opts, deployed);
+    super::report::RunInfo {
+        meshgen: env!("CARGO_PKG_VERSION").to_owned(),
+        envoy: envoy_version(opts),
+        machine: machine(),
+        load: String::new(),
+        per_point: String::new(),
+        seconds: started.elapsed().as_secs_f64(),
+        command: command_line(),
+        date,
+        meshgen_build: meshgen_build().to_owned(),
+        hops,
+        hops_debug,
+        load_before,
+        load_after: load_average(),
+        latency_runs: 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

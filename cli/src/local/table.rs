@@ -130,15 +130,19 @@ fn versions_once(rows: &[Row]) -> String {
     }
 }
 
+/// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a
+/// line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
 /// The rows as CSV (RFC 4180), one header line then one line per row.
 pub fn csv(rows: &[Row]) -> String {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    };
+    let field = csv_field;
     let mut out = String::from(
         "profile,protocol,routing_api,data_plane,retries,fail,requests,success_ratio,\
          requests_per_second,p50_ms,p90_ms,p99_ms,p999_ms,envoy_retries,versions,answers,\

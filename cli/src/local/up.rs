@@ -225,11 +225,7 @@ pub fn compare(
     }
     if let Some(path) = report {
         let protocols: Vec<Protocol> = rows.iter().map(|r| r.protocol).collect();
-        let (hops, hops_debug) = provenance::hops_build(&protocols, opts, deployed.is_some());
         let info = report::RunInfo {
-            meshgen: env!("CARGO_PKG_VERSION").to_owned(),
-            envoy: provenance::envoy_version(opts),
-            machine: provenance::machine(),
             load: load::Spec {
                 concurrency: settings.concurrency,
                 rate: settings.rate,
@@ -238,15 +234,15 @@ pub fn compare(
             .mode()
             .to_string(),
             per_point: settings.per_point_text(),
-            seconds: started.elapsed().as_secs_f64(),
-            command: provenance::command_line(),
-            date,
-            meshgen_build: provenance::meshgen_build().to_owned(),
-            hops,
-            hops_debug,
-            load_before,
-            load_after: provenance::load_average(),
             latency_runs: settings.latency_runs,
+            ..provenance::run_info(
+                opts,
+                &protocols,
+                deployed.is_some(),
+                started,
+                date,
+                load_before,
+            )
         };
         let drawn: Vec<Row> = rows.iter().chain(&earlier).cloned().collect();
         let page = report::html(&drawn, &info)?;
@@ -332,23 +328,8 @@ pub fn experiments(
     }
     if let Some(path) = report {
         let protocols: Vec<Protocol> = profiles.iter().map(|(_, m)| m.wire.protocol).collect();
-        let (hops, hops_debug) = provenance::hops_build(&protocols, opts, false);
-        let info = report::RunInfo {
-            meshgen: env!("CARGO_PKG_VERSION").to_owned(),
-            envoy: provenance::envoy_version(opts),
-            machine: provenance::machine(),
-            load: String::new(),
-            per_point: String::new(),
-            seconds: started.elapsed().as_secs_f64(),
-            command: provenance::command_line(),
-            date,
-            meshgen_build: provenance::meshgen_build().to_owned(),
-            hops,
-            hops_debug,
-            load_before: None,
-            load_after: None,
-            latency_runs: 1,
-        };
+        let info =
+            provenance::run_info(opts, &protocols, !deployed.is_empty(), started, date, None);
         let page = experiment::report::html(&findings, &info)?;
         std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("report: {}", path.display());

@@ -309,6 +309,29 @@ impl GenProfile {
     /// own for a chain behind the shared ingress gateway (Istio's API) or
     /// without tracing.
     fn expressible(mut self) -> Self {
+        // A mirror to the version the default rule sends everything to is
+        // refused (the copies would reach the same pods twice).
+        for s in &mut self.services {
+            let weights = s
+                .routing
+                .iter()
+                .find(|(k, _)| k.starts_with("routing.weights."));
+            let everything_to = |v: &str| match weights {
+                Some((_, w)) => w.contains(&format!("{v} = 100")),
+                None => v == DEFAULT_SUBSET,
+            };
+            let mirrored_to = |value: &str| {
+                let after = value.split("subset = \"").nth(1)?;
+                after.split('"').next().map(str::to_owned)
+            };
+            let doomed = s.routing.iter().any(|(k, v)| {
+                k.starts_with("routing.mirror.")
+                    && mirrored_to(v).is_some_and(|m| everything_to(&m))
+            });
+            if doomed {
+                s.routing.retain(|(k, _)| !k.starts_with("routing.mirror."));
+            }
+        }
         if !self.gateway_api() {
             self.settings
                 .retain(|(k, v)| k != "istio.trace_sampling" || v == "100.0");
@@ -571,7 +594,7 @@ fn mirror(versions: Vec<String>) -> impl Strategy<Value = String> {
 /// longer than any generated per-try timeout (10 min at most), so the
 /// retries' tries always fit in it.
 fn routing(name: &str, versions: &[String]) -> impl Strategy<Value = Vec<Setting>> + use<> {
-    let timeout = one_of(&["11m", "30m", "1h"]);
+    let timeout = one_of(&["11m", "30m", "59m"]);
     let mut all = vec![
         setting(format!("routing.fault.{name}"), 0.15, fault()),
         setting(format!("routing.timeout.{name}"), 0.15, timeout),

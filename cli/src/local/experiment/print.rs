@@ -48,13 +48,7 @@ pub fn table(findings: &[Finding]) -> String {
 
 /// RFC 4180: a header line, then a line per finding.
 pub fn csv(findings: &[Finding]) -> String {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    };
+    let field = crate::local::table::csv_field;
     let mut out = String::from(
         "experiment,profile,protocol,data_plane,setting,x,measure,expected,tolerance,measured,\
          agrees,requests,note\n",
