@@ -205,9 +205,7 @@ enum Command {
             long,
             value_name = "NAME",
             value_delimiter = ',',
-            value_parser = clap::builder::PossibleValuesParser::new([
-                "all", "load-balancing", "circuit-breaking", "outlier-detection", "timeouts", "mirroring",
-            ]),
+value_parser = experiment_names(),
             conflicts_with_all = ["sweep", "fail", "cost", "beside", "bare"]
         )]
         experiment: Vec<String>,
@@ -229,6 +227,12 @@ struct Input {
     /// `service.NAME.KEY=VALUE` sets a key of one service: `service.backend.work=true`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+}
+
+/// `--experiment`'s values: `all`, or one experiment's name.
+fn experiment_names() -> clap::builder::PossibleValuesParser {
+    let names = crate::local::experiment::Experiment::ALL.map(|e| e.name());
+    clap::builder::PossibleValuesParser::new(std::iter::once("all").chain(names))
 }
 
 /// Several profiles, each read with the same layers (`validate`, `compare`).
