@@ -436,6 +436,23 @@ mod tests {
         assert_eq!(ms("a=1000h", "a"), 60_000);
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends in `delay` (control characters, commas,
+        /// `=` anywhere, huge numbers), a hop waits at most the bound, and
+        /// an entry naming another service asks this one nothing.
+        #[test]
+        fn any_delay_is_bounded_and_scoped(
+            value in "\\PC{0,60}|[0-9a-z=, .\\x00-\\x1f]{0,40}",
+            service in "[a-z][a-z0-9-]{0,8}",
+        ) {
+            let d = delay(Some(&value), &service);
+            proptest::prop_assert!(d <= crate::Misbehaviour::MAX_DELAY);
+            // One entry, for a service of another name.
+            let other = format!("{service}x={}", value.replace(',', ""));
+            proptest::prop_assert_eq!(delay(Some(&other), &service), crate::Duration::ZERO);
+        }
+    }
+
     /// Each class of refused names, with the reason it is refused for.
     #[test]
     fn match_names_and_values() {

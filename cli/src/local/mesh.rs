@@ -196,8 +196,10 @@ impl Mesh {
                 .map(|p| p.hop)
                 .collect();
             if pods.len() > 1 {
-                self.balancers
-                    .insert(s.name.clone(), Balancer::start(pods).await?);
+                self.balancers.insert(
+                    s.name.clone(),
+                    Balancer::start(pods, super::balancer::MAX_CONNECTIONS).await?,
+                );
             }
         }
         Ok(())

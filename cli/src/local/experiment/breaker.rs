@@ -62,8 +62,6 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
             let overflow = overflows(&mesh, &model, &name).await?;
             let outcome = run.load(&mesh.url(), &closed(REQUESTS, c, vec![])).await?;
             let refused = overflows(&mesh, &model, &name).await? - overflow;
-            let failed = outcome.samples.iter().filter(|s| !s.ok).count();
-            let total = outcome.samples.len().max(1);
             out.push(Finding {
                 measure: format!("share of requests refused on the way to {name}"),
                 plotted: true,
@@ -73,7 +71,7 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
                 // every request on its one connection: nothing waits.
                 expected: (c == 1 || (per_connection.is_none() && h2)).then_some(0.0),
                 tolerance: 0.02,
-                measured: failed as f64 / total as f64,
+                measured: 1.0 - outcome.success_ratio(),
                 requests: outcome.samples.len(),
                 note: format!(
                     "{variant}; the caller's proxy counted {refused} overflows; answers: {:?}",
@@ -126,14 +124,13 @@ pub(super) async fn deployed(
     let hold = vec![("delay".to_owned(), format!("{}={HOLD}", t.name))];
     for c in CONCURRENCY {
         let outcome = run.load(url, &closed(REQUESTS, c, hold.clone())).await?;
-        let failed = outcome.samples.iter().filter(|s| !s.ok).count();
         out.push(Finding {
             measure: format!("share of requests refused on the way to {}", t.name),
             plotted: true,
             series: "deployed".into(),
             expected: (c == 1).then_some(0.0),
             tolerance: 0.02,
-            measured: failed as f64 / outcome.samples.len().max(1) as f64,
+            measured: 1.0 - outcome.success_ratio(),
             requests: outcome.samples.len(),
             note: format!(
                 "the profile's pool {pool:?}; answers: {:?}",

@@ -93,7 +93,7 @@ pub(super) async fn run(run: &Run<'_>, out: &mut Vec<Finding>) -> Result<(), Str
             .map_or(1, |w| w.replicas),
     };
     let samples = &outcome.samples;
-    let failed = samples.iter().filter(|s| !s.ok).count();
+    let failed = samples.len() - outcome.successes();
     let half = &samples[samples.len() / 2..];
     let late = half.iter().filter(|s| s.ok).count() as f64 / half.len().max(1) as f64;
     let setting = format!("{bad} fails every request; {CONSECUTIVE} in a row eject it");
