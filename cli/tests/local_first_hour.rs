@@ -244,6 +244,17 @@ fn an_unwritable_report_is_refused_before_anything_runs() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("a directory"), "{stderr}");
 
+    // The run's own inputs (a profile, `--beside` rows, `-`) are no page.
+    for name in ["demo.toml", "rows.json", "-"] {
+        let out = compare_with_report(&dir.path().join(name));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("not an .html file name"),
+            "{name}: {stderr}"
+        );
+    }
+
     let read_only = dir.path().join("read-only.html");
     std::fs::write(&read_only, "").unwrap();
     let mut perms = std::fs::metadata(&read_only).unwrap().permissions();

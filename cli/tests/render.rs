@@ -783,3 +783,18 @@ fn a_mirror_never_copies_requests_to_where_they_already_go() {
         assert!(!text.contains("irror"), "{name}: still mirrored: {text}");
     }
 }
+
+/// Only the gateway kind of outlier detection asked for: the 5xx kind is
+/// written off, not left to Envoy's default of 5 consecutive 5xx.
+#[test]
+fn outlier_detection_writes_off_what_it_does_not_ask_for() {
+    let dir = render(&[
+        &profile("demo.toml"),
+        "--set",
+        "routing.outlier_detection.backend={consecutive_gateway_errors=2}",
+    ]);
+    let docs = documents(&dir.path().join("out"));
+    let o = &find(&docs, "DestinationRule", "backend")["spec"]["trafficPolicy"]["outlierDetection"];
+    assert_eq!(o["consecutiveGatewayErrors"].as_u64(), Some(2), "{o:?}");
+    assert_eq!(o["consecutive5xxErrors"].as_u64(), Some(0), "{o:?}");
+}

@@ -298,25 +298,44 @@ pub fn forwarded_outside(incoming: &HeaderMap, tracing: bool) -> HeaderMap {
     })
 }
 
-/// What a request's `delay` header asks the hop of `service` to wait:
-/// `250ms` asks every hop of the chain (the header is forwarded, like
-/// `fail`); `backend=250ms,frontend=1s` asks each named service its own, and
-/// the others nothing. Never an error, like the `fail` dice: what does not
-/// parse is no delay, and no hop waits longer than
-/// [`crate::Misbehaviour::MAX_DELAY`].
+/// What a request's `delay` headers ask the hop of `service` to wait. Every
+/// `delay` line counts, joined with commas as HTTP reads repeated lines.
+/// Each comma-separated entry is a duration (`250ms`: every hop) or
+/// `service=duration` (that service only); the first entry naming `service`
+/// decides, else the first bare duration, else nothing. Never an error, like
+/// the `fail` dice: what does not parse is no delay, and no hop waits longer
+/// than [`crate::Misbehaviour::MAX_DELAY`] (a duration too long to count is
+/// that bound too).
+pub fn delay_of(headers: &HeaderMap, service: &str) -> crate::Duration {
+    let lines: Vec<&str> = headers
+        .get_all("delay")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    delay(Some(&lines.join(",")), service)
+}
+
+/// [`delay_of`] for one header value.
 pub fn delay(value: Option<&str>, service: &str) -> crate::Duration {
-    let value = value.unwrap_or_default();
-    let asked = match value.contains('=') {
-        false => crate::Duration::parse(value.trim()).ok(),
-        true => value
-            .split(',')
-            .filter_map(|entry| entry.split_once('='))
-            .find(|(name, _)| name.trim() == service)
-            .and_then(|(_, d)| crate::Duration::parse(d.trim()).ok()),
+    let entries = value.unwrap_or_default().split(',');
+    let named = entries.clone().find_map(|e| {
+        let (name, d) = e.split_once('=')?;
+        (name.trim() == service).then_some(d)
+    });
+    let bare = || {
+        entries
+            .clone()
+            .find(|e| !e.contains('=') && !e.trim().is_empty())
     };
-    asked.map_or(crate::Duration::ZERO, |d| {
-        d.min(crate::Misbehaviour::MAX_DELAY)
-    })
+    let max = crate::Misbehaviour::MAX_DELAY;
+    match named
+        .or_else(bare)
+        .map(|d| crate::Duration::parse(d.trim()))
+    {
+        Some(Ok(d)) => d.min(max),
+        Some(Err(crate::ParseDurationError::Overflow)) => max,
+        _ => crate::Duration::ZERO,
+    }
 }
 
 /// The request id Envoy sets at the edge and every hop passes on.
@@ -424,7 +443,11 @@ mod tests {
             assert_eq!(ms(nothing, "a"), 0, "{nothing}");
         }
         assert_eq!(ms("1000h", "a"), 60_000);
-        assert_eq!(ms("99999999999999h", "a"), 0);
+        assert_eq!(
+            ms("99999999999999h", "a"),
+            60_000,
+            "too long to count is the bound"
+        );
         assert_eq!(ms("b=1s, a = 300ms", "a"), 300);
         assert_eq!(ms("b=1s,a=300ms", "b"), 1000);
         assert_eq!(ms("b=1s,a=300ms", "c"), 0);
@@ -434,6 +457,15 @@ mod tests {
             "the first entry for a service decides"
         );
         assert_eq!(ms("a=1000h", "a"), 60_000);
+        // A bare entry asks every hop no entry names.
+        assert_eq!(ms("1s,b=2s", "a"), 1000);
+        assert_eq!(ms("1s,b=2s", "b"), 2000);
+        // Repeated lines count as one list.
+        let mut h = HeaderMap::new();
+        h.append("delay", "a=0s".parse().unwrap());
+        h.append("delay", "b=1s".parse().unwrap());
+        assert_eq!(delay_of(&h, "b").as_nanos(), 1_000_000_000);
+        assert_eq!(delay_of(&h, "a"), crate::Duration::ZERO);
     }
 
     proptest::proptest! {

@@ -51,7 +51,7 @@ impl Hop {
     /// and the context holding the server span.
     pub async fn handle(&self, headers: &HeaderMap, cx: &Context) -> Outcome {
         let start = Instant::now();
-        let asked = contract::headers::delay(headers::text(headers, "delay"), &self.config.service);
+        let asked = contract::headers::delay_of(headers, &self.config.service);
         let wait = wait(asked, self.config.misbehaviour.delay);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;

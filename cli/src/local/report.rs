@@ -285,6 +285,16 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
             path.join("compare.html").display()
         ));
     }
+    // Profiles and `--beside` rows are .toml and .json: a report by any
+    // other name could overwrite one of the run's own inputs.
+    let html = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+    if !html {
+        return Err(format!(
+            "--report {shown}: not an .html file name (the report is one HTML page)"
+        ));
+    }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

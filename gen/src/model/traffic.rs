@@ -106,3 +106,33 @@ pub struct Mirror {
     /// 0 to 100.
     pub percent: f64,
 }
+
+impl Mirror {
+    /// The share per million, truncated as istiod converts a percentage
+    /// (`uint32(p * 10000)`), so that no share below 100 % becomes all.
+    pub fn per_million(&self) -> u32 {
+        // The epsilon keeps 0.0001 % from flooring to 0 through f64 error.
+        (self.percent * 10_000.0 + 1e-6).floor() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mirror_share_per_million_is_truncated_as_istiod_does() {
+        let m = |percent| Mirror {
+            subset: "canary".into(),
+            percent,
+        };
+        assert_eq!(m(12.5).per_million(), 125_000);
+        assert_eq!(m(0.0001).per_million(), 1, "the finest share is not lost");
+        assert_eq!(
+            m(99.99999).per_million(),
+            999_999,
+            "below 100 % is never all"
+        );
+        assert_eq!(m(100.0).per_million(), 1_000_000);
+    }
+}

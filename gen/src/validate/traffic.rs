@@ -182,7 +182,14 @@ impl Cx<'_> {
             }
         }
         Some(OutlierDetection {
-            consecutive_5xx_errors: o.consecutive_5xx_errors.as_ref().map(|c| c.value),
+            // Left out, Envoy would eject after 5 consecutive 5xx: when only
+            // the gateway kind is asked for, the 5xx kind is written off.
+            consecutive_5xx_errors: match (&o.consecutive_5xx_errors, &o.consecutive_gateway_errors)
+            {
+                (Some(c), _) => Some(c.value),
+                (None, Some(_)) => Some(0),
+                (None, None) => None,
+            },
             consecutive_gateway_errors: o.consecutive_gateway_errors.as_ref().map(|c| c.value),
             interval: o.interval.as_ref().map(|d| self.duration(d)),
             base_ejection_time: o.base_ejection_time.as_ref().map(|d| self.duration(d)),

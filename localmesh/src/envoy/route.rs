@@ -86,7 +86,10 @@ pub fn routes(model: &Model, service: &str, route: &ModelRoute, mode: RetryMode)
             .map(|m| RequestMirrorPolicy {
                 cluster: cluster_name(port, &m.subset, &host),
                 runtime_fraction: RuntimeFractionalPercent {
-                    default_value: FractionalPercent::of(m.percent),
+                    default_value: FractionalPercent {
+                        numerator: u64::from(m.per_million()),
+                        denominator: "MILLION",
+                    },
                 },
                 trace_sampled: false,
                 disable_shadow_host_suffix_append: true,

@@ -348,7 +348,7 @@ fn mirror_filter<'a>(s: &'a KService, m: &Mirror, port: u16) -> Filter<'a> {
             },
             percent: whole.then_some(m.percent as u32),
             fraction: (!whole).then(|| Fraction {
-                numerator: (m.percent * 10_000.0).round() as u32,
+                numerator: m.per_million(),
                 denominator: 1_000_000,
             }),
         },
